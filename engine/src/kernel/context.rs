@@ -1,0 +1,525 @@
+//! `Context`: what a handler sees — POE's `$_[KERNEL]`, `$_[HEAP]`,
+//! `$_[SESSION]`, `$_[SENDER]`, `$_[STATE]` and the caller fields.
+
+use std::{
+    panic::Location,
+    rc::Rc,
+    time::{Duration, SystemTime},
+};
+
+use super::{
+    alarm::{RemovedTimer, Shift},
+    core::{Core, Envelope},
+    dest::Dest,
+    frame::{shorten, Frame, Frames, Parts},
+    remote::{anon_event_tag, Callback, Postback},
+    scope::Scope,
+};
+use crate::{
+    error::{Error, Result},
+    event::Event,
+    id::{KernelId, SessionId, TimerId},
+    session::{object_handler, wrap, Handlers, Object, Options, Return},
+    value::{Args, Str, Value},
+};
+
+/// A handler's view of its session and kernel.
+///
+/// Every POE kernel call a handler makes is a method here, acting for this
+/// session: [`post`](Context::post), [`yield_`](Context::yield_),
+/// [`call`](Context::call), the timer calls, aliases, signals, children.
+/// The session's heap is the public field [`heap`](Context::heap).
+///
+/// Calls that dispatch at once (`call`, `spawn`, `stop`, `detach_*`) may
+/// run handlers of this same session before they return, as POE's do; the
+/// borrow checker keeps `heap` from being held across them.
+pub struct Context<'a, H> {
+    /// The session's heap (POE's `$_[HEAP]`).
+    pub heap: &'a mut H,
+    handlers: &'a mut Handlers<H>,
+    options: &'a Options,
+    core: &'a mut Core,
+    chain: Option<&'a mut (dyn Frames + 'a)>,
+    session: SessionId,
+    sender: SessionId,
+    state: Event,
+    caller_state: Option<Event>,
+    caller: &'static Location<'static>,
+}
+
+impl<'a, H: 'static> Context<'a, H> {
+    pub(crate) fn new(
+        heap: &'a mut H,
+        handlers: &'a mut Handlers<H>,
+        options: &'a Options,
+        core: &'a mut Core,
+        chain: Option<&'a mut (dyn Frames + 'a)>,
+        env: &Envelope,
+        state: Event,
+    ) -> Context<'a, H> {
+        Context {
+            heap,
+            handlers,
+            options,
+            core,
+            chain,
+            session: env.target,
+            sender: env.sender,
+            state,
+            caller_state: env.caller_state,
+            caller: env.location,
+        }
+    }
+
+    pub(crate) fn into_core(self) -> &'a mut Core {
+        self.core
+    }
+
+    /// Runs `f` with a scope whose chain starts with this handler's frame,
+    /// so nested dispatch can reach this session.
+    fn scope<R>(&mut self, f: impl FnOnce(&mut Scope<'_>) -> R) -> R {
+        let mut parts = Parts {
+            heap: &mut *self.heap,
+            handlers: &mut *self.handlers,
+            options: self.options,
+        };
+        let mut frame = Frame {
+            id: self.session,
+            busy: Some(&mut parts),
+            prev: shorten(self.chain.as_deref_mut()),
+        };
+        let mut scope = Scope {
+            core: &mut *self.core,
+            chain: Some(&mut frame),
+        };
+        f(&mut scope)
+    }
+
+    // ----- who and what ---------------------------------------------------------
+
+    /// This session (POE's `$_[SESSION]`).
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    /// Who sent the event (POE's `$_[SENDER]`; see docs/porting.md for who
+    /// that is per event).
+    pub fn sender(&self) -> SessionId {
+        self.sender
+    }
+
+    /// The event being handled (POE's `$_[STATE]`); `_default` when the
+    /// event reached `_default`.
+    pub fn state(&self) -> Event {
+        self.state
+    }
+
+    /// The event that was being handled when this one was sent (POE's
+    /// `$_[CALLER_STATE]`).
+    pub fn caller_state(&self) -> Option<Event> {
+        self.caller_state
+    }
+
+    /// Source file the event was sent from (POE's `$_[CALLER_FILE]`).
+    pub fn caller_file(&self) -> &'static str {
+        self.caller.file()
+    }
+
+    /// Source line the event was sent from (POE's `$_[CALLER_LINE]`).
+    pub fn caller_line(&self) -> u32 {
+        self.caller.line()
+    }
+
+    /// This kernel.
+    pub fn kernel_id(&self) -> KernelId {
+        self.core.id()
+    }
+
+    /// The kernel's name (POE's `$kernel->ID`).
+    pub fn kernel_name(&self) -> &str {
+        self.core.name()
+    }
+
+    /// The kernel's own session (POE's `$poe_kernel` as a destination).
+    pub fn kernel_session(&self) -> SessionId {
+        self.core.root()
+    }
+
+    /// The session the kernel considers active (POE's
+    /// `get_active_session`): this one, or the kernel after `stop`.
+    pub fn active_session(&self) -> SessionId {
+        self.core.active()
+    }
+
+    /// The event the kernel considers active (POE's `get_active_event`).
+    pub fn active_event(&self) -> Option<Event> {
+        self.core.active_event()
+    }
+
+    /// How many items are queued (POE's `get_event_count`).
+    pub fn event_count(&self) -> usize {
+        self.core.queued()
+    }
+
+    // ----- events ---------------------------------------------------------------
+
+    /// Queues `event` for `dest` (POE's `post`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    #[track_caller]
+    pub fn post(&mut self, dest: impl Into<Dest>, event: impl Into<Event>, args: impl Into<Args>) -> Result<()> {
+        self.core.post(&dest.into(), event.into(), args.into(), Location::caller())
+    }
+
+    /// Queues `event` for this session (POE's `yield`).
+    #[track_caller]
+    pub fn yield_(&mut self, event: impl Into<Event>, args: impl Into<Args>) {
+        let me = self.core.active();
+        self.core.enqueue(
+            me,
+            me,
+            event.into(),
+            crate::queue::Kind::Post,
+            args.into(),
+            Location::caller(),
+        );
+    }
+
+    /// Runs `event`'s handler in `dest` now and returns its value (POE's
+    /// `call`). A missing handler gives `undef`.
+    ///
+    /// A failure in another session's handler is trapped there (it becomes
+    /// that session's DIE signal) and `undef` comes back; a call to this
+    /// session itself is not trapped, so its error is returned here.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when `dest` does not resolve; the handler's
+    /// own error for a call to this session; [`Error::Busy`] when the target
+    /// cannot be reached (docs/architecture.md, "Re-entrant dispatch").
+    #[track_caller]
+    pub fn call(&mut self, dest: impl Into<Dest>, event: impl Into<Event>, args: impl Into<Args>) -> Result<Value> {
+        let (dest, event, args, location) = (dest.into(), event.into(), args.into(), Location::caller());
+        self.scope(|scope| scope.call(&dest, event, args, location))
+    }
+
+    /// Queues the signal `name` for `dest` and its descendants (POE's
+    /// `signal`). Sent to the kernel it reaches every session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    #[track_caller]
+    pub fn signal(&mut self, dest: impl Into<Dest>, name: impl Into<Event>, args: impl Into<Args>) -> Result<()> {
+        self.core.signal(&dest.into(), name.into(), args.into(), Location::caller())
+    }
+
+    // ----- sessions -------------------------------------------------------------
+
+    /// Creates a child session and runs its `_start` now (POE's
+    /// `POE::Session->create` inside a handler).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingStart`] when it has no `_start` handler.
+    pub fn spawn<C: 'static>(&mut self, session: crate::session::Session<C>) -> Result<SessionId> {
+        self.scope(|scope| scope.spawn(session))
+    }
+
+    /// Makes this session a child of the kernel (POE's `detach_myself`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotPermitted`] when it already is one.
+    pub fn detach_myself(&mut self) -> Result<()> {
+        self.scope(|scope| scope.detach_myself())
+    }
+
+    /// Makes a child of this session a child of the kernel (POE's
+    /// `detach_child`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when `child` does not resolve,
+    /// [`Error::NotPermitted`] when it is not this session's child.
+    pub fn detach_child(&mut self, child: impl Into<Dest>) -> Result<()> {
+        let child = child.into();
+        self.scope(|scope| scope.detach_child(&child))
+    }
+
+    /// Stops every session, this one included, deepest first, each getting
+    /// `_stop` (POE's `POE::Kernel->stop`). The handler goes on running with
+    /// the kernel active; `run` returns once it ends.
+    pub fn stop(&mut self) {
+        self.scope(|scope| scope.stop_all());
+    }
+
+    /// Resolves a destination to a live session (POE's `alias_resolve`).
+    pub fn resolve(&self, dest: impl Into<Dest>) -> Option<SessionId> {
+        self.core.resolve(&dest.into())
+    }
+
+    /// The live session numbered `number` (POE's `ID_id_to_session`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when none is.
+    pub fn id_to_session(&self, number: u64) -> Result<SessionId> {
+        self.core
+            .sessions
+            .by_number(number)
+            .ok_or_else(|| Error::NoSuchSession(number.to_string()))
+    }
+
+    // ----- aliases --------------------------------------------------------------
+
+    /// Gives this session an alias (POE's `alias_set`). Setting an alias it
+    /// already holds succeeds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AliasInUse`] when another session holds it.
+    pub fn alias_set(&mut self, alias: &str) -> Result<()> {
+        self.core.alias_set(alias)
+    }
+
+    /// Removes one of this session's aliases (POE's `alias_remove`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchAlias`] when nobody holds it, [`Error::NotPermitted`]
+    /// when another session does.
+    pub fn alias_remove(&mut self, alias: &str) -> Result<()> {
+        self.core.alias_remove(alias)
+    }
+
+    /// This session's aliases, sorted (POE's `alias_list()`).
+    pub fn alias_list(&self) -> Vec<Str> {
+        self.core.alias_list(self.core.active())
+    }
+
+    /// Another session's aliases, sorted (POE's `alias_list($session)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    pub fn alias_list_of(&self, dest: impl Into<Dest>) -> Result<Vec<Str>> {
+        let id = self.core.resolve_or_err(&dest.into())?;
+        Ok(self.core.alias_list(id))
+    }
+
+    // ----- reference counts -----------------------------------------------------
+
+    /// Increments a session's public refcount `tag`; returns its new value
+    /// (POE's `refcount_increment`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when the session is gone.
+    pub fn refcount_increment(&mut self, session: SessionId, tag: &str) -> Result<i64> {
+        self.core.refcount_increment(session, tag)
+    }
+
+    /// Decrements a session's public refcount `tag`; returns its new value
+    /// (POE's `refcount_decrement`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when the session is gone.
+    pub fn refcount_decrement(&mut self, session: SessionId, tag: &str) -> Result<i64> {
+        self.core.refcount_decrement(session, tag)
+    }
+
+    // ----- timers ---------------------------------------------------------------
+
+    /// Clears this session's timers named `event` and sets one at `at`
+    /// (POE's `alarm`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an empty name or a time beyond the
+    /// clock's range.
+    #[track_caller]
+    pub fn alarm(&mut self, event: impl Into<Event>, at: SystemTime, args: impl Into<Args>) -> Result<()> {
+        self.core.alarm(event.into(), at, args.into(), Location::caller())
+    }
+
+    /// Clears this session's timers named `event`, whoever set them (POE's
+    /// `alarm($name)` or `delay($name)` without a time).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an empty name.
+    pub fn alarm_clear(&mut self, event: impl Into<Event>) -> Result<()> {
+        self.core.alarm_clear(event.into())
+    }
+
+    /// Adds a timer at `at` without clearing others (POE's `alarm_add`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::alarm`].
+    #[track_caller]
+    pub fn alarm_add(&mut self, event: impl Into<Event>, at: SystemTime, args: impl Into<Args>) -> Result<()> {
+        self.core.alarm_add(event.into(), at, args.into(), Location::caller())
+    }
+
+    /// Adds a timer at `at` and returns its ID (POE's `alarm_set`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::alarm`].
+    #[track_caller]
+    pub fn alarm_set(&mut self, event: impl Into<Event>, at: SystemTime, args: impl Into<Args>) -> Result<TimerId> {
+        self.core.alarm_set(event.into(), at, args.into(), Location::caller())
+    }
+
+    /// Clears this session's timers named `event` and sets one `delay` from
+    /// now (POE's `delay`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::alarm`].
+    #[track_caller]
+    pub fn delay(&mut self, event: impl Into<Event>, delay: Duration, args: impl Into<Args>) -> Result<()> {
+        self.core.delay(event.into(), delay, args.into(), Location::caller())
+    }
+
+    /// Adds a timer `delay` from now (POE's `delay_add`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::alarm`].
+    #[track_caller]
+    pub fn delay_add(&mut self, event: impl Into<Event>, delay: Duration, args: impl Into<Args>) -> Result<()> {
+        self.core.delay_add(event.into(), delay, args.into(), Location::caller())
+    }
+
+    /// Adds a timer `delay` from now and returns its ID (POE's `delay_set`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::alarm`].
+    #[track_caller]
+    pub fn delay_set(&mut self, event: impl Into<Event>, delay: Duration, args: impl Into<Args>) -> Result<TimerId> {
+        self.core.delay_set(event.into(), delay, args.into(), Location::caller())
+    }
+
+    /// Moves a timer of this session by `shift`; returns its new due time
+    /// (POE's `alarm_adjust`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchTimer`] when it is not pending, [`Error::NotPermitted`]
+    /// when it is another session's, [`Error::InvalidArgument`] when the ID
+    /// is another kernel's or the time leaves the clock's range.
+    pub fn alarm_adjust(&mut self, timer: TimerId, shift: impl Into<Shift>) -> Result<SystemTime> {
+        self.core.alarm_adjust(timer, shift.into())
+    }
+
+    /// Re-bases a timer of this session to `delay` from now; returns its new
+    /// due time (POE's `delay_adjust`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::alarm_adjust`].
+    pub fn delay_adjust(&mut self, timer: TimerId, delay: Duration) -> Result<SystemTime> {
+        self.core.delay_adjust(timer, delay)
+    }
+
+    /// Removes a timer of this session (POE's `alarm_remove`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::alarm_adjust`].
+    pub fn alarm_remove(&mut self, timer: TimerId) -> Result<RemovedTimer> {
+        self.core.alarm_remove(timer)
+    }
+
+    /// Removes every timer of this session, earliest first (POE's
+    /// `alarm_remove_all`). Posted events stay queued.
+    pub fn alarm_remove_all(&mut self) -> Vec<RemovedTimer> {
+        self.core.alarm_remove_all()
+    }
+
+    // ----- signals --------------------------------------------------------------
+
+    /// Watches the signal `name`: its handler is `event`, with `args` after
+    /// the signal's own (POE's `sig`). Watching does not keep the session
+    /// alive. Registering again replaces the watcher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoActiveSession`] after `stop` left the kernel active.
+    pub fn sig(&mut self, name: impl Into<Event>, event: impl Into<Event>, args: impl Into<Args>) -> Result<()> {
+        self.core.sig(name.into(), event.into(), args.into())
+    }
+
+    /// Stops watching the signal `name` (POE's `sig($name)`).
+    pub fn sig_remove(&mut self, name: impl Into<Event>) {
+        self.core.sig_remove(name.into());
+    }
+
+    /// Marks the signal being dispatched as handled, so a terminal signal
+    /// stops nobody (POE's `sig_handled`). Handler return values do not
+    /// count.
+    pub fn sig_handled(&mut self) {
+        self.core.sig_handled();
+    }
+
+    // ----- handlers at run time ------------------------------------------------
+
+    /// Adds or replaces this session's handler for `event` (POE's `state`).
+    /// It takes effect at once.
+    pub fn state_set<F, R>(&mut self, event: impl Into<Event>, handler: F)
+    where
+        F: Fn(&mut Context<'_, H>, Args) -> R + 'static,
+        R: Return,
+    {
+        self.handlers.insert(event.into(), wrap(handler));
+    }
+
+    /// Handles `event` with `method` of `object` (POE's
+    /// `state($event, $object, $method)`).
+    pub fn state_object<O: Object<H>>(&mut self, event: impl Into<Event>, object: &Rc<O>, method: &'static str) {
+        self.handlers.insert(event.into(), object_handler(object, method));
+    }
+
+    /// Removes this session's handler for `event` (POE's `state($event)`).
+    pub fn state_remove(&mut self, event: impl Into<Event>) {
+        self.handlers.remove(&event.into());
+    }
+
+    /// Whether this session handles `event`.
+    pub fn has_handler(&self, event: impl Into<Event>) -> bool {
+        self.handlers.contains_key(&event.into())
+    }
+
+    // ----- postbacks and callbacks ---------------------------------------------
+
+    /// A [`Postback`] that posts `event` to this session with `context` as
+    /// `ARG0` (POE's `$session->postback`). It keeps this session alive
+    /// until dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when this session is stopping.
+    pub fn postback(&mut self, event: impl Into<Event>, context: impl Into<Args>) -> Result<Postback> {
+        self.core.refcount_increment(self.session, anon_event_tag())?;
+        Ok(Postback::new(self.core.inbox.sender(), self.session, event.into(), context.into()))
+    }
+
+    /// A [`Callback`] that calls `event` in this session with `context` as
+    /// `ARG0` (POE's `$session->callback`). It keeps this session alive
+    /// until dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when this session is stopping.
+    pub fn callback(&mut self, event: impl Into<Event>, context: impl Into<Args>) -> Result<Callback> {
+        self.core.refcount_increment(self.session, anon_event_tag())?;
+        Ok(Callback::new(self.core.inbox.sender(), self.session, event.into(), context.into()))
+    }
+}

@@ -1,0 +1,831 @@
+//! `Core`: one kernel's state, and the calls that need no dispatch.
+//!
+//! Everything here queues, counts or looks up; nothing runs a handler.
+//! Dispatching calls live in [`super::scope`], which adds the frames of
+//! the handlers on the stack.
+
+use std::{
+    cell::Cell,
+    collections::BTreeMap,
+    panic::Location,
+    time::Duration,
+};
+
+use rustc_hash::FxHashMap;
+
+use super::{clock::Clock, dest::Dest, remote::Inbox};
+use crate::{
+    error::{Error, Result},
+    event::Event,
+    id::{KernelId, SessionId, TimerId},
+    queue::{Fifo, Item, Kind},
+    session::Table,
+    timer::Timers,
+    value::{Args, Map, Str, Value},
+};
+
+/// Why a handler is running, as far as the kernel's rules care (POE's
+/// event types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DispatchKind {
+    Start,
+    Stop,
+    Child,
+    Parent,
+    Call,
+    /// A posted event or a timer.
+    Queued,
+    /// A `sig()` watcher's handler.
+    Signal,
+    /// A `sig()` watcher's handler for DIE (exceptions in it are fatal).
+    Die,
+}
+
+/// One dispatch: who, what, why, and from where.
+pub(crate) struct Envelope {
+    pub target: SessionId,
+    pub sender: SessionId,
+    pub event: Event,
+    pub kind: DispatchKind,
+    /// Trap exceptions and make the target the active session. Only a `call`
+    /// from a session to itself does neither.
+    pub trap: bool,
+    pub caller_state: Option<Event>,
+    pub location: &'static Location<'static>,
+}
+
+/// The active session and event, saved around each dispatch.
+#[derive(Clone, Copy)]
+pub(crate) struct Active {
+    pub session: SessionId,
+    pub event: Option<Event>,
+    pub kind: Option<DispatchKind>,
+}
+
+/// A `sig()` registration.
+#[derive(Clone)]
+pub(crate) struct Watch {
+    pub event: Event,
+    pub args: Args,
+}
+
+/// Signal classes (POE's `SIGTYPE_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SignalClass {
+    Benign,
+    Terminal,
+    NonMaskable,
+}
+
+impl SignalClass {
+    pub fn of(signal: Event) -> SignalClass {
+        match signal {
+            Event::INT
+            | Event::TERM
+            | Event::HUP
+            | Event::QUIT
+            | Event::KILL
+            | Event::IDLE
+            | Event::DIE => SignalClass::Terminal,
+            Event::ZOMBIE | Event::UIDESTROY => SignalClass::NonMaskable,
+            _ => SignalClass::Benign,
+        }
+    }
+}
+
+thread_local! {
+    /// The session whose handler runs on this thread, for postbacks called
+    /// without a `Context` (their SENDER).
+    pub(crate) static RUNNING: Cell<Option<SessionId>> = const { Cell::new(None) };
+}
+
+/// One kernel's state.
+pub(crate) struct Core {
+    id: KernelId,
+    name: String,
+    pub sessions: Table,
+    fifo: Fifo,
+    pub timers: Timers,
+    /// The one counter for queued items and timer IDs.
+    seq: u64,
+    pub clock: Clock,
+    aliases: FxHashMap<Str, SessionId>,
+    /// `sig()` watchers by signal, then session.
+    watchers: FxHashMap<Event, BTreeMap<SessionId, Watch>>,
+    active: Active,
+    /// Sessions whose refcount dropped to zero, in order, for the next sweep.
+    marked: Vec<SessionId>,
+    /// An exception nobody handled, rethrown by `run`.
+    exception: Option<String>,
+    /// `sig_handled()` counts of the signals being dispatched, innermost last.
+    handled: Vec<u32>,
+    /// Sessions holding public refcount tags (POE's idle test counts them).
+    extref_sessions: usize,
+    pub inbox: Inbox,
+}
+
+impl Core {
+    pub fn new(id: KernelId, name: String) -> Core {
+        Core {
+            id,
+            name,
+            sessions: Table::new(id),
+            fifo: Fifo::default(),
+            timers: Timers::default(),
+            seq: 0,
+            clock: Clock::new(),
+            aliases: FxHashMap::default(),
+            watchers: FxHashMap::default(),
+            active: Active {
+                session: SessionId::kernel_root(id),
+                event: None,
+                kind: None,
+            },
+            marked: Vec::new(),
+            exception: None,
+            handled: Vec::new(),
+            extref_sessions: 0,
+            inbox: Inbox::new(),
+        }
+    }
+
+    pub fn id(&self) -> KernelId {
+        self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn root(&self) -> SessionId {
+        SessionId::kernel_root(self.id)
+    }
+
+    // ----- the active session -------------------------------------------------
+
+    pub fn active(&self) -> SessionId {
+        self.active.session
+    }
+
+    pub fn active_event(&self) -> Option<Event> {
+        self.active.event
+    }
+
+    pub fn active_kind(&self) -> Option<DispatchKind> {
+        self.active.kind
+    }
+
+    /// Makes `session` active for a dispatch; returns what to restore.
+    pub fn enter(&mut self, session: SessionId, event: Event, kind: DispatchKind) -> Active {
+        RUNNING.set(Some(session));
+        std::mem::replace(
+            &mut self.active,
+            Active {
+                session,
+                event: Some(event),
+                kind: Some(kind),
+            },
+        )
+    }
+
+    pub fn leave(&mut self, saved: Active) {
+        RUNNING.set((!saved.session.is_kernel()).then_some(saved.session));
+        self.active = saved;
+    }
+
+    /// POE's `stop()` leaves the kernel active for the rest of the handler.
+    pub fn activate_kernel(&mut self) {
+        self.active.session = self.root();
+        RUNNING.set(None);
+    }
+
+    pub fn count_dispatch(&mut self, id: SessionId) {
+        if let Some(record) = self.sessions.get_mut(id) {
+            record.handled += 1;
+        }
+    }
+
+    // ----- exceptions ---------------------------------------------------------
+
+    /// A trapped handler failure (POE's `_dispatch_event` catch block).
+    pub fn exception_in(&mut self, env: &Envelope, error: Error, after_stop: bool) {
+        let text = error.to_string();
+        if matches!(env.kind, DispatchKind::Stop | DispatchKind::Die) || after_stop {
+            self.exception = Some(text);
+            return;
+        }
+        let mut details = Map::new();
+        details.insert("source_session".into(), env.sender.into());
+        details.insert("dest_session".into(), env.target.into());
+        details.insert("event".into(), env.event.as_str().into());
+        details.insert("file".into(), env.location.file().into());
+        details.insert("line".into(), env.location.line().into());
+        details.insert("from_state".into(), env.caller_state.map(Event::as_str).into());
+        details.insert("error_str".into(), text.into());
+        let root = self.root();
+        self.enqueue(
+            env.target,
+            root,
+            Event::DIE,
+            Kind::Die,
+            Args::from((Value::Map(details),)),
+            Location::caller(),
+        );
+    }
+
+    /// DIE went unhandled: remember the error for `run` (POE appends to one
+    /// already pending).
+    pub fn unhandled_die(&mut self, error_str: String) {
+        self.exception = Some(match self.exception.take() {
+            Some(previous) => format!(
+                "{error_str}Additional error thrown in handler for previous error:\n{previous}"
+            ),
+            None => error_str,
+        });
+    }
+
+    pub fn has_exception(&self) -> bool {
+        self.exception.is_some()
+    }
+
+    pub fn take_exception(&mut self) -> Result<()> {
+        match self.exception.take() {
+            Some(text) => Err(Error::Died(text)),
+            None => Ok(()),
+        }
+    }
+
+    // ----- resolution ---------------------------------------------------------
+
+    /// POE's `_resolve_session`: a session, then a number, an alias, the
+    /// kernel's name.
+    pub fn resolve(&self, dest: &Dest) -> Option<SessionId> {
+        match dest {
+            Dest::Session(id) => (id.kernel() == self.id && self.sessions.contains(*id)).then_some(*id),
+            Dest::Name(name) => name
+                .parse::<u64>()
+                .ok()
+                .and_then(|number| self.sessions.by_number(number))
+                .or_else(|| self.aliases.get(name).copied())
+                .or_else(|| {
+                    (name.as_str() == self.name && self.sessions.contains(self.root()))
+                        .then(|| self.root())
+                }),
+        }
+    }
+
+    pub fn resolve_or_err(&self, dest: &Dest) -> Result<SessionId> {
+        self.resolve(dest).ok_or_else(|| Error::NoSuchSession(dest.to_string()))
+    }
+
+    // ----- the queue ----------------------------------------------------------
+
+    /// Queues an item due now. Returns its number.
+    pub fn enqueue(
+        &mut self,
+        target: SessionId,
+        sender: SessionId,
+        event: Event,
+        kind: Kind,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> u64 {
+        self.fold_inbox();
+        self.enqueue_now(target, sender, event, kind, args, location)
+    }
+
+    fn enqueue_now(
+        &mut self,
+        target: SessionId,
+        sender: SessionId,
+        event: Event,
+        kind: Kind,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> u64 {
+        let due = self.clock.cached();
+        let item = self.new_item(target, sender, event, kind, args, due, location);
+        let seq = item.seq;
+        self.fifo.push(item);
+        seq
+    }
+
+    /// Queues a timer for `target`, due at `due`.
+    pub fn enqueue_timer(
+        &mut self,
+        target: SessionId,
+        event: Event,
+        args: Args,
+        due: i64,
+        location: &'static Location<'static>,
+    ) -> TimerId {
+        self.fold_inbox();
+        let item = self.new_item(target, target, event, Kind::Timer, args, due, location);
+        let seq = item.seq;
+        let slot = self.timers.insert(item);
+        TimerId::new(self.id, slot, seq)
+    }
+
+    /// Numbers a new item and counts what it holds.
+    #[allow(clippy::too_many_arguments)]
+    fn new_item(
+        &mut self,
+        target: SessionId,
+        sender: SessionId,
+        event: Event,
+        kind: Kind,
+        args: Args,
+        due: i64,
+        location: &'static Location<'static>,
+    ) -> Item {
+        self.seq += 1;
+        self.count_queued(target, sender, 1);
+        Item {
+            seq: self.seq,
+            due,
+            target,
+            sender,
+            event,
+            kind,
+            args,
+            caller_state: self.active.event,
+            location,
+        }
+    }
+
+    /// `post`: resolve, then queue from the active session.
+    pub fn post(
+        &mut self,
+        dest: &Dest,
+        event: Event,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> Result<()> {
+        let target = self.resolve_or_err(dest)?;
+        let sender = self.active.session;
+        self.enqueue(target, sender, event, Kind::Post, args, location);
+        Ok(())
+    }
+
+    /// `signal`: queue a signal item for `dest`.
+    pub fn signal(
+        &mut self,
+        dest: &Dest,
+        signal: Event,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> Result<()> {
+        let target = self.resolve_or_err(dest)?;
+        let sender = self.active.session;
+        self.enqueue(target, sender, signal, Kind::Signal, args, location);
+        Ok(())
+    }
+
+    /// The number of the last item queued: a slice dispatches the FIFO only
+    /// up to here, so what its handlers post waits for the next slice.
+    pub fn last_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The next item due in this slice: FIFO items numbered up to `cutoff`
+    /// and timers due by `now`, merged on `(due, seq)`.
+    pub fn next_due(&mut self, cutoff: u64, now: i64) -> Option<Item> {
+        let posted = self.fifo.front_key(cutoff);
+        let timer = self.timers.next_key().filter(|&(due, _)| due <= now);
+        let item = match (posted, timer) {
+            (Some(p), Some(t)) if t < p => self.timers.pop(),
+            (Some(_), _) => self.fifo.pop(),
+            (None, Some(_)) => self.timers.pop(),
+            (None, None) => None,
+        }?;
+        self.dequeued(&item);
+        Some(item)
+    }
+
+    /// Releases what a queued item held, once it leaves the queue.
+    pub fn dequeued(&mut self, item: &Item) {
+        self.count_queued(item.target, item.sender, -1);
+    }
+
+    /// Queued items in all (POE's `get_event_count`).
+    pub fn queued(&self) -> usize {
+        self.fifo.len() + self.timers.len()
+    }
+
+    /// When the earliest timer is due.
+    pub fn next_timer(&mut self) -> Option<i64> {
+        self.timers.next_key().map(|(due, _)| due)
+    }
+
+    /// Adjusts the "to" and "from" counts an item holds (POE's
+    /// `_data_ev_enqueue` / `_data_ev_refcount_dec`).
+    fn count_queued(&mut self, target: SessionId, sender: SessionId, delta: i32) {
+        self.count_side(target, delta, true);
+        if sender != target {
+            self.count_side(sender, delta, false);
+        }
+    }
+
+    fn count_side(&mut self, id: SessionId, delta: i32, to: bool) {
+        if id.is_kernel() || id.kernel() != self.id {
+            return;
+        }
+        let Some(record) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let count = if to {
+            &mut record.events_to
+        } else {
+            &mut record.events_from
+        };
+        let before = *count;
+        debug_assert!(before > 0 || delta > 0, "queued-item counts never go below zero");
+        *count = count.wrapping_add_signed(delta);
+        match (before, *count) {
+            (0, _) => self.refcount_inc(id),
+            (_, 0) => self.refcount_dec(id),
+            _ => {}
+        }
+    }
+
+    /// Removes every queued item to or from `id` (a stopping session), and
+    /// releases what those items held on the other side.
+    pub fn purge_session(&mut self, id: SessionId) {
+        let Some(record) = self.sessions.get(id) else {
+            return;
+        };
+        if record.events_to == 0 && record.events_from == 0 {
+            return;
+        }
+        let mut purged = self.timers.remove_session(id);
+        purged.extend(
+            self.fifo
+                .remove_where(|item| item.target == id || item.sender == id),
+        );
+        for item in purged {
+            self.count_queued(item.target, item.sender, -1);
+        }
+    }
+
+    // ----- reference counts and garbage collection ---------------------------
+
+    pub fn refcount_inc(&mut self, id: SessionId) {
+        if let Some(record) = self.sessions.get_mut(id) {
+            record.refcount += 1;
+            if record.refcount > 0 {
+                record.marked = false;
+            }
+        }
+    }
+
+    pub fn refcount_dec(&mut self, id: SessionId) {
+        if let Some(record) = self.sessions.get_mut(id) {
+            record.refcount -= 1;
+            if record.refcount < 1 && !id.is_kernel() {
+                record.marked = true;
+                self.marked.push(id);
+            }
+        }
+    }
+
+    /// Marks a new session, which POE collects at the next sweep unless
+    /// something (at least its `_garbage_collect` item) holds it.
+    pub fn mark(&mut self, id: SessionId) {
+        if let Some(record) = self.sessions.get_mut(id) {
+            record.marked = true;
+            self.marked.push(id);
+        }
+    }
+
+    /// The sessions to stop in one sweep pass, most recently marked first
+    /// (POE's `_data_ses_gc_sweep`).
+    pub fn take_marked(&mut self) -> Vec<SessionId> {
+        let mut todo = Vec::new();
+        for id in std::mem::take(&mut self.marked).into_iter().rev() {
+            if let Some(record) = self.sessions.get_mut(id) {
+                if record.marked {
+                    record.marked = false;
+                    todo.push(id);
+                }
+            }
+        }
+        todo
+    }
+
+    pub fn has_marked(&self) -> bool {
+        !self.marked.is_empty()
+    }
+
+    /// Moves `child` under `parent` (POE's `_data_ses_move_child`).
+    pub fn move_child(&mut self, child: SessionId, parent: SessionId) {
+        let Some(old) = self.sessions.get(child).and_then(|record| record.parent) else {
+            return;
+        };
+        if let Some(record) = self.sessions.get_mut(old) {
+            record.children.remove(&child.number());
+        }
+        self.refcount_dec(old);
+        if let Some(record) = self.sessions.get_mut(child) {
+            record.parent = Some(parent);
+        }
+        if let Some(record) = self.sessions.get_mut(parent) {
+            record.children.insert(child.number(), child);
+        }
+        self.refcount_inc(parent);
+    }
+
+    /// Frees a stopped session's resources (POE's `_data_ses_free`).
+    pub fn free_session(&mut self, id: SessionId) {
+        let Some(record) = self.sessions.get(id) else {
+            return;
+        };
+        let parent = record.parent;
+        let children: Vec<SessionId> = record.children.values().copied().collect();
+        if let Some(parent) = parent {
+            if let Some(record) = self.sessions.get_mut(parent) {
+                record.children.remove(&id.number());
+            }
+            if let Some(record) = self.sessions.get_mut(id) {
+                record.parent = None;
+            }
+            self.refcount_dec(parent);
+            for child in children {
+                self.move_child(child, parent);
+            }
+        }
+        let record = self.sessions.get_mut(id).expect("the session is still allocated");
+        let signals = std::mem::take(&mut record.signals);
+        let aliases = std::mem::take(&mut record.aliases);
+        let had_extrefs = !std::mem::take(&mut record.extrefs).is_empty();
+        for signal in signals {
+            self.unwatch(signal, id);
+        }
+        for alias in aliases {
+            self.aliases.remove(&alias);
+        }
+        if had_extrefs {
+            self.extref_sessions -= 1;
+        }
+        self.purge_session(id);
+        self.sessions.remove(id);
+    }
+
+    // ----- aliases ------------------------------------------------------------
+
+    pub fn alias_set(&mut self, name: &str) -> Result<()> {
+        let me = self.active.session;
+        match self.aliases.get(name) {
+            Some(&owner) if owner == me => Ok(()),
+            Some(&owner) => Err(Error::AliasInUse {
+                alias: name.to_owned(),
+                owner,
+            }),
+            None => {
+                let name = Str::new(name);
+                let record = self.sessions.get_mut(me).ok_or(Error::NoActiveSession)?;
+                let at = record.aliases.binary_search(&name).unwrap_or_else(|at| at);
+                record.aliases.insert(at, name.clone());
+                self.aliases.insert(name, me);
+                self.refcount_inc(me);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn alias_remove(&mut self, name: &str) -> Result<()> {
+        let me = self.active.session;
+        match self.aliases.get(name) {
+            None => Err(Error::NoSuchAlias(name.to_owned())),
+            Some(&owner) if owner != me => Err(Error::NotPermitted(
+                "the alias belongs to another session",
+            )),
+            Some(_) => {
+                self.aliases.remove(name);
+                if let Some(record) = self.sessions.get_mut(me) {
+                    record.aliases.retain(|alias| alias != name);
+                }
+                self.refcount_dec(me);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn alias_list(&self, id: SessionId) -> Vec<Str> {
+        self.sessions
+            .get(id)
+            .map(|record| record.aliases.clone())
+            .unwrap_or_default()
+    }
+
+    // ----- public reference counts -------------------------------------------
+
+    pub fn refcount_increment(&mut self, id: SessionId, tag: &str) -> Result<i64> {
+        let record = self
+            .sessions
+            .get_mut(id)
+            .filter(|_| !id.is_kernel())
+            .ok_or_else(|| Error::NoSuchSession(id.to_string()))?;
+        let was_empty = record.extrefs.is_empty();
+        let count = record.extrefs.entry(Str::new(tag)).or_insert(0);
+        *count += 1;
+        let count = *count;
+        if count == 0 {
+            // A tag decremented below zero never held the session.
+            record.extrefs.remove(tag);
+        }
+        let is_empty = record.extrefs.is_empty();
+        if count == 1 {
+            self.refcount_inc(id);
+        }
+        self.count_extref_session(was_empty, is_empty);
+        Ok(count)
+    }
+
+    pub fn refcount_decrement(&mut self, id: SessionId, tag: &str) -> Result<i64> {
+        let record = self
+            .sessions
+            .get_mut(id)
+            .filter(|_| !id.is_kernel())
+            .ok_or_else(|| Error::NoSuchSession(id.to_string()))?;
+        let was_empty = record.extrefs.is_empty();
+        let count = record.extrefs.entry(Str::new(tag)).or_insert(0);
+        *count -= 1;
+        let count = *count;
+        if count == 0 {
+            record.extrefs.remove(tag);
+        }
+        let is_empty = record.extrefs.is_empty();
+        if count == 0 {
+            self.refcount_dec(id);
+        }
+        self.count_extref_session(was_empty, is_empty);
+        Ok(count)
+    }
+
+    fn count_extref_session(&mut self, was_empty: bool, is_empty: bool) {
+        match (was_empty, is_empty) {
+            (true, false) => self.extref_sessions += 1,
+            (false, true) => self.extref_sessions -= 1,
+            _ => {}
+        }
+    }
+
+    // ----- signal watchers ----------------------------------------------------
+
+    pub fn sig(&mut self, signal: Event, event: Event, args: Args) -> Result<()> {
+        let me = self.active.session;
+        let record = self.sessions.get_mut(me).ok_or(Error::NoActiveSession)?;
+        if !record.signals.contains(&signal) {
+            record.signals.push(signal);
+        }
+        self.watchers
+            .entry(signal)
+            .or_default()
+            .insert(me, Watch { event, args });
+        Ok(())
+    }
+
+    pub fn sig_remove(&mut self, signal: Event) {
+        let me = self.active.session;
+        if let Some(record) = self.sessions.get_mut(me) {
+            record.signals.retain(|&s| s != signal);
+        }
+        self.unwatch(signal, me);
+    }
+
+    fn unwatch(&mut self, signal: Event, id: SessionId) {
+        if let Some(watchers) = self.watchers.get_mut(&signal) {
+            watchers.remove(&id);
+            if watchers.is_empty() {
+                self.watchers.remove(&signal);
+            }
+        }
+    }
+
+    /// The watchers of `signal` as they are now (dispatch works on a copy,
+    /// as POE's does, so handlers may change them).
+    pub fn watchers_of(&self, signal: Event) -> BTreeMap<SessionId, Watch> {
+        self.watchers.get(&signal).cloned().unwrap_or_default()
+    }
+
+    pub fn begin_signal(&mut self) {
+        self.handled.push(0);
+    }
+
+    pub fn end_signal(&mut self) -> u32 {
+        self.handled.pop().unwrap_or(0)
+    }
+
+    pub fn sig_handled(&mut self) {
+        if let Some(count) = self.handled.last_mut() {
+            *count += 1;
+        }
+    }
+
+    /// `run` makes the kernel watch IDLE, so it can follow up with ZOMBIE.
+    pub fn watch_idle(&mut self) {
+        let root = self.root();
+        self.watchers.entry(Event::IDLE).or_default().insert(
+            root,
+            Watch {
+                event: Event::SIGNAL,
+                args: Args::new(),
+            },
+        );
+    }
+
+    // ----- idleness -----------------------------------------------------------
+
+    /// POE's `_test_if_kernel_is_idle`: nothing queued, watched or held
+    /// means IDLE.
+    pub fn idle_check(&mut self) {
+        self.fold_inbox();
+        if self.queued() == 0 && self.extref_sessions == 0 && !self.sessions.is_empty() {
+            let root = self.root();
+            self.enqueue_now(root, root, Event::IDLE, Kind::Signal, Args::new(), Location::caller());
+        }
+    }
+
+    /// After IDLE's watchers ran: still nothing to do means ZOMBIE.
+    pub fn zombie_if_still_idle(&mut self) {
+        if self.queued() == 0 {
+            let root = self.root();
+            self.enqueue(root, root, Event::ZOMBIE, Kind::Signal, Args::new(), Location::caller());
+        }
+    }
+
+    // ----- the inbox ----------------------------------------------------------
+
+    /// Applies messages from postbacks and other threads, in arrival order.
+    pub fn fold_inbox(&mut self) {
+        while let Some(message) = self.inbox.try_recv() {
+            self.apply(message);
+        }
+    }
+
+    fn apply(&mut self, message: super::remote::Message) {
+        use super::remote::Message;
+        match message {
+            Message::Post {
+                target,
+                sender,
+                event,
+                args,
+            } => {
+                if self.sessions.contains(target) {
+                    let sender = if self.sessions.contains(sender) { sender } else { self.root() };
+                    self.enqueue_now(target, sender, event, Kind::Post, args, Location::caller());
+                }
+            }
+            Message::Release { session, tag } => {
+                // The session may be gone already; nothing is held then.
+                let _ = self.refcount_decrement(session, &tag);
+            }
+        }
+    }
+
+    /// Waits for a message or `timeout` (`None`: until a message comes).
+    pub fn wait(&mut self, timeout: Option<Duration>) {
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return;
+        }
+        if let Some(message) = self.inbox.recv(timeout) {
+            self.apply(message);
+        }
+        self.clock.now();
+    }
+
+    /// The wait before the next slice: none if something is due, until the
+    /// next timer otherwise, and without limit when only outside events can
+    /// bring work.
+    pub fn wait_timeout(&mut self) -> Option<Duration> {
+        if !self.fifo.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let due = self.next_timer()?;
+        Some(self.clock.until(due))
+    }
+
+    /// After the last session: drops what is left (POE's `_finalize_kernel`).
+    pub fn finalize(&mut self) {
+        let root = self.root();
+        self.unwatch(Event::IDLE, root);
+        self.fifo.clear();
+        self.timers.clear();
+        self.marked.clear();
+        self.fold_inbox();
+    }
+
+    /// Recreates the kernel's session when a session is spawned after `run`
+    /// finished (POE's `session_alloc` after `KR_RUN_DONE`).
+    pub fn ensure_root(&mut self) {
+        if !self.sessions.contains(self.root()) {
+            self.sessions.insert_root();
+            self.active = Active {
+                session: self.root(),
+                event: None,
+                kind: None,
+            };
+        }
+    }
+}

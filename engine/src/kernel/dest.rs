@@ -1,0 +1,71 @@
+//! `Dest`: where an event goes, before it is resolved to a session.
+
+use std::fmt;
+
+use crate::{id::SessionId, value::Str};
+
+/// A destination as POE accepts one: a session, or a name that is a
+/// session number, an alias, or the kernel's name.
+///
+/// Names resolve in POE's order when the call is made: a live session with
+/// that number first, then an alias, then the kernel's own name, so an alias
+/// that looks like a number is shadowed by the session with that number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dest {
+    /// A session (or a kernel, via [`SessionId::kernel_root`]).
+    Session(SessionId),
+    /// A session number, an alias, or the kernel's name.
+    Name(Str),
+}
+
+impl From<SessionId> for Dest {
+    fn from(id: SessionId) -> Dest {
+        Dest::Session(id)
+    }
+}
+
+impl From<&SessionId> for Dest {
+    fn from(id: &SessionId) -> Dest {
+        Dest::Session(*id)
+    }
+}
+
+impl From<&str> for Dest {
+    fn from(name: &str) -> Dest {
+        Dest::Name(Str::new(name))
+    }
+}
+
+impl From<String> for Dest {
+    fn from(name: String) -> Dest {
+        Dest::Name(Str::from(name))
+    }
+}
+
+impl From<&String> for Dest {
+    fn from(name: &String) -> Dest {
+        Dest::Name(Str::new(name))
+    }
+}
+
+impl From<Str> for Dest {
+    fn from(name: Str) -> Dest {
+        Dest::Name(name)
+    }
+}
+
+impl From<u64> for Dest {
+    /// A session number, as POE accepts a numeric ID.
+    fn from(number: u64) -> Dest {
+        Dest::Name(Str::from(number.to_string()))
+    }
+}
+
+impl fmt::Display for Dest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dest::Session(id) => write!(f, "session {id}"),
+            Dest::Name(name) => f.write_str(name),
+        }
+    }
+}

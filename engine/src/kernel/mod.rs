@@ -1,0 +1,264 @@
+//! `Kernel`: one thread's event loop, POE's `POE::Kernel`.
+
+mod alarm;
+mod clock;
+mod context;
+mod core;
+mod dest;
+mod frame;
+mod remote;
+mod scope;
+
+use std::panic::Location;
+
+pub use self::{
+    alarm::{RemovedTimer, Shift},
+    context::Context,
+    dest::Dest,
+    remote::{Callback, Postback},
+};
+pub(crate) use self::frame::Body;
+use self::{core::Core, scope::Scope};
+use crate::{
+    error::Result,
+    event::Event,
+    id::{KernelId, SessionId},
+    session::Session,
+    value::{Args, Str, Value},
+};
+
+/// One thread's event loop: sessions, their queue, timers and signals.
+///
+/// This is POE's `POE::Kernel`. Spawn sessions, then [`run`](Kernel::run)
+/// until none is left. Handlers reach the kernel through their
+/// [`Context`]; the methods here are for the code around the loop (POE's
+/// main program, where the active session is the kernel itself).
+///
+/// A kernel belongs to the thread that made it: sessions hold their
+/// handlers and heaps without locks, so `Kernel` is neither `Send` nor
+/// `Sync`. Other threads reach it through [`Postback`]s.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(0u32)
+///         .on("_start", |cx, _| cx.alias_set("counter"))
+///         .on("add", |cx, args| {
+///             *cx.heap += args[0].as_int().unwrap_or(0) as u32;
+///             Ok::<_, roe_engine::Error>(*cx.heap)
+///         }),
+/// )?;
+/// assert_eq!(kernel.call("counter", "add", (2,))?.as_int(), Some(2));
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
+pub struct Kernel {
+    core: Core,
+}
+
+impl Kernel {
+    /// A kernel numbered 0, the usual single kernel of a process.
+    ///
+    /// # Errors
+    ///
+    /// Reserved for the operating-system resources a kernel opens.
+    pub fn new() -> Result<Kernel> {
+        Kernel::with_id(KernelId(0))
+    }
+
+    /// A kernel with the given number (a runtime numbers its kernels).
+    ///
+    /// # Errors
+    ///
+    /// As [`Kernel::new`].
+    pub fn with_id(id: KernelId) -> Result<Kernel> {
+        Ok(Kernel {
+            core: Core::new(id, kernel_name(id)),
+        })
+    }
+
+    fn scope(&mut self) -> Scope<'_> {
+        Scope {
+            core: &mut self.core,
+            chain: None,
+        }
+    }
+
+    /// This kernel's number.
+    pub fn id(&self) -> KernelId {
+        self.core.id()
+    }
+
+    /// This kernel's name, unique across hosts and processes, as POE's
+    /// `$kernel->ID` is (host, start time, pid, number); it resolves to the
+    /// kernel as a destination.
+    pub fn name(&self) -> &str {
+        self.core.name()
+    }
+
+    /// The kernel's own session, as a destination.
+    pub fn session(&self) -> SessionId {
+        self.core.root()
+    }
+
+    /// Creates a session as a child of the kernel and runs its `_start`
+    /// (POE's `POE::Session->create` outside any handler).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingStart`] when it has no `_start` handler.
+    pub fn spawn<H: 'static>(&mut self, session: Session<H>) -> Result<SessionId> {
+        self.scope().spawn(session)
+    }
+
+    /// Queues `event` for `dest`, from the kernel (POE's `post` from the main
+    /// program).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    #[track_caller]
+    pub fn post(&mut self, dest: impl Into<Dest>, event: impl Into<Event>, args: impl Into<Args>) -> Result<()> {
+        self.core.post(&dest.into(), event.into(), args.into(), Location::caller())
+    }
+
+    /// Runs `event`'s handler in `dest` now and returns its value (POE's
+    /// `call` from the main program; SENDER is the kernel).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    #[track_caller]
+    pub fn call(&mut self, dest: impl Into<Dest>, event: impl Into<Event>, args: impl Into<Args>) -> Result<Value> {
+        let (dest, event, args) = (dest.into(), event.into(), args.into());
+        self.scope().call(&dest, event, args, Location::caller())
+    }
+
+    /// Queues the signal `name` for `dest` (POE's `signal`); sent to
+    /// [`Kernel::session`] it reaches every session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    #[track_caller]
+    pub fn signal(&mut self, dest: impl Into<Dest>, name: impl Into<Event>, args: impl Into<Args>) -> Result<()> {
+        self.core.signal(&dest.into(), name.into(), args.into(), Location::caller())
+    }
+
+    /// Resolves a destination to a live session (POE's `alias_resolve`).
+    pub fn resolve(&self, dest: impl Into<Dest>) -> Option<SessionId> {
+        self.core.resolve(&dest.into())
+    }
+
+    /// A session's aliases, sorted (POE's `alias_list`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    pub fn alias_list(&self, dest: impl Into<Dest>) -> Result<Vec<Str>> {
+        let id = self.core.resolve_or_err(&dest.into())?;
+        Ok(self.core.alias_list(id))
+    }
+
+    /// The session POE considers active: the kernel, outside handlers.
+    pub fn active_session(&self) -> SessionId {
+        self.core.active()
+    }
+
+    /// The event POE considers active; `None` before the first dispatch.
+    pub fn active_event(&self) -> Option<Event> {
+        self.core.active_event()
+    }
+
+    /// Live sessions, not counting the kernel's own.
+    pub fn session_count(&self) -> usize {
+        let root = usize::from(self.core.sessions.contains(self.core.root()));
+        self.core.sessions.len() - root
+    }
+
+    /// How many items are queued (POE's `get_event_count`).
+    pub fn event_count(&self) -> usize {
+        self.core.queued()
+    }
+
+    /// Stops every session, deepest first, each getting `_stop` (POE's
+    /// `stop`). Queued events and timers are dropped.
+    pub fn stop(&mut self) {
+        self.scope().stop_all();
+    }
+
+    /// Runs timeslices until no session is left (POE's `run`).
+    ///
+    /// The kernel can run again afterwards with new sessions; session
+    /// numbers continue.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Died`] when a handler failed and no session handled the DIE
+    /// signal (every session was stopped first), or when a `_stop` handler
+    /// failed.
+    pub fn run(&mut self) -> Result<()> {
+        if !self.core.sessions.is_empty() {
+            self.core.watch_idle();
+            while !self.core.sessions.is_empty() {
+                self.timeslice();
+            }
+            self.core.finalize();
+        }
+        self.core.take_exception()
+    }
+
+    /// Runs one timeslice (POE's `run_one_timeslice`). Returns `false`, and
+    /// finishes the kernel, once no session is left.
+    ///
+    /// # Errors
+    ///
+    /// As [`Kernel::run`].
+    pub fn run_one_timeslice(&mut self) -> Result<bool> {
+        if self.core.sessions.is_empty() {
+            self.core.finalize();
+            self.core.take_exception()?;
+            return Ok(false);
+        }
+        self.timeslice();
+        self.core.take_exception()?;
+        Ok(true)
+    }
+
+    /// POE's timeslice: the idle check, the wait, then everything due when
+    /// the slice began, then a garbage-collection sweep.
+    fn timeslice(&mut self) {
+        self.core.idle_check();
+        let timeout = self.core.wait_timeout();
+        self.core.wait(timeout);
+        self.scope().dispatch_due();
+    }
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernel")
+            .field("id", &self.core.id())
+            .field("name", &self.core.name())
+            .field("sessions", &self.session_count())
+            .field("queued", &self.core.queued())
+            .finish()
+    }
+}
+
+/// POE's kernel ID: host, then start time, process and kernel number in hex.
+fn kernel_name(id: KernelId) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{host}-{started:08x}-{:08x}-{:04x}", std::process::id(), id.0)
+}

@@ -1,0 +1,99 @@
+//! Queued items: posted events, signals and the bookkeeping POE queues.
+//!
+//! POE keeps one priority queue keyed by due time. roe splits it in two, a
+//! FIFO for items due "now" (this file) and a heap for timers
+//! ([`crate::timer`]), and merges them on `(due, seq)` when dispatching, so
+//! the order is POE's: posted events in FIFO order, timers by due time, a
+//! timer already due ahead of later posts.
+
+use std::{collections::VecDeque, panic::Location};
+
+use crate::{event::Event, id::SessionId, value::Args};
+
+/// What a queued item is, which decides how it is dispatched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `post` / `yield`.
+    Post,
+    /// An alarm or delay.
+    Timer,
+    /// `signal()` and the kernel's own IDLE/ZOMBIE; `event` is the signal name.
+    Signal,
+    /// The DIE signal an exception becomes (POE's `ET_SIGDIE`).
+    Die,
+    /// The hidden `_garbage_collect` event every new session gets.
+    Gc,
+}
+
+/// One queued item.
+pub(crate) struct Item {
+    /// From the kernel's one counter for queued items and timer IDs.
+    pub seq: u64,
+    /// When it is due, in nanoseconds of the kernel clock. For items posted
+    /// "now" this is the clock when posted, so timers merge in POE's order.
+    pub due: i64,
+    pub target: SessionId,
+    pub sender: SessionId,
+    pub event: Event,
+    pub kind: Kind,
+    pub args: Args,
+    /// The event that was being handled when this was queued (CALLER_STATE).
+    pub caller_state: Option<Event>,
+    /// Where it was queued from (CALLER_FILE, CALLER_LINE).
+    pub location: &'static Location<'static>,
+}
+
+/// Items due "now", in the order they were queued.
+#[derive(Default)]
+pub(crate) struct Fifo {
+    items: VecDeque<Item>,
+}
+
+impl Fifo {
+    pub fn push(&mut self, item: Item) {
+        debug_assert!(
+            self.items.back().is_none_or(|last| (last.due, last.seq) < (item.due, item.seq)),
+            "FIFO items stay sorted by (due, seq)"
+        );
+        self.items.push_back(item);
+    }
+
+    /// The `(due, seq)` of the first item, if its seq is at most `cutoff`.
+    pub fn front_key(&self, cutoff: u64) -> Option<(i64, u64)> {
+        self.items
+            .front()
+            .filter(|item| item.seq <= cutoff)
+            .map(|item| (item.due, item.seq))
+    }
+
+    pub fn pop(&mut self) -> Option<Item> {
+        self.items.pop_front()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Removes every item `doomed` selects, in queue order.
+    pub fn remove_where(&mut self, mut doomed: impl FnMut(&Item) -> bool) -> Vec<Item> {
+        let mut removed = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.items.len());
+        for item in self.items.drain(..) {
+            if doomed(&item) {
+                removed.push(item);
+            } else {
+                kept.push_back(item);
+            }
+        }
+        self.items = kept;
+        removed
+    }
+
+    pub fn clear(&mut self) -> Vec<Item> {
+        self.items.drain(..).collect()
+    }
+}

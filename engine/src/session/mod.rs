@@ -1,0 +1,239 @@
+//! `Session`: a state machine of handlers keyed by event name, with a heap.
+
+mod table;
+
+use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
+
+pub(crate) use self::table::Table;
+use crate::{
+    error::{Error, Result},
+    event::Event,
+    kernel::Context,
+    value::{Args, Value},
+};
+
+/// A handler as the kernel stores it.
+pub(crate) type Handler<H> = Rc<dyn Fn(&mut Context<'_, H>, Args) -> Result<Value>>;
+
+/// A session's handlers by event.
+pub(crate) type Handlers<H> = FxHashMap<Event, Handler<H>>;
+
+/// What a handler may return: `()`, a [`Value`], or a `Result` of either.
+///
+/// The value is what `call` returns, and what `_start` and `_stop` hand to
+/// the parent's `_child`. An `Err` is an exception: the kernel turns it into
+/// POE's `DIE` signal, as it does a panic.
+pub trait Return {
+    /// Converts the handler's result.
+    ///
+    /// # Errors
+    ///
+    /// The handler's own error.
+    fn into_result(self) -> Result<Value>;
+}
+
+impl Return for () {
+    fn into_result(self) -> Result<Value> {
+        Ok(Value::Undef)
+    }
+}
+
+impl Return for Value {
+    fn into_result(self) -> Result<Value> {
+        Ok(self)
+    }
+}
+
+impl<T: Into<Value>> Return for Result<T> {
+    fn into_result(self) -> Result<Value> {
+        self.map(Into::into)
+    }
+}
+
+/// An object whose methods handle events (POE's `object_states`).
+///
+/// One object may serve many events and many sessions, as a Perl object can;
+/// it is shared (`Rc`), so state that changes belongs in the session's heap.
+/// `method` is the name the session mapped the event to.
+pub trait Object<H>: 'static {
+    /// Handles one event.
+    ///
+    /// # Errors
+    ///
+    /// An error becomes the `DIE` signal.
+    fn handle(&self, cx: &mut Context<'_, H>, method: &str, args: Args) -> Result<Value>;
+}
+
+/// A type whose associated functions handle events (POE's
+/// `package_states`).
+pub trait Package<H>: 'static {
+    /// Handles one event.
+    ///
+    /// # Errors
+    ///
+    /// An error becomes the `DIE` signal.
+    fn handle(cx: &mut Context<'_, H>, method: &str, args: Args) -> Result<Value>;
+}
+
+/// Session options (POE's `options => { trace, default }`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Options {
+    /// Log each event to stderr as it is dispatched.
+    pub trace: bool,
+    /// Warn about events that have no handler and no `_default`.
+    pub default: bool,
+}
+
+/// A session to spawn: its heap, handlers, `_start` arguments and options.
+///
+/// The four styles of POE's `POE::Session->create` are builder calls and mix
+/// freely: [`on`](Session::on) for inline closures (and `fn` items, the
+/// package style of plain functions), [`object`](Session::object) for an
+/// object's methods, [`package`](Session::package) for a type's associated
+/// functions. Every session needs a `_start` handler.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Kernel, Session};
+///
+/// struct Counter { n: u32 }
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(Counter { n: 0 })
+///         .on("_start", |cx, _args| cx.yield_("tick", ()))
+///         .on("tick", |cx, _args| {
+///             cx.heap.n += 1;
+///             if cx.heap.n < 3 {
+///                 cx.yield_("tick", ())?;
+///             }
+///             Ok(())
+///         }),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
+pub struct Session<H> {
+    pub(crate) heap: H,
+    pub(crate) handlers: Handlers<H>,
+    pub(crate) args: Args,
+    pub(crate) options: Options,
+}
+
+impl<H: 'static> Session<H> {
+    /// A session with this heap and no handlers yet.
+    pub fn new(heap: H) -> Session<H> {
+        Session {
+            heap,
+            handlers: Handlers::default(),
+            args: Args::new(),
+            options: Options::default(),
+        }
+    }
+
+    /// Handles `event` with a closure or function (POE's `inline_states`).
+    pub fn on<F, R>(mut self, event: impl Into<Event>, handler: F) -> Session<H>
+    where
+        F: Fn(&mut Context<'_, H>, Args) -> R + 'static,
+        R: Return,
+    {
+        self.handlers.insert(event.into(), wrap(handler));
+        self
+    }
+
+    /// Handles each of `events` with the method of the same name on `object`
+    /// (POE's `object_states => [$obj => [...]]`).
+    pub fn object<O: Object<H>>(
+        self,
+        object: &Rc<O>,
+        events: impl IntoIterator<Item = &'static str>,
+    ) -> Session<H> {
+        self.object_map(object, events.into_iter().map(|name| (name, name)))
+    }
+
+    /// Handles each `(event, method)` pair with that method on `object`
+    /// (POE's `object_states => [$obj => { event => 'method' }]`).
+    pub fn object_map<O: Object<H>>(
+        mut self,
+        object: &Rc<O>,
+        pairs: impl IntoIterator<Item = (&'static str, &'static str)>,
+    ) -> Session<H> {
+        for (event, method) in pairs {
+            self.handlers.insert(Event::new(event), object_handler(object, method));
+        }
+        self
+    }
+
+    /// Handles each of `events` with `P`'s function of the same name (POE's
+    /// `package_states => [Package => [...]]`).
+    pub fn package<P: Package<H>>(
+        self,
+        events: impl IntoIterator<Item = &'static str>,
+    ) -> Session<H> {
+        self.package_map::<P>(events.into_iter().map(|name| (name, name)))
+    }
+
+    /// Handles each `(event, method)` pair with `P`'s function `method`.
+    pub fn package_map<P: Package<H>>(
+        mut self,
+        pairs: impl IntoIterator<Item = (&'static str, &'static str)>,
+    ) -> Session<H> {
+        for (event, method) in pairs {
+            self.handlers.insert(Event::new(event), package_handler::<H, P>(method));
+        }
+        self
+    }
+
+    /// Arguments for `_start` (POE's `args => [...]`).
+    pub fn args(mut self, args: impl Into<Args>) -> Session<H> {
+        self.args = args.into();
+        self
+    }
+
+    /// Logs every event to stderr as it is dispatched (POE's `trace` option).
+    pub fn trace(mut self, on: bool) -> Session<H> {
+        self.options.trace = on;
+        self
+    }
+
+    /// Warns on stderr about events that have neither a handler nor
+    /// `_default` (POE's `default` option).
+    pub fn warn_unhandled(mut self, on: bool) -> Session<H> {
+        self.options.default = on;
+        self
+    }
+
+    pub(crate) fn has_start(&self) -> bool {
+        self.handlers.contains_key(&Event::START)
+    }
+}
+
+/// Boxes a handler of any return type into the stored form.
+pub(crate) fn wrap<H, F, R>(handler: F) -> Handler<H>
+where
+    F: Fn(&mut Context<'_, H>, Args) -> R + 'static,
+    R: Return,
+{
+    Rc::new(move |cx: &mut Context<'_, H>, args: Args| handler(cx, args).into_result())
+}
+
+pub(crate) fn object_handler<H, O: Object<H>>(object: &Rc<O>, method: &'static str) -> Handler<H> {
+    let object = Rc::clone(object);
+    Rc::new(move |cx: &mut Context<'_, H>, args: Args| object.handle(cx, method, args))
+}
+
+fn package_handler<H, P: Package<H>>(method: &'static str) -> Handler<H> {
+    Rc::new(move |cx: &mut Context<'_, H>, args: Args| P::handle(cx, method, args))
+}
+
+/// What the missing `_start` of a session costs at spawn.
+pub(crate) fn require_start<H: 'static>(session: &Session<H>) -> Result<()> {
+    if session.has_start() {
+        Ok(())
+    } else {
+        Err(Error::MissingStart)
+    }
+}

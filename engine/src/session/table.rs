@@ -1,0 +1,165 @@
+//! The session table: one record per live session, the kernel's in slot 0.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use crate::{
+    event::Event,
+    id::{KernelId, SessionId},
+    kernel::Body,
+    value::Str,
+};
+
+/// Everything the kernel knows about one session besides its handlers.
+///
+/// # Invariants
+///
+/// `refcount` is the number of resource kinds POE counts (§4.2): one per
+/// child, alias, public refcount tag, watched handle and watched PID, and
+/// one each while `events_to` or `events_from` is non-zero.
+pub(crate) struct Record {
+    pub id: SessionId,
+    /// `None` only for the kernel's own session.
+    pub parent: Option<SessionId>,
+    /// Children by POE number, so iteration is the ascending-ID order roe
+    /// uses where POE has hash order.
+    pub children: BTreeMap<u64, SessionId>,
+    pub refcount: i64,
+    /// Queued items addressed to this session.
+    pub events_to: u32,
+    /// Queued items this session sent to others.
+    pub events_from: u32,
+    /// Sorted, as `alias_list` returns them.
+    pub aliases: Vec<Str>,
+    pub extrefs: FxHashMap<Str, i64>,
+    /// Signals this session watches with `sig()`.
+    pub signals: Vec<Event>,
+    /// The handlers and heap; `None` while a handler of this session runs
+    /// (the body is lent to the dispatch) and always for the kernel.
+    pub body: Option<Box<Body>>,
+    /// `_stop` has begun; further stop requests are ignored.
+    pub stopping: bool,
+    /// Marked for the next garbage-collection sweep.
+    pub marked: bool,
+    /// Events dispatched to this session.
+    pub handled: u64,
+}
+
+impl Record {
+    fn new(id: SessionId, parent: Option<SessionId>, body: Option<Box<Body>>) -> Record {
+        Record {
+            id,
+            parent,
+            children: BTreeMap::new(),
+            refcount: 0,
+            events_to: 0,
+            events_from: 0,
+            aliases: Vec::new(),
+            extrefs: FxHashMap::default(),
+            signals: Vec::new(),
+            body,
+            stopping: false,
+            marked: false,
+            handled: 0,
+        }
+    }
+}
+
+/// Live sessions by slot, with POE numbers handed out in sequence.
+pub(crate) struct Table {
+    kernel: KernelId,
+    slots: Vec<Option<Record>>,
+    free: Vec<u32>,
+    by_number: FxHashMap<u64, u32>,
+    last_number: u64,
+    len: usize,
+}
+
+impl Table {
+    /// A table holding the kernel's own session.
+    pub fn new(kernel: KernelId) -> Table {
+        let mut table = Table {
+            kernel,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_number: FxHashMap::default(),
+            last_number: 0,
+            len: 0,
+        };
+        table.slots.push(None);
+        table.insert_root();
+        table
+    }
+
+    /// Recreates the kernel's own session after a finished `run`.
+    pub fn insert_root(&mut self) {
+        debug_assert!(self.slots[0].is_none(), "one kernel session at a time");
+        let root = SessionId::kernel_root(self.kernel);
+        self.slots[0] = Some(Record::new(root, None, None));
+        self.by_number.insert(0, 0);
+        self.len += 1;
+    }
+
+    /// Allocates the next session number under `parent`.
+    pub fn insert(&mut self, parent: SessionId, body: Box<Body>) -> SessionId {
+        self.last_number += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 live sessions")
+            }
+        };
+        let id = SessionId::new(self.kernel, slot, self.last_number);
+        self.slots[slot as usize] = Some(Record::new(id, Some(parent), Some(body)));
+        self.by_number.insert(self.last_number, slot);
+        self.len += 1;
+        id
+    }
+
+    pub fn remove(&mut self, id: SessionId) -> Option<Record> {
+        self.get(id)?;
+        let record = self.slots[id.slot()].take()?;
+        self.by_number.remove(&id.number());
+        if id.slot() != 0 {
+            self.free.push(id.slot() as u32);
+        }
+        self.len -= 1;
+        Some(record)
+    }
+
+    pub fn get(&self, id: SessionId) -> Option<&Record> {
+        match self.slots.get(id.slot()) {
+            Some(Some(record)) if record.id == id => Some(record),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, id: SessionId) -> Option<&mut Record> {
+        match self.slots.get_mut(id.slot()) {
+            Some(Some(record)) if record.id == id => Some(record),
+            _ => None,
+        }
+    }
+
+    pub fn contains(&self, id: SessionId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The live session with POE number `number`.
+    pub fn by_number(&self, number: u64) -> Option<SessionId> {
+        let slot = *self.by_number.get(&number)?;
+        self.slots[slot as usize].as_ref().map(|record| record.id)
+    }
+
+    /// Live sessions, the kernel's included.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+}

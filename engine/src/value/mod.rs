@@ -1,0 +1,386 @@
+//! Event arguments: values that could cross a process boundary, plus local
+//! typed payloads.
+
+mod args;
+mod text;
+
+use std::{any::Any, collections::BTreeMap, fmt, sync::Arc};
+
+pub use self::{args::Args, text::Str};
+use crate::id::SessionId;
+
+/// A map of values keyed by text, as a Perl hash is.
+pub type Map = BTreeMap<Str, Value>;
+
+/// One event argument: what a Perl scalar can carry, in Rust types.
+///
+/// Every variant but [`Value::Local`] can be sent to another process (IKC
+/// encodes them); `Local` carries a typed Rust value that never leaves the
+/// process, such as a socket handed from one session to another.
+#[derive(Clone, Default)]
+pub enum Value {
+    /// Perl's `undef`.
+    #[default]
+    Undef,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// UTF-8 text.
+    Str(Str),
+    /// Bytes that need not be text.
+    Bytes(Vec<u8>),
+    /// A list (Perl's array reference).
+    List(Vec<Value>),
+    /// A map (Perl's hash reference).
+    Map(Map),
+    /// A reference to a session.
+    Session(SessionId),
+    /// A typed Rust value local to this process.
+    Local(Local),
+}
+
+/// A typed Rust value carried in an event, shared until taken.
+///
+/// Cloning shares the value; [`Value::take_local`] gets it back by value
+/// when no other clone remains.
+#[derive(Clone)]
+pub struct Local(Arc<dyn Any + Send + Sync>);
+
+impl Local {
+    /// Wraps a value.
+    pub fn new<T: Any + Send + Sync>(value: T) -> Local {
+        Local(Arc::new(value))
+    }
+
+    /// Borrows the value if it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl Value {
+    /// Wraps a typed Rust value (see [`Value::Local`]).
+    pub fn local<T: Any + Send + Sync>(value: T) -> Value {
+        Value::Local(Local::new(value))
+    }
+
+    /// Whether this is `undef`.
+    pub fn is_undef(&self) -> bool {
+        matches!(self, Value::Undef)
+    }
+
+    /// The text, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is an integer or a float.
+    pub fn as_float(&self) -> Option<f64> {
+        match self {
+            Value::Int(n) => Some(*n as f64),
+            Value::Float(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a string or byte value.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Str(s) => Some(s.as_bytes()),
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The session, if this refers to one.
+    pub fn as_session(&self) -> Option<SessionId> {
+        match self {
+            Value::Session(id) => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// The elements, if this is a list.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The entries, if this is a map.
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Value::Map(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    /// Borrows a local payload if it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        match self {
+            Value::Local(local) => local.downcast_ref(),
+            _ => None,
+        }
+    }
+
+    /// Takes a local payload of type `T` out by value.
+    ///
+    /// # Errors
+    ///
+    /// Gives the value back unchanged when it is not a `Local` holding a `T`,
+    /// or when another clone of the payload still exists.
+    pub fn take_local<T: Any + Send + Sync>(self) -> Result<T, Value> {
+        match self {
+            Value::Local(Local(shared)) => match shared.downcast::<T>() {
+                Ok(typed) => Arc::try_unwrap(typed).map_err(|typed| Value::Local(Local(typed))),
+                Err(shared) => Err(Value::Local(Local(shared))),
+            },
+            other => Err(other),
+        }
+    }
+
+    /// Whether this value, and everything in it, can leave the process.
+    pub fn is_portable(&self) -> bool {
+        match self {
+            Value::Local(_) => false,
+            Value::List(items) => items.iter().all(Value::is_portable),
+            Value::Map(map) => map.values().all(Value::is_portable),
+            _ => true,
+        }
+    }
+}
+
+/// Formats as Perl's `print` would show the scalar: `undef` as `undef`,
+/// strings bare, lists and maps in brackets.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Undef => f.write_str("undef"),
+            Value::Bool(b) => write!(f, "{}", u8::from(*b)),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Str(s) => f.write_str(s),
+            Value::Bytes(b) => f.write_str(&String::from_utf8_lossy(b)),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Map(map) => {
+                f.write_str("{")?;
+                for (i, (key, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{key} => {item}")?;
+                }
+                f.write_str("}")
+            }
+            Value::Session(id) => write!(f, "session {id}"),
+            Value::Local(_) => f.write_str("(local value)"),
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Undef => f.write_str("Undef"),
+            Value::Bool(b) => write!(f, "Bool({b})"),
+            Value::Int(n) => write!(f, "Int({n})"),
+            Value::Float(x) => write!(f, "Float({x})"),
+            Value::Str(s) => write!(f, "Str({s:?})"),
+            Value::Bytes(b) => write!(f, "Bytes({b:?})"),
+            Value::List(items) => f.debug_tuple("List").field(items).finish(),
+            Value::Map(map) => f.debug_tuple("Map").field(map).finish(),
+            Value::Session(id) => write!(f, "Session({id})"),
+            Value::Local(_) => f.write_str("Local(..)"),
+        }
+    }
+}
+
+impl PartialEq for Value {
+    /// Locals are equal when they share one payload.
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Undef, Value::Undef) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a == b,
+            (Value::Session(a), Value::Session(b)) => a == b,
+            (Value::Local(a), Value::Local(b)) => Arc::ptr_eq(&a.0, &b.0),
+            _ => false,
+        }
+    }
+}
+
+impl From<()> for Value {
+    fn from((): ()) -> Value {
+        Value::Undef
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+macro_rules! int_values {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(n: $t) -> Value {
+                Value::Int(i64::from(n))
+            }
+        }
+    )*};
+}
+int_values!(i8, i16, i32, i64, u8, u16, u32);
+
+impl From<usize> for Value {
+    /// Saturates at `i64::MAX` (no count in practice comes near it).
+    fn from(n: usize) -> Value {
+        Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<u64> for Value {
+    /// Saturates at `i64::MAX`.
+    fn from(n: u64) -> Value {
+        Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<f64> for Value {
+    fn from(x: f64) -> Value {
+        Value::Float(x)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Str(Str::new(s))
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Str(Str::from(s))
+    }
+}
+
+impl From<&String> for Value {
+    fn from(s: &String) -> Value {
+        Value::Str(Str::new(s))
+    }
+}
+
+impl From<Str> for Value {
+    fn from(s: Str) -> Value {
+        Value::Str(s)
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(b: Vec<u8>) -> Value {
+        Value::Bytes(b)
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Value {
+        Value::List(items)
+    }
+}
+
+impl From<Map> for Value {
+    fn from(map: Map) -> Value {
+        Value::Map(map)
+    }
+}
+
+impl From<SessionId> for Value {
+    fn from(id: SessionId) -> Value {
+        Value::Session(id)
+    }
+}
+
+impl From<Local> for Value {
+    fn from(local: Local) -> Value {
+        Value::Local(local)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    /// `None` is `undef`.
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Undef, Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_payload_is_taken_back_by_value() {
+        let v = Value::local(vec![1u8, 2, 3]);
+        assert_eq!(v.downcast_ref::<Vec<u8>>(), Some(&vec![1, 2, 3]));
+        let v = v.take_local::<String>().unwrap_err();
+        assert_eq!(v.take_local::<Vec<u8>>().unwrap(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn shared_local_payload_is_not_taken() {
+        let v = Value::local(7u32);
+        let other = v.clone();
+        let v = v.take_local::<u32>().unwrap_err();
+        drop(other);
+        assert_eq!(v.take_local::<u32>().unwrap(), 7);
+    }
+
+    #[test]
+    fn portability_looks_inside_containers() {
+        assert!(Value::List(vec![1.into(), "x".into()]).is_portable());
+        assert!(!Value::List(vec![Value::local(1u8)]).is_portable());
+    }
+
+    #[test]
+    fn display_matches_perl_print() {
+        assert_eq!(Value::Undef.to_string(), "undef");
+        assert_eq!(Value::from("a b").to_string(), "a b");
+        assert_eq!(Value::from(3).to_string(), "3");
+    }
+}
