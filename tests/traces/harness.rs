@@ -192,3 +192,8 @@ macro_rules! u {
         $crate::harness::unordered($group, &[$(&$x as &dyn $crate::harness::Show),*])
     };
 }
+
+/// Milliseconds, for the scripts' fractional-second delays.
+pub fn ms(n: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(n)
+}
