@@ -1,1 +1,2 @@
-fn main(){}
+//! W4: timers (placeholder replaced below).
+fn main() {}

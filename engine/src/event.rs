@@ -24,8 +24,22 @@ pub struct Event(u32);
 /// Names interned before any other, in this order, so the constants below
 /// hold without a lookup.
 const PREDEFINED: [&str; 16] = [
-    "_start", "_stop", "_child", "_parent", "_default", "_signal", "DIE", "IDLE", "ZOMBIE",
-    "UIDESTROY", "INT", "TERM", "HUP", "QUIT", "KILL", "",
+    "_start",
+    "_stop",
+    "_child",
+    "_parent",
+    "_default",
+    "_signal",
+    "DIE",
+    "IDLE",
+    "ZOMBIE",
+    "UIDESTROY",
+    "INT",
+    "TERM",
+    "HUP",
+    "QUIT",
+    "KILL",
+    "",
 ];
 
 impl Event {

@@ -36,11 +36,64 @@ pub(crate) struct Item {
     pub sender: SessionId,
     pub event: Event,
     pub kind: Kind,
-    pub args: Args,
+    /// Its arguments, kept in the kernel's [`ArgsPool`].
+    pub args: ArgsRef,
     /// The event that was being handled when this was queued (CALLER_STATE).
     pub caller_state: Option<Event>,
     /// Where it was queued from (CALLER_FILE, CALLER_LINE).
     pub location: &'static Location<'static>,
+}
+
+/// Names an item's arguments in the [`ArgsPool`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ArgsRef(u32);
+
+impl ArgsRef {
+    /// No arguments, stored nowhere.
+    pub const NONE: ArgsRef = ArgsRef(u32::MAX);
+}
+
+/// The arguments of queued items, stored apart from the items so that an
+/// item is small enough to move with a few register copies: it moves into
+/// the queue and out again, its arguments once into the pool and once out.
+#[derive(Default)]
+pub(crate) struct ArgsPool {
+    slots: Vec<Option<Args>>,
+    free: Vec<u32>,
+}
+
+impl ArgsPool {
+    #[inline]
+    pub fn store(&mut self, args: Args) -> ArgsRef {
+        if args.is_empty() {
+            return ArgsRef::NONE;
+        }
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(args);
+                ArgsRef(slot)
+            }
+            None => {
+                self.slots.push(Some(args));
+                ArgsRef(u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 queued items"))
+            }
+        }
+    }
+
+    #[inline]
+    pub fn take(&mut self, at: ArgsRef) -> Args {
+        if at == ArgsRef::NONE {
+            return Args::new();
+        }
+        self.free.push(at.0);
+        self.slots[at.0 as usize].take().unwrap_or_default()
+    }
+
+    /// Drops everything (the kernel finished).
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+    }
 }
 
 /// Items due "now", in the order they were queued.
@@ -50,15 +103,19 @@ pub(crate) struct Fifo {
 }
 
 impl Fifo {
+    #[inline]
     pub fn push(&mut self, item: Item) {
         debug_assert!(
-            self.items.back().is_none_or(|last| (last.due, last.seq) < (item.due, item.seq)),
+            self.items
+                .back()
+                .is_none_or(|last| (last.due, last.seq) < (item.due, item.seq)),
             "FIFO items stay sorted by (due, seq)"
         );
         self.items.push_back(item);
     }
 
     /// The `(due, seq)` of the first item, if its seq is at most `cutoff`.
+    #[inline]
     pub fn front_key(&self, cutoff: u64) -> Option<(i64, u64)> {
         self.items
             .front()
@@ -66,6 +123,7 @@ impl Fifo {
             .map(|item| (item.due, item.seq))
     }
 
+    #[inline]
     pub fn pop(&mut self) -> Option<Item> {
         self.items.pop_front()
     }

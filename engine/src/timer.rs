@@ -180,7 +180,12 @@ impl Timers {
 
     /// Removes everything (the kernel stopped).
     pub fn clear(&mut self) -> Vec<Item> {
-        let items = self.slots.drain(..).flatten().map(|node| node.item).collect();
+        let items = self
+            .slots
+            .drain(..)
+            .flatten()
+            .map(|node| node.item)
+            .collect();
         *self = Timers::default();
         items
     }
@@ -235,7 +240,10 @@ mod tests {
     use std::panic::Location;
 
     use super::*;
-    use crate::{id::KernelId, queue::Kind, value::Args};
+    use crate::{
+        id::KernelId,
+        queue::{ArgsRef, Kind},
+    };
 
     fn session(n: u64) -> SessionId {
         SessionId::new(KernelId(0), n as u32, n)
@@ -249,7 +257,7 @@ mod tests {
             sender: target,
             event: Event::new(name),
             kind: Kind::Timer,
-            args: Args::new(),
+            args: ArgsRef::NONE,
             caller_state: None,
             location: Location::caller(),
         }
@@ -306,7 +314,11 @@ mod tests {
         t.insert(item(2, 20, two, "ring"));
         t.insert(item(3, 30, one, "ring"));
         t.insert(item(4, 40, one, "other"));
-        let gone: Vec<u64> = t.remove_named(one, Event::new("ring")).iter().map(|i| i.seq).collect();
+        let gone: Vec<u64> = t
+            .remove_named(one, Event::new("ring"))
+            .iter()
+            .map(|i| i.seq)
+            .collect();
         assert_eq!(gone, [1, 3]);
         assert_eq!(drain(&mut t), [2, 4]);
     }
@@ -315,7 +327,9 @@ mod tests {
     fn session_lists_survive_removal_from_the_middle() {
         let mut t = Timers::default();
         let s = session(1);
-        let slots: Vec<u32> = (1..=5).map(|n| t.insert(item(n, n as i64, s, "x"))).collect();
+        let slots: Vec<u32> = (1..=5)
+            .map(|n| t.insert(item(n, n as i64, s, "x")))
+            .collect();
         t.remove(slots[2] as usize, 3);
         t.remove(slots[4] as usize, 5);
         t.remove(slots[0] as usize, 1);

@@ -35,7 +35,10 @@ fn post_call_yield_order() {
                     t!("A post returns", ok(&cx.post(me, "ev", ("post-1",))));
                     cx.yield_("ev", ("yield-2",));
                     t!("A yield returns", None::<i64>);
-                    t!("A post to alias b returns", ok(&cx.post("b", "x", ("from-A",))));
+                    t!(
+                        "A post to alias b returns",
+                        ok(&cx.post("b", "x", ("from-A",)))
+                    );
                     let r = cx.call(me, "ev", ("call-3",)).unwrap();
                     t!("A call(self) returned", r);
                     let r = cx.call("b", "y", ("call-b",)).unwrap();

@@ -32,7 +32,11 @@ fn post_errors() {
                     let r = cx.post(9999u64, "x", ());
                     t!("post id 9999:", ok(&r), code(&r));
                     let r = cx.post(dead.get(), "x", ());
-                    t!(format!("post stopped session id {}:", dead.get()), ok(&r), code(&r));
+                    t!(
+                        format!("post stopped session id {}:", dead.get()),
+                        ok(&r),
+                        code(&r)
+                    );
                     let r = cx.call("nope", "x", ());
                     t!("call alias 'nope':", ok(&r), code(&r));
                     let r = cx.signal("nope", "FOO", ());
@@ -44,7 +48,10 @@ fn post_errors() {
                     let r = cx.post(kernel, "whatever", ());
                     t!("post to kernel:", ok(&r), "errno", code(&r));
                     let name = cx.kernel_name().to_owned();
-                    t!("post to kernel ID string:", ok(&cx.post(name, "whatever", ())));
+                    t!(
+                        "post to kernel ID string:",
+                        ok(&cx.post(name, "whatever", ()))
+                    );
                 })
                 .on("_stop", |_, _| t!("main _stop")),
         )

@@ -14,7 +14,9 @@ fn aliases_api() {
     kernel
         .spawn(
             Session::new(())
-                .on("_start", |cx, _| t!("S1 alias_set owner ->", code(&cx.alias_set("owner"))))
+                .on("_start", |cx, _| {
+                    t!("S1 alias_set owner ->", code(&cx.alias_set("owner")))
+                })
                 .on("_stop", |_, _| t!("S1 _stop"))
                 .on("ping", |_, args| t!("S1 got ping", args[0]))
                 .on("unalias", |cx, _| cx.alias_remove("owner")),
@@ -28,12 +30,26 @@ fn aliases_api() {
                     t!("S2 alias_set b ->", code(&cx.alias_set("b")));
                     t!("S2 alias_set b again ->", code(&cx.alias_set("b")));
                     t!("S2 alias_set a ->", code(&cx.alias_set("a")));
-                    t!("S2 alias_set owner (taken) ->", code(&cx.alias_set("owner")));
+                    t!(
+                        "S2 alias_set owner (taken) ->",
+                        code(&cx.alias_set("owner"))
+                    );
                     t!("S2 alias_remove zzz ->", code(&cx.alias_remove("zzz")));
-                    t!("S2 alias_remove owner (not mine) ->", code(&cx.alias_remove("owner")));
+                    t!(
+                        "S2 alias_remove owner (not mine) ->",
+                        code(&cx.alias_remove("owner"))
+                    );
                     let list = cx.alias_list();
-                    t!("S2 alias_list ->", joined(&list), "; scalar ->", list[0].clone());
-                    t!("S2 alias_list(S1 by alias) ->", joined(&cx.alias_list_of("owner").unwrap()));
+                    t!(
+                        "S2 alias_list ->",
+                        joined(&list),
+                        "; scalar ->",
+                        list[0].clone()
+                    );
+                    t!(
+                        "S2 alias_list(S1 by alias) ->",
+                        joined(&cx.alias_list_of("owner").unwrap())
+                    );
                     t!("resolve 'a' ->", cx.resolve("a"));
                     t!("resolve 1 ->", cx.resolve(1u64));
                     t!("resolve stringified self ->", cx.resolve(me.to_string()));
@@ -46,8 +62,12 @@ fn aliases_api() {
                     t!("ID_session_to_id(self) ->", me.number());
                     let kernel_by_name = cx.resolve(cx.kernel_name().to_owned());
                     let same = kernel_by_name == Some(cx.kernel_session());
-                    t!("ID_session_to_id(kernel) is kernel ID ->", if same { "yes" } else { "no" });
-                    cx.post("owner", "ping", ("posted-before-unalias",)).unwrap();
+                    t!(
+                        "ID_session_to_id(kernel) is kernel ID ->",
+                        if same { "yes" } else { "no" }
+                    );
+                    cx.post("owner", "ping", ("posted-before-unalias",))
+                        .unwrap();
                     cx.call("owner", "unalias", ()).unwrap();
                     let r = cx.post("owner", "ping", ("posted-after-unalias",));
                     t!("post after alias removed ->", ok(&r), code(&r));
@@ -59,6 +79,9 @@ fn aliases_api() {
         .unwrap();
     kernel.run().unwrap();
     let owner = kernel.resolve("owner");
-    t!("after run: resolve 'owner' ->", if owner.is_some() { "defined" } else { "undef" });
+    t!(
+        "after run: resolve 'owner' ->",
+        if owner.is_some() { "defined" } else { "undef" }
+    );
     check(include_str!("expected/05_aliases_api.out"));
 }

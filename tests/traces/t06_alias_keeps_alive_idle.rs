@@ -39,7 +39,11 @@ fn alias_keeps_alive_idle() {
         )
         .unwrap();
     kernel.run().unwrap();
-    let resolves = if kernel.resolve("svc").is_some() { "yes" } else { "no" };
+    let resolves = if kernel.resolve("svc").is_some() {
+        "yes"
+    } else {
+        "no"
+    };
     t!("run returned; svc alias resolves?", resolves);
     check(include_str!("expected/06_alias_keeps_alive_idle.out"));
 }

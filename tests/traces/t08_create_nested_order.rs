@@ -9,7 +9,12 @@ fn spawn(name: String, depth: u32) -> Session<(String, u32)> {
     Session::new((name, depth))
         .on("_start", |cx, _| {
             let (name, depth) = cx.heap.clone();
-            t!(format!("{name} _start id"), cx.session().number(), "sender", who(cx.sender()));
+            t!(
+                format!("{name} _start id"),
+                cx.session().number(),
+                "sender",
+                who(cx.sender())
+            );
             if depth < 2 {
                 let child = cx.spawn(spawn(format!("{name}.child"), depth + 1)).unwrap();
                 t!(format!("{name} create() returned"), who(child));

@@ -24,9 +24,15 @@ fn node(spec: Node) -> Session<Node> {
                 cx.spawn(node(kid)).unwrap();
             }
         })
-        .on("done", |cx, _| t!(format!("{} last timer fired", cx.heap.name)))
+        .on("done", |cx, _| {
+            t!(format!("{} last timer fired", cx.heap.name))
+        })
         .on("_child", |cx, args| {
-            let ret = if args[2].is_undef() { String::new() } else { args[2].to_string() };
+            let ret = if args[2].is_undef() {
+                String::new()
+            } else {
+                args[2].to_string()
+            };
             t!(format!("{} _child", cx.heap.name), args[0], ret);
         })
         .on("_stop", |cx, _| {
@@ -37,13 +43,20 @@ fn node(spec: Node) -> Session<Node> {
 
 #[test]
 fn stop_order_starvation() {
-    let leaf = |name, delay: u64, kids| Node { name, delay: Some(ms(delay)), kids };
+    let leaf = |name, delay: u64, kids| Node {
+        name,
+        delay: Some(ms(delay)),
+        kids,
+    };
     let mut kernel = Kernel::new().unwrap();
     kernel
         .spawn(node(Node {
             name: "P",
             delay: None,
-            kids: vec![leaf("C1", 30, vec![leaf("G", 10, vec![])]), leaf("C2", 50, vec![])],
+            kids: vec![
+                leaf("C1", 30, vec![leaf("G", 10, vec![])]),
+                leaf("C2", 50, vec![]),
+            ],
         }))
         .unwrap();
     kernel.run().unwrap();

@@ -21,9 +21,19 @@ fn node(spec: Node) -> Session<Node> {
                 cx.spawn(node(kid)).unwrap();
             }
         })
-        .on("saw_idle", |cx, args| t!(format!("{} got signal", cx.heap.name), args[0], "(not handled)"))
+        .on("saw_idle", |cx, args| {
+            t!(
+                format!("{} got signal", cx.heap.name),
+                args[0],
+                "(not handled)"
+            )
+        })
         .on("_child", |cx, args| {
-            let ret = if args[2].is_undef() { String::new() } else { args[2].to_string() };
+            let ret = if args[2].is_undef() {
+                String::new()
+            } else {
+                args[2].to_string()
+            };
             t!(format!("{} _child", cx.heap.name), args[0], ret);
         })
         .on("_stop", |cx, _| {
@@ -35,9 +45,20 @@ fn node(spec: Node) -> Session<Node> {
 #[test]
 fn stop_order_idle_shutdown() {
     let mut kernel = Kernel::new().unwrap();
-    let c = Node { name: "C", kids: vec![] };
-    let b = Node { name: "B", kids: vec![c] };
-    kernel.spawn(node(Node { name: "A", kids: vec![b] })).unwrap();
+    let c = Node {
+        name: "C",
+        kids: vec![],
+    };
+    let b = Node {
+        name: "B",
+        kids: vec![c],
+    };
+    kernel
+        .spawn(node(Node {
+            name: "A",
+            kids: vec![b],
+        }))
+        .unwrap();
     kernel.run().unwrap();
     t!("run returned");
     check(include_str!("expected/11_stop_order_idle_shutdown.out"));

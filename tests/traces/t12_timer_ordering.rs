@@ -34,8 +34,16 @@ fn timer_ordering() {
             for n in 1..=3 {
                 cx.yield_("p", (format!("yield-{n}"),));
             }
-            cx.alarm("neg", SystemTime::now() - Duration::from_secs(1), ("negative-delay",))?;
-            cx.alarm("past", SystemTime::now() - Duration::from_secs(10), ("alarm-in-past",))
+            cx.alarm(
+                "neg",
+                SystemTime::now() - Duration::from_secs(1),
+                ("negative-delay",),
+            )?;
+            cx.alarm(
+                "past",
+                SystemTime::now() - Duration::from_secs(10),
+                ("alarm-in-past",),
+            )
         })
         .on("_stop", |_, _| t!("_stop"));
     for event in ["d", "eq", "rep", "gone", "p", "neg", "past"] {

@@ -26,7 +26,10 @@ fn since(t: SystemTime, base: SystemTime) -> f64 {
 }
 
 fn joined(args: &roe::Args) -> String {
-    args.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+    args.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]
@@ -66,23 +69,48 @@ fn timer_ids_api() {
                 .on("_start", move |cx, _| {
                     t!("alarm ->", code(&cx.alarm("a", t_far, ())));
                     t!("alarm_add ->", code(&cx.alarm_add("a", t_far, ())));
-                    t!("delay ->", code(&cx.delay("b", Duration::from_secs(1000), ())));
-                    t!("delay_add ->", code(&cx.delay_add("b", Duration::from_secs(1000), ())));
+                    t!(
+                        "delay ->",
+                        code(&cx.delay("b", Duration::from_secs(1000), ()))
+                    );
+                    t!(
+                        "delay_add ->",
+                        code(&cx.delay_add("b", Duration::from_secs(1000), ()))
+                    );
                     t!("alarm(undef) ->", code(&cx.alarm("", t_far, ())));
-                    t!("alarm_add(name) no time ->", code(&cx.alarm_add("x", beyond, ())));
-                    t!("delay_add(name) no time ->", code(&cx.delay_add("x", Duration::MAX, ())));
+                    t!(
+                        "alarm_add(name) no time ->",
+                        code(&cx.alarm_add("x", beyond, ()))
+                    );
+                    t!(
+                        "delay_add(name) no time ->",
+                        code(&cx.delay_add("x", Duration::MAX, ()))
+                    );
                     let r = cx.alarm_set("", t_far, ());
                     t!("alarm_set(undef) ->", ok(&r), code(&r));
                     let r = cx.delay_set("x", Duration::MAX, ());
                     t!("delay_set(no secs) ->", ok(&r), code(&r));
                     let id1 = cx.alarm_set("t1", t_far, ("a", "b")).unwrap();
-                    let id2 = cx.alarm_set("t2", t_far + Duration::from_secs(5), ()).unwrap();
-                    let id3 = cx.delay_set("t3", Duration::from_secs(1000), ("z",)).unwrap();
-                    let increasing = id1.number() > 0 && id2.number() > id1.number() && id3.number() > id2.number();
-                    t!("ids are positive integers increasing:", if increasing { "yes" } else { "no" });
-                    let due = cx.alarm_adjust(id1, Shift::Later(Duration::from_secs(10))).unwrap();
+                    let id2 = cx
+                        .alarm_set("t2", t_far + Duration::from_secs(5), ())
+                        .unwrap();
+                    let id3 = cx
+                        .delay_set("t3", Duration::from_secs(1000), ("z",))
+                        .unwrap();
+                    let increasing = id1.number() > 0
+                        && id2.number() > id1.number()
+                        && id3.number() > id2.number();
+                    t!(
+                        "ids are positive integers increasing:",
+                        if increasing { "yes" } else { "no" }
+                    );
+                    let due = cx
+                        .alarm_adjust(id1, Shift::Later(Duration::from_secs(10)))
+                        .unwrap();
                     t!("alarm_adjust(id1, +10) ->", since(due, t_far));
-                    let due = cx.alarm_adjust(id1, Shift::Earlier(Duration::from_secs(4))).unwrap();
+                    let due = cx
+                        .alarm_adjust(id1, Shift::Earlier(Duration::from_secs(4)))
+                        .unwrap();
                     t!("alarm_adjust(id1, -4) ->", since(due, t_far));
                     let rm = cx.alarm_remove(id1).unwrap();
                     t!(
@@ -117,14 +145,25 @@ fn timer_ids_api() {
                     let due = cx.delay_adjust(id3, Duration::from_secs(500)).unwrap();
                     let ahead = since(due, before);
                     let within = ahead > 499.9 && ahead < 500.1;
-                    t!("delay_adjust(id3, 500) due-now within [499.9,500.1]:", if within { "yes" } else { "no" });
+                    t!(
+                        "delay_adjust(id3, 500) due-now within [499.9,500.1]:",
+                        if within { "yes" } else { "no" }
+                    );
                     let due2 = cx.alarm_adjust(id3, Duration::from_secs(100)).unwrap();
                     let added = (since(due2, due) - 100.0).abs() < 1e-6;
-                    t!("alarm_adjust(id3, +100) added 100:", if added { "yes" } else { "no" });
+                    t!(
+                        "alarm_adjust(id3, +100) added 100:",
+                        if added { "yes" } else { "no" }
+                    );
                     let all = cx.alarm_remove_all();
                     let mut names: Vec<&str> = all.iter().map(|r| r.event.as_str()).collect();
                     names.sort_unstable();
-                    t!("alarm_remove_all removed", all.len(), "timers:", names.join(","));
+                    t!(
+                        "alarm_remove_all removed",
+                        all.len(),
+                        "timers:",
+                        names.join(",")
+                    );
                     cx.call("other", "cleanup", ()).unwrap();
                 })
                 .on("_stop", |_, _| t!("_stop")),

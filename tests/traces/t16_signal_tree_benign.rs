@@ -18,7 +18,8 @@ fn node(spec: Node) -> Session<Node> {
             let name = cx.heap.name;
             cx.alias_set(name).unwrap();
             if cx.heap.watch {
-                cx.sig("RELOAD", "on_reload", (format!("reg-{name}"),)).unwrap();
+                cx.sig("RELOAD", "on_reload", (format!("reg-{name}"),))
+                    .unwrap();
             }
             for kid in cx.heap.kids.clone() {
                 cx.spawn(node(kid)).unwrap();
@@ -26,11 +27,19 @@ fn node(spec: Node) -> Session<Node> {
         })
         .on("on_reload", |cx, args| {
             let shown: Vec<String> = args.iter().map(ToString::to_string).collect();
-            t!(format!("{} on_reload args:", cx.heap.name), shown.join(" "), "sender", cx.sender());
+            t!(
+                format!("{} on_reload args:", cx.heap.name),
+                shown.join(" "),
+                "sender",
+                cx.sender()
+            );
         })
         .on("go", |cx, _| {
             let name = cx.heap.name;
-            t!(format!("{name} signal(A, RELOAD) ->"), ok(&cx.signal("A", "RELOAD", ("x1", "x2"))));
+            t!(
+                format!("{name} signal(A, RELOAD) ->"),
+                ok(&cx.signal("A", "RELOAD", ("x1", "x2")))
+            );
             t!(format!("{name} signal returned; nothing dispatched yet"));
         })
         .on("fin", |cx, _| {
@@ -46,7 +55,15 @@ fn signal_tree_benign() {
     let leaf = |name, watch, kids| Node { name, watch, kids };
     let mut kernel = Kernel::new().unwrap();
     kernel
-        .spawn(node(leaf("Root", false, vec![leaf("A", true, vec![leaf("B", false, vec![leaf("C", true, vec![])])])])))
+        .spawn(node(leaf(
+            "Root",
+            false,
+            vec![leaf(
+                "A",
+                true,
+                vec![leaf("B", false, vec![leaf("C", true, vec![])])],
+            )],
+        )))
         .unwrap();
     kernel
         .spawn(

@@ -20,10 +20,17 @@ fn signal_int_unhandled() {
                     Ok(())
                 })
                 .on("on_int", |_, args| {
-                    u!("handlers", "watcher on_int", args[0], "returns 1 but does not call sig_handled");
+                    u!(
+                        "handlers",
+                        "watcher on_int",
+                        args[0],
+                        "returns 1 but does not call sig_handled"
+                    );
                     Value::Int(1)
                 })
-                .on("never", |_, _| t!("watcher timer fired (should not happen)"))
+                .on("never", |_, _| {
+                    t!("watcher timer fired (should not happen)")
+                })
                 .on("_stop", |_, _| u!("stops", "watcher _stop")),
         )
         .unwrap();
@@ -35,7 +42,9 @@ fn signal_int_unhandled() {
                     t!("bystander _start (no INT watcher, has timer)");
                     Ok(())
                 })
-                .on("never", |_, _| t!("bystander timer fired (should not happen)"))
+                .on("never", |_, _| {
+                    t!("bystander timer fired (should not happen)")
+                })
                 .on("_stop", |_, _| u!("stops", "bystander _stop")),
         )
         .unwrap();
@@ -45,7 +54,10 @@ fn signal_int_unhandled() {
                 .on("_start", |cx, _| cx.delay("fire", ms(10), ()))
                 .on("fire", |cx, _| {
                     let kernel = cx.kernel_session();
-                    t!("sender: signal(kernel, INT) ->", ok(&cx.signal(kernel, "INT", ())));
+                    t!(
+                        "sender: signal(kernel, INT) ->",
+                        ok(&cx.signal(kernel, "INT", ()))
+                    );
                 })
                 .on("_stop", |_, _| u!("stops", "sender _stop")),
         )

@@ -38,7 +38,9 @@ fn signal_int_handled() {
                     cx.sig("INT", "on_int", ())?;
                     cx.alarm("later", later, ())
                 })
-                .on("on_int", |_, _| u!("handlers", "ignorer on_int (no sig_handled)"))
+                .on("on_int", |_, _| {
+                    u!("handlers", "ignorer on_int (no sig_handled)")
+                })
                 .on("later", |cx, _| {
                     t!("ignorer still alive");
                     cx.sig_remove("INT");

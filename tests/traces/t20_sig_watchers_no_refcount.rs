@@ -16,7 +16,9 @@ fn sig_watchers_no_refcount() {
                     t!("only-sig _start");
                     Ok(())
                 })
-                .on("on_usr1", |_, _| t!("only-sig got USR1 (should not happen)"))
+                .on("on_usr1", |_, _| {
+                    t!("only-sig got USR1 (should not happen)")
+                })
                 .on("_stop", |_, _| t!("only-sig _stop")),
         )
         .unwrap();
@@ -30,7 +32,9 @@ fn sig_watchers_no_refcount() {
                     t!("self-signaller _start (signal queued)");
                     Ok(())
                 })
-                .on("on_foo", |_, args| t!("self-signaller got", args[0], args[1]))
+                .on("on_foo", |_, args| {
+                    t!("self-signaller got", args[0], args[1])
+                })
                 .on("_stop", |_, _| t!("self-signaller _stop")),
         )
         .unwrap();
@@ -40,7 +44,10 @@ fn sig_watchers_no_refcount() {
                 .on("_start", |cx, _| cx.delay("later", ms(20), ()))
                 .on("later", |cx, _| {
                     let kernel = cx.kernel_session();
-                    t!("late sender: signal(kernel, USR1) ->", ok(&cx.signal(kernel, "USR1", ())));
+                    t!(
+                        "late sender: signal(kernel, USR1) ->",
+                        ok(&cx.signal(kernel, "USR1", ()))
+                    );
                 })
                 .on("_stop", |_, _| t!("late sender _stop")),
         )

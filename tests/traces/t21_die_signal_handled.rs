@@ -29,7 +29,9 @@ fn die_signal_handled() {
                                 cx.yield_("after_boom", ());
                                 Err(Error::handler("kaboom"))
                             })
-                            .on("after_boom", |_, _| t!("child after_boom still runs (session survived)"))
+                            .on("after_boom", |_, _| {
+                                t!("child after_boom still runs (session survived)")
+                            })
                             .on("child_die", |_, args| {
                                 let ex = args[1].as_map().unwrap();
                                 let field = |name: &str| ex.get(name).cloned().unwrap_or_default();
@@ -37,8 +39,18 @@ fn die_signal_handled() {
                                     "child_die",
                                     args[0],
                                     format!("event={}", field("event")),
-                                    format!("dest={}", crate::harness::who(field("dest_session").as_session().unwrap())),
-                                    format!("source={}", crate::harness::who(field("source_session").as_session().unwrap())),
+                                    format!(
+                                        "dest={}",
+                                        crate::harness::who(
+                                            field("dest_session").as_session().unwrap()
+                                        )
+                                    ),
+                                    format!(
+                                        "source={}",
+                                        crate::harness::who(
+                                            field("source_session").as_session().unwrap()
+                                        )
+                                    ),
                                     format!("from_state={}", field("from_state")),
                                     format!("error={}", field("error_str"))
                                 );
@@ -48,7 +60,12 @@ fn die_signal_handled() {
                     Ok(())
                 })
                 .on("parent_die", |cx, args| {
-                    let event = args[1].as_map().unwrap().get("event").cloned().unwrap_or_default();
+                    let event = args[1]
+                        .as_map()
+                        .unwrap()
+                        .get("event")
+                        .cloned()
+                        .unwrap_or_default();
                     t!("parent_die", args[0], "for event", event, "-> sig_handled");
                     cx.sig_handled();
                 })

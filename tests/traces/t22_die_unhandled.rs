@@ -30,8 +30,12 @@ fn die_unhandled() {
                     cx.yield_("boom", ());
                     Ok(())
                 })
-                .on("boom", |_, _| -> roe::Result<()> { Err(Error::handler("unhandled failure")) })
-                .on("on_die", |_, args| t!("on_die saw", args[0], "but does not handle it"))
+                .on("boom", |_, _| -> roe::Result<()> {
+                    Err(Error::handler("unhandled failure"))
+                })
+                .on("on_die", |_, args| {
+                    t!("on_die saw", args[0], "but does not handle it")
+                })
                 .on("_stop", |_, _| t!("dier _stop")),
         )
         .unwrap();

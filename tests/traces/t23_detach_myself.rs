@@ -30,24 +30,35 @@ fn detach_myself() {
                                 cx.delay("late", ms(30), ())
                             })
                             .on("late", |_, _| t!("C1 late event, P already gone"))
-                            .on("_parent", |_, args| t!("C1 _parent", args[0], "->", args[1]))
+                            .on("_parent", |_, args| {
+                                t!("C1 _parent", args[0], "->", args[1])
+                            })
                             .on("_stop", |_, _| t!("C1 _stop")),
                     )?;
                     cx.spawn(
                         Session::new(())
                             .on("_start", |cx, _| {
                                 let r = cx.detach_myself();
-                                t!("C2 _start", who(cx.session()), "detaching inside _start ->", ok(&r));
+                                t!(
+                                    "C2 _start",
+                                    who(cx.session()),
+                                    "detaching inside _start ->",
+                                    ok(&r)
+                                );
                                 cx.delay("late", ms(20), ())
                             })
                             .on("late", |_, _| t!("C2 late event"))
-                            .on("_parent", |_, args| t!("C2 _parent", args[0], "->", args[1]))
+                            .on("_parent", |_, args| {
+                                t!("C2 _parent", args[0], "->", args[1])
+                            })
                             .on("_stop", |_, _| t!("C2 _stop")),
                     )?;
                     t!("P _start end");
                     Ok(())
                 })
-                .on("_child", |_, args| t!("P _child", args[0], args[1], args[2]))
+                .on("_child", |_, args| {
+                    t!("P _child", args[0], args[1], args[2])
+                })
                 .on("_stop", |_, _| t!("P _stop")),
         )
         .unwrap();

@@ -18,9 +18,18 @@ fn refcount() {
                 .on("_start", move |cx, _| {
                     let me = cx.session();
                     h.set(Some(me));
-                    t!("held inc tagA ->", cx.refcount_increment(me, "tagA").unwrap());
-                    t!("held inc tagA ->", cx.refcount_increment(me, "tagA").unwrap());
-                    t!("held inc tagB ->", cx.refcount_increment(me, "tagB").unwrap());
+                    t!(
+                        "held inc tagA ->",
+                        cx.refcount_increment(me, "tagA").unwrap()
+                    );
+                    t!(
+                        "held inc tagA ->",
+                        cx.refcount_increment(me, "tagA").unwrap()
+                    );
+                    t!(
+                        "held inc tagB ->",
+                        cx.refcount_increment(me, "tagB").unwrap()
+                    );
                     t!("held _start ends with no events/timers");
                 })
                 .on("_stop", |_, _| t!("held _stop")),
@@ -34,9 +43,15 @@ fn refcount() {
                     let held = held.get().unwrap();
                     let n = args[0].as_int().unwrap();
                     match n {
-                        1 | 2 => t!("releaser dec tagA ->", cx.refcount_decrement(held, "tagA").unwrap()),
+                        1 | 2 => t!(
+                            "releaser dec tagA ->",
+                            cx.refcount_decrement(held, "tagA").unwrap()
+                        ),
                         3 => {
-                            t!("releaser dec tagB ->", cx.refcount_decrement(held, "tagB").unwrap());
+                            t!(
+                                "releaser dec tagB ->",
+                                cx.refcount_decrement(held, "tagB").unwrap()
+                            );
                             let exists = cx.id_to_session(held.number()).is_ok();
                             t!(
                                 "releaser: held session still exists in this timeslice?",

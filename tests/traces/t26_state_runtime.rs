@@ -46,7 +46,12 @@ fn state_runtime() {
                     t!("state remove dyn ->", 0u32);
                 })
                 .on("_default", |_, args| {
-                    let rest: Vec<String> = args[1].as_list().unwrap().iter().map(ToString::to_string).collect();
+                    let rest: Vec<String> = args[1]
+                        .as_list()
+                        .unwrap()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
                     t!("_default got", args[0], rest.join(" "));
                 })
                 .on("_stop", |_, _| t!("_stop")),

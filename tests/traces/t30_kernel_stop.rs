@@ -17,7 +17,9 @@ fn kernel_stop() {
                     cx.alias_set("top")?;
                     cx.spawn(
                         Session::new(())
-                            .on("_start", |cx, _| cx.delay("never", Duration::from_secs(5), ()))
+                            .on("_start", |cx, _| {
+                                cx.delay("never", Duration::from_secs(5), ())
+                            })
                             .on("never", |_, _| t!("child timer (should not happen)"))
                             .on("_stop", |cx, _| t!("child _stop, sender", who(cx.sender()))),
                     )?;
@@ -28,7 +30,10 @@ fn kernel_stop() {
                     cx.yield_("never_dispatched", ());
                     t!("calling stop()");
                     cx.stop();
-                    t!("stop() returned; handler continues; active session is now", who(cx.active_session()));
+                    t!(
+                        "stop() returned; handler continues; active session is now",
+                        who(cx.active_session())
+                    );
                 })
                 .on("never_dispatched", |_, _| t!("should not happen"))
                 .on("_child", |_, args| t!("top _child", args[0]))

@@ -10,10 +10,20 @@ use crate::harness::{check, ms, who};
 #[test]
 fn ids_sender_accessors() {
     let mut kernel = Kernel::new().unwrap();
-    let event = kernel.active_event().map_or("undef".to_owned(), |e| e.to_string());
-    t!("outside run: active session", who(kernel.active_session()), "active event", format!("'{event}'"));
+    let event = kernel
+        .active_event()
+        .map_or("undef".to_owned(), |e| e.to_string());
+    t!(
+        "outside run: active session",
+        who(kernel.active_session()),
+        "active event",
+        format!("'{event}'")
+    );
     let numeric = kernel.name().parse::<u64>().is_ok();
-    t!("kernel ID is a non-numeric string:", if numeric { "no" } else { "yes" });
+    t!(
+        "kernel ID is a non-numeric string:",
+        if numeric { "no" } else { "yes" }
+    );
 
     let ids = Rc::new(RefCell::new(Vec::new()));
     for _ in 1..=3 {
@@ -24,10 +34,16 @@ fn ids_sender_accessors() {
                     .on("_start", move |cx, _| {
                         let me = cx.session();
                         ids.borrow_mut().push(me.number());
-                        t!(format!("short S{} _start sender", me.number()), who(cx.sender()));
+                        t!(
+                            format!("short S{} _start sender", me.number()),
+                            who(cx.sender())
+                        );
                     })
                     .on("_stop", |cx, _| {
-                        t!(format!("short S{} _stop sender", cx.session().number()), who(cx.sender()))
+                        t!(
+                            format!("short S{} _stop sender", cx.session().number()),
+                            who(cx.sender())
+                        )
                     }),
             )
             .unwrap();
@@ -37,7 +53,12 @@ fn ids_sender_accessors() {
             Session::new(())
                 .on("_start", |cx, _| {
                     cx.alias_set("recv")?;
-                    t!("recv _start id", cx.session().number(), "active_event", cx.active_event());
+                    t!(
+                        "recv _start id",
+                        cx.session().number(),
+                        "active_event",
+                        cx.active_event()
+                    );
                     Ok(())
                 })
                 .on("msg", |cx, _| {
@@ -58,7 +79,12 @@ fn ids_sender_accessors() {
                     cx.delay("tmr", ms(10), ())
                 })
                 .on("tmr", |cx, _| {
-                    t!("recv tmr SENDER", who(cx.sender()), "CALLER_STATE", cx.caller_state());
+                    t!(
+                        "recv tmr SENDER",
+                        who(cx.sender()),
+                        "CALLER_STATE",
+                        cx.caller_state()
+                    );
                     cx.alias_remove("recv")
                 })
                 .on("_stop", |cx, _| t!("recv _stop sender", who(cx.sender()))),

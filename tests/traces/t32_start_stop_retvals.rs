@@ -20,19 +20,33 @@ fn start_stop_retvals() {
             Session::new(())
                 .on("_start", |cx, _| {
                     let child = cx.spawn(
-                        Session::new(Heap { preset: "heap-value" })
-                            .args(("a0", "a1"))
-                            .on("_start", |cx, args| {
-                                let shown: Vec<String> = args.iter().map(ToString::to_string).collect();
-                                t!("child _start ARG0..", shown.join(" "), "heap", cx.heap.preset);
-                                Value::from("started-ok")
-                            })
-                            .on("_stop", |_, _| Value::from("stopped-ok")),
+                        Session::new(Heap {
+                            preset: "heap-value",
+                        })
+                        .args(("a0", "a1"))
+                        .on("_start", |cx, args| {
+                            let shown: Vec<String> = args.iter().map(ToString::to_string).collect();
+                            t!(
+                                "child _start ARG0..",
+                                shown.join(" "),
+                                "heap",
+                                cx.heap.preset
+                            );
+                            Value::from("started-ok")
+                        })
+                        .on("_stop", |_, _| Value::from("stopped-ok")),
                     )?;
-                    t!("create returned a", "POE::Session", "with ID", child.number());
+                    t!(
+                        "create returned a",
+                        "POE::Session",
+                        "with ID",
+                        child.number()
+                    );
                     Ok(())
                 })
-                .on("_child", |_, args| t!("parent _child", args[0], "ret", args[2])),
+                .on("_child", |_, args| {
+                    t!("parent _child", args[0], "ret", args[2])
+                }),
         )
         .unwrap();
     kernel.run().unwrap();

@@ -19,10 +19,17 @@ fn uidestroy_nonmaskable() {
                 })
                 .on("fire", |cx, _| {
                     let kernel = cx.kernel_session();
-                    t!("signal(kernel, UIDESTROY) ->", ok(&cx.signal(kernel, "UIDESTROY", ())));
+                    t!(
+                        "signal(kernel, UIDESTROY) ->",
+                        ok(&cx.signal(kernel, "UIDESTROY", ()))
+                    );
                 })
                 .on("on_ui", |cx, args| {
-                    t!("on_ui", args[0], "-> sig_handled (ignored for non-maskable)");
+                    t!(
+                        "on_ui",
+                        args[0],
+                        "-> sig_handled (ignored for non-maskable)"
+                    );
                     cx.sig_handled();
                 })
                 .on("never", |_, _| t!("timer (should not happen)"))

@@ -78,12 +78,19 @@ impl Core {
         let me = self.active();
         for item in self.timers.remove_named(me, event) {
             self.dequeued(&item);
+            self.args.take(item.args);
         }
     }
 
-    pub fn alarm(&mut self, event: Event, at: SystemTime, args: Args, location: &'static Location<'static>) -> Result<()> {
+    pub fn alarm(
+        &mut self,
+        event: Event,
+        at: SystemTime,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> Result<()> {
         let event = named(event)?;
-        let due = self.clock.from_system(at).ok_or(OUT_OF_RANGE)?;
+        let due = self.clock.to_kernel_time(at).ok_or(OUT_OF_RANGE)?;
         self.clear_named(event);
         self.add_timer(event, due, args, location);
         Ok(())
@@ -94,17 +101,35 @@ impl Core {
         Ok(())
     }
 
-    pub fn alarm_add(&mut self, event: Event, at: SystemTime, args: Args, location: &'static Location<'static>) -> Result<()> {
+    pub fn alarm_add(
+        &mut self,
+        event: Event,
+        at: SystemTime,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> Result<()> {
         self.alarm_set(event, at, args, location).map(drop)
     }
 
-    pub fn alarm_set(&mut self, event: Event, at: SystemTime, args: Args, location: &'static Location<'static>) -> Result<TimerId> {
+    pub fn alarm_set(
+        &mut self,
+        event: Event,
+        at: SystemTime,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> Result<TimerId> {
         let event = named(event)?;
-        let due = self.clock.from_system(at).ok_or(OUT_OF_RANGE)?;
+        let due = self.clock.to_kernel_time(at).ok_or(OUT_OF_RANGE)?;
         Ok(self.add_timer(event, due, args, location))
     }
 
-    pub fn delay(&mut self, event: Event, delay: Duration, args: Args, location: &'static Location<'static>) -> Result<()> {
+    pub fn delay(
+        &mut self,
+        event: Event,
+        delay: Duration,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> Result<()> {
         let event = named(event)?;
         let due = self.clock.after(delay).ok_or(OUT_OF_RANGE)?;
         self.clear_named(event);
@@ -112,11 +137,23 @@ impl Core {
         Ok(())
     }
 
-    pub fn delay_add(&mut self, event: Event, delay: Duration, args: Args, location: &'static Location<'static>) -> Result<()> {
+    pub fn delay_add(
+        &mut self,
+        event: Event,
+        delay: Duration,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> Result<()> {
         self.delay_set(event, delay, args, location).map(drop)
     }
 
-    pub fn delay_set(&mut self, event: Event, delay: Duration, args: Args, location: &'static Location<'static>) -> Result<TimerId> {
+    pub fn delay_set(
+        &mut self,
+        event: Event,
+        delay: Duration,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> Result<TimerId> {
         let event = named(event)?;
         let due = self.clock.after(delay).ok_or(OUT_OF_RANGE)?;
         Ok(self.add_timer(event, due, args, location))
@@ -126,7 +163,9 @@ impl Core {
     /// time.
     fn own_timer(&self, id: TimerId) -> Result<i64> {
         if id.kernel() != self.id() {
-            return Err(Error::InvalidArgument("the timer ID was issued by another kernel"));
+            return Err(Error::InvalidArgument(
+                "the timer ID was issued by another kernel",
+            ));
         }
         let item = self
             .timers
@@ -140,16 +179,19 @@ impl Core {
 
     pub fn alarm_adjust(&mut self, id: TimerId, shift: Shift) -> Result<SystemTime> {
         let due = self.own_timer(id)?;
-        let due = shift.nanos().and_then(|n| due.checked_add(n)).ok_or(OUT_OF_RANGE)?;
+        let due = shift
+            .nanos()
+            .and_then(|n| due.checked_add(n))
+            .ok_or(OUT_OF_RANGE)?;
         self.timers.set_due(id.slot(), id.number(), due);
-        Ok(self.clock.to_system(due))
+        Ok(self.clock.to_wall_time(due))
     }
 
     pub fn delay_adjust(&mut self, id: TimerId, delay: Duration) -> Result<SystemTime> {
         self.own_timer(id)?;
         let due = self.clock.after(delay).ok_or(OUT_OF_RANGE)?;
         self.timers.set_due(id.slot(), id.number(), due);
-        Ok(self.clock.to_system(due))
+        Ok(self.clock.to_wall_time(due))
     }
 
     pub fn alarm_remove(&mut self, id: TimerId) -> Result<RemovedTimer> {
@@ -174,8 +216,8 @@ impl Core {
         self.dequeued(&item);
         RemovedTimer {
             event: item.event,
-            due: self.clock.to_system(item.due),
-            args: item.args,
+            due: self.clock.to_wall_time(item.due),
+            args: self.args.take(item.args),
         }
     }
 }

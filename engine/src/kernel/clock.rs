@@ -44,7 +44,7 @@ impl Clock {
     }
 
     /// An absolute time on the kernel clock, if it is within about 292 years.
-    pub fn from_system(&self, at: SystemTime) -> Option<i64> {
+    pub fn to_kernel_time(&self, at: SystemTime) -> Option<i64> {
         match at.duration_since(self.wall_epoch) {
             Ok(ahead) => i64::try_from(ahead.as_nanos()).ok(),
             Err(behind) => i64::try_from(behind.duration().as_nanos())
@@ -54,7 +54,7 @@ impl Clock {
     }
 
     /// A kernel time as wall-clock time.
-    pub fn to_system(&self, at: i64) -> SystemTime {
+    pub fn to_wall_time(&self, at: i64) -> SystemTime {
         let offset = Duration::from_nanos(at.unsigned_abs());
         if at >= 0 {
             self.wall_epoch + offset
@@ -78,10 +78,16 @@ mod tests {
     fn absolute_times_convert_back_exactly() {
         let clock = Clock::new();
         let far = SystemTime::UNIX_EPOCH + Duration::from_secs(4_000_000_000);
-        let at = clock.from_system(far).unwrap();
-        assert_eq!(clock.to_system(at + 10_000_000_000), far + Duration::from_secs(10));
+        let at = clock.to_kernel_time(far).unwrap();
+        assert_eq!(
+            clock.to_wall_time(at + 10_000_000_000),
+            far + Duration::from_secs(10)
+        );
         let past = SystemTime::UNIX_EPOCH;
-        assert_eq!(clock.to_system(clock.from_system(past).unwrap()), past);
+        assert_eq!(
+            clock.to_wall_time(clock.to_kernel_time(past).unwrap()),
+            past
+        );
     }
 
     #[test]

@@ -11,15 +11,15 @@ use super::{
     alarm::{RemovedTimer, Shift},
     core::{Core, Envelope},
     dest::Dest,
-    frame::{shorten, Frame, Frames, Parts},
-    remote::{anon_event_tag, Callback, Postback},
+    frame::{Frame, Frames, Parts, shorten},
+    remote::{Callback, Postback, anon_event_tag},
     scope::Scope,
 };
 use crate::{
     error::{Error, Result},
     event::Event,
     id::{KernelId, SessionId, TimerId},
-    session::{object_handler, wrap, Handlers, Object, Options, Return},
+    session::{Handlers, Object, Options, Return, object_handler, wrap},
     value::{Args, Str, Value},
 };
 
@@ -169,8 +169,14 @@ impl<'a, H: 'static> Context<'a, H> {
     ///
     /// [`Error::NoSuchSession`] when `dest` does not resolve.
     #[track_caller]
-    pub fn post(&mut self, dest: impl Into<Dest>, event: impl Into<Event>, args: impl Into<Args>) -> Result<()> {
-        self.core.post(&dest.into(), event.into(), args.into(), Location::caller())
+    pub fn post(
+        &mut self,
+        dest: impl Into<Dest>,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        self.core
+            .post(&dest.into(), event.into(), args.into(), Location::caller())
     }
 
     /// Queues `event` for this session (POE's `yield`).
@@ -200,8 +206,14 @@ impl<'a, H: 'static> Context<'a, H> {
     /// own error for a call to this session; [`Error::Busy`] when the target
     /// cannot be reached (docs/architecture.md, "Re-entrant dispatch").
     #[track_caller]
-    pub fn call(&mut self, dest: impl Into<Dest>, event: impl Into<Event>, args: impl Into<Args>) -> Result<Value> {
-        let (dest, event, args, location) = (dest.into(), event.into(), args.into(), Location::caller());
+    pub fn call(
+        &mut self,
+        dest: impl Into<Dest>,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<Value> {
+        let (dest, event, args, location) =
+            (dest.into(), event.into(), args.into(), Location::caller());
         self.scope(|scope| scope.call(&dest, event, args, location))
     }
 
@@ -212,8 +224,14 @@ impl<'a, H: 'static> Context<'a, H> {
     ///
     /// [`Error::NoSuchSession`] when `dest` does not resolve.
     #[track_caller]
-    pub fn signal(&mut self, dest: impl Into<Dest>, name: impl Into<Event>, args: impl Into<Args>) -> Result<()> {
-        self.core.signal(&dest.into(), name.into(), args.into(), Location::caller())
+    pub fn signal(
+        &mut self,
+        dest: impl Into<Dest>,
+        name: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        self.core
+            .signal(&dest.into(), name.into(), args.into(), Location::caller())
     }
 
     // ----- sessions -------------------------------------------------------------
@@ -342,8 +360,14 @@ impl<'a, H: 'static> Context<'a, H> {
     /// [`Error::InvalidArgument`] for an empty name or a time beyond the
     /// clock's range.
     #[track_caller]
-    pub fn alarm(&mut self, event: impl Into<Event>, at: SystemTime, args: impl Into<Args>) -> Result<()> {
-        self.core.alarm(event.into(), at, args.into(), Location::caller())
+    pub fn alarm(
+        &mut self,
+        event: impl Into<Event>,
+        at: SystemTime,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        self.core
+            .alarm(event.into(), at, args.into(), Location::caller())
     }
 
     /// Clears this session's timers named `event`, whoever set them (POE's
@@ -362,8 +386,14 @@ impl<'a, H: 'static> Context<'a, H> {
     ///
     /// As [`Context::alarm`].
     #[track_caller]
-    pub fn alarm_add(&mut self, event: impl Into<Event>, at: SystemTime, args: impl Into<Args>) -> Result<()> {
-        self.core.alarm_add(event.into(), at, args.into(), Location::caller())
+    pub fn alarm_add(
+        &mut self,
+        event: impl Into<Event>,
+        at: SystemTime,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        self.core
+            .alarm_add(event.into(), at, args.into(), Location::caller())
     }
 
     /// Adds a timer at `at` and returns its ID (POE's `alarm_set`).
@@ -372,8 +402,14 @@ impl<'a, H: 'static> Context<'a, H> {
     ///
     /// As [`Context::alarm`].
     #[track_caller]
-    pub fn alarm_set(&mut self, event: impl Into<Event>, at: SystemTime, args: impl Into<Args>) -> Result<TimerId> {
-        self.core.alarm_set(event.into(), at, args.into(), Location::caller())
+    pub fn alarm_set(
+        &mut self,
+        event: impl Into<Event>,
+        at: SystemTime,
+        args: impl Into<Args>,
+    ) -> Result<TimerId> {
+        self.core
+            .alarm_set(event.into(), at, args.into(), Location::caller())
     }
 
     /// Clears this session's timers named `event` and sets one `delay` from
@@ -383,8 +419,14 @@ impl<'a, H: 'static> Context<'a, H> {
     ///
     /// As [`Context::alarm`].
     #[track_caller]
-    pub fn delay(&mut self, event: impl Into<Event>, delay: Duration, args: impl Into<Args>) -> Result<()> {
-        self.core.delay(event.into(), delay, args.into(), Location::caller())
+    pub fn delay(
+        &mut self,
+        event: impl Into<Event>,
+        delay: Duration,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        self.core
+            .delay(event.into(), delay, args.into(), Location::caller())
     }
 
     /// Adds a timer `delay` from now (POE's `delay_add`).
@@ -393,8 +435,14 @@ impl<'a, H: 'static> Context<'a, H> {
     ///
     /// As [`Context::alarm`].
     #[track_caller]
-    pub fn delay_add(&mut self, event: impl Into<Event>, delay: Duration, args: impl Into<Args>) -> Result<()> {
-        self.core.delay_add(event.into(), delay, args.into(), Location::caller())
+    pub fn delay_add(
+        &mut self,
+        event: impl Into<Event>,
+        delay: Duration,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        self.core
+            .delay_add(event.into(), delay, args.into(), Location::caller())
     }
 
     /// Adds a timer `delay` from now and returns its ID (POE's `delay_set`).
@@ -403,8 +451,14 @@ impl<'a, H: 'static> Context<'a, H> {
     ///
     /// As [`Context::alarm`].
     #[track_caller]
-    pub fn delay_set(&mut self, event: impl Into<Event>, delay: Duration, args: impl Into<Args>) -> Result<TimerId> {
-        self.core.delay_set(event.into(), delay, args.into(), Location::caller())
+    pub fn delay_set(
+        &mut self,
+        event: impl Into<Event>,
+        delay: Duration,
+        args: impl Into<Args>,
+    ) -> Result<TimerId> {
+        self.core
+            .delay_set(event.into(), delay, args.into(), Location::caller())
     }
 
     /// Moves a timer of this session by `shift`; returns its new due time
@@ -453,7 +507,12 @@ impl<'a, H: 'static> Context<'a, H> {
     /// # Errors
     ///
     /// [`Error::NoActiveSession`] after `stop` left the kernel active.
-    pub fn sig(&mut self, name: impl Into<Event>, event: impl Into<Event>, args: impl Into<Args>) -> Result<()> {
+    pub fn sig(
+        &mut self,
+        name: impl Into<Event>,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<()> {
         self.core.sig(name.into(), event.into(), args.into())
     }
 
@@ -483,8 +542,14 @@ impl<'a, H: 'static> Context<'a, H> {
 
     /// Handles `event` with `method` of `object` (POE's
     /// `state($event, $object, $method)`).
-    pub fn state_object<O: Object<H>>(&mut self, event: impl Into<Event>, object: &Rc<O>, method: &'static str) {
-        self.handlers.insert(event.into(), object_handler(object, method));
+    pub fn state_object<O: Object<H>>(
+        &mut self,
+        event: impl Into<Event>,
+        object: &Rc<O>,
+        method: &'static str,
+    ) {
+        self.handlers
+            .insert(event.into(), object_handler(object, method));
     }
 
     /// Removes this session's handler for `event` (POE's `state($event)`).
@@ -506,9 +571,19 @@ impl<'a, H: 'static> Context<'a, H> {
     /// # Errors
     ///
     /// [`Error::NoSuchSession`] when this session is stopping.
-    pub fn postback(&mut self, event: impl Into<Event>, context: impl Into<Args>) -> Result<Postback> {
-        self.core.refcount_increment(self.session, anon_event_tag())?;
-        Ok(Postback::new(self.core.inbox.sender(), self.session, event.into(), context.into()))
+    pub fn postback(
+        &mut self,
+        event: impl Into<Event>,
+        context: impl Into<Args>,
+    ) -> Result<Postback> {
+        self.core
+            .refcount_increment(self.session, anon_event_tag())?;
+        Ok(Postback::new(
+            self.core.inbox.mailbox(),
+            self.session,
+            event.into(),
+            context.into(),
+        ))
     }
 
     /// A [`Callback`] that calls `event` in this session with `context` as
@@ -518,8 +593,18 @@ impl<'a, H: 'static> Context<'a, H> {
     /// # Errors
     ///
     /// [`Error::NoSuchSession`] when this session is stopping.
-    pub fn callback(&mut self, event: impl Into<Event>, context: impl Into<Args>) -> Result<Callback> {
-        self.core.refcount_increment(self.session, anon_event_tag())?;
-        Ok(Callback::new(self.core.inbox.sender(), self.session, event.into(), context.into()))
+    pub fn callback(
+        &mut self,
+        event: impl Into<Event>,
+        context: impl Into<Args>,
+    ) -> Result<Callback> {
+        self.core
+            .refcount_increment(self.session, anon_event_tag())?;
+        Ok(Callback::new(
+            self.core.inbox.mailbox(),
+            self.session,
+            event.into(),
+            context.into(),
+        ))
     }
 }

@@ -4,12 +4,7 @@
 //! Dispatching calls live in [`super::scope`], which adds the frames of
 //! the handlers on the stack.
 
-use std::{
-    cell::Cell,
-    collections::BTreeMap,
-    panic::Location,
-    time::Duration,
-};
+use std::{collections::BTreeMap, panic::Location, time::Duration};
 
 use rustc_hash::FxHashMap;
 
@@ -18,8 +13,8 @@ use crate::{
     error::{Error, Result},
     event::Event,
     id::{KernelId, SessionId, TimerId},
-    queue::{Fifo, Item, Kind},
-    session::Table,
+    queue::{ArgsPool, Fifo, Item, Kind},
+    session::{Record, Table},
     timer::Timers,
     value::{Args, Map, Str, Value},
 };
@@ -93,10 +88,27 @@ impl SignalClass {
     }
 }
 
-thread_local! {
-    /// The session whose handler runs on this thread, for postbacks called
-    /// without a `Context` (their SENDER).
-    pub(crate) static RUNNING: Cell<Option<SessionId>> = const { Cell::new(None) };
+/// Which of a session's queued-item counts an item holds.
+#[derive(Clone, Copy)]
+enum Side {
+    /// Items addressed to it.
+    To,
+    /// Items it sent to others.
+    From,
+}
+
+/// Applies a refcount change: a count above zero unmarks the session, a
+/// drop below one marks it for the next sweep (the kernel's own session is
+/// never collected). POE's `_data_ses_refcount_inc` / `_dec`.
+#[inline]
+fn bump(record: &mut Record, marked: &mut Vec<SessionId>, delta: i64) {
+    record.refcount += delta;
+    if record.refcount > 0 {
+        record.marked = false;
+    } else if delta < 0 && !record.id.is_kernel() {
+        record.marked = true;
+        marked.push(record.id);
+    }
 }
 
 /// One kernel's state.
@@ -106,6 +118,8 @@ pub(crate) struct Core {
     pub sessions: Table,
     fifo: Fifo,
     pub timers: Timers,
+    /// Arguments of queued items and timers.
+    pub args: ArgsPool,
     /// The one counter for queued items and timer IDs.
     seq: u64,
     pub clock: Clock,
@@ -115,6 +129,8 @@ pub(crate) struct Core {
     active: Active,
     /// Sessions whose refcount dropped to zero, in order, for the next sweep.
     marked: Vec<SessionId>,
+    /// The buffer one sweep pass works from, kept to avoid reallocating.
+    sweep: Vec<SessionId>,
     /// An exception nobody handled, rethrown by `run`.
     exception: Option<String>,
     /// `sig_handled()` counts of the signals being dispatched, innermost last.
@@ -132,6 +148,7 @@ impl Core {
             sessions: Table::new(id),
             fifo: Fifo::default(),
             timers: Timers::default(),
+            args: ArgsPool::default(),
             seq: 0,
             clock: Clock::new(),
             aliases: FxHashMap::default(),
@@ -142,6 +159,7 @@ impl Core {
                 kind: None,
             },
             marked: Vec::new(),
+            sweep: Vec::new(),
             exception: None,
             handled: Vec::new(),
             extref_sessions: 0,
@@ -177,7 +195,6 @@ impl Core {
 
     /// Makes `session` active for a dispatch; returns what to restore.
     pub fn enter(&mut self, session: SessionId, event: Event, kind: DispatchKind) -> Active {
-        RUNNING.set(Some(session));
         std::mem::replace(
             &mut self.active,
             Active {
@@ -189,20 +206,12 @@ impl Core {
     }
 
     pub fn leave(&mut self, saved: Active) {
-        RUNNING.set((!saved.session.is_kernel()).then_some(saved.session));
         self.active = saved;
     }
 
     /// POE's `stop()` leaves the kernel active for the rest of the handler.
     pub fn activate_kernel(&mut self) {
         self.active.session = self.root();
-        RUNNING.set(None);
-    }
-
-    pub fn count_dispatch(&mut self, id: SessionId) {
-        if let Some(record) = self.sessions.get_mut(id) {
-            record.handled += 1;
-        }
     }
 
     // ----- exceptions ---------------------------------------------------------
@@ -220,7 +229,10 @@ impl Core {
         details.insert("event".into(), env.event.as_str().into());
         details.insert("file".into(), env.location.file().into());
         details.insert("line".into(), env.location.line().into());
-        details.insert("from_state".into(), env.caller_state.map(Event::as_str).into());
+        details.insert(
+            "from_state".into(),
+            env.caller_state.map(Event::as_str).into(),
+        );
         details.insert("error_str".into(), text.into());
         let root = self.root();
         self.enqueue(
@@ -261,7 +273,9 @@ impl Core {
     /// kernel's name.
     pub fn resolve(&self, dest: &Dest) -> Option<SessionId> {
         match dest {
-            Dest::Session(id) => (id.kernel() == self.id && self.sessions.contains(*id)).then_some(*id),
+            Dest::Session(id) => {
+                (id.kernel() == self.id && self.sessions.contains(*id)).then_some(*id)
+            }
             Dest::Name(name) => name
                 .parse::<u64>()
                 .ok()
@@ -275,12 +289,13 @@ impl Core {
     }
 
     pub fn resolve_or_err(&self, dest: &Dest) -> Result<SessionId> {
-        self.resolve(dest).ok_or_else(|| Error::NoSuchSession(dest.to_string()))
+        self.resolve(dest)
+            .ok_or_else(|| Error::NoSuchSession(dest.to_string()))
     }
 
     // ----- the queue ----------------------------------------------------------
 
-    /// Queues an item due now. Returns its number.
+    /// Queues an item due now for a target known to exist.
     pub fn enqueue(
         &mut self,
         target: SessionId,
@@ -289,12 +304,14 @@ impl Core {
         kind: Kind,
         args: Args,
         location: &'static Location<'static>,
-    ) -> u64 {
+    ) {
         self.fold_inbox();
-        self.enqueue_now(target, sender, event, kind, args, location)
+        self.push_fifo(target, sender, event, kind, args, location);
     }
 
-    fn enqueue_now(
+    /// Counts and queues an item due now; `false` when the target is gone.
+    #[inline]
+    fn push_fifo(
         &mut self,
         target: SessionId,
         sender: SessionId,
@@ -302,12 +319,27 @@ impl Core {
         kind: Kind,
         args: Args,
         location: &'static Location<'static>,
-    ) -> u64 {
-        let due = self.clock.cached();
-        let item = self.new_item(target, sender, event, kind, args, due, location);
-        let seq = item.seq;
-        self.fifo.push(item);
-        seq
+    ) -> bool {
+        if !self.count_side(target, 1, Side::To) {
+            return false;
+        }
+        if sender != target {
+            self.count_side(sender, 1, Side::From);
+        }
+        self.seq += 1;
+        let args = self.args.store(args);
+        self.fifo.push(Item {
+            seq: self.seq,
+            due: self.clock.cached(),
+            target,
+            sender,
+            event,
+            kind,
+            args,
+            caller_state: self.active.event,
+            location,
+        });
+        true
     }
 
     /// Queues a timer for `target`, due at `due`.
@@ -320,40 +352,25 @@ impl Core {
         location: &'static Location<'static>,
     ) -> TimerId {
         self.fold_inbox();
-        let item = self.new_item(target, target, event, Kind::Timer, args, due, location);
-        let seq = item.seq;
-        let slot = self.timers.insert(item);
-        TimerId::new(self.id, slot, seq)
-    }
-
-    /// Numbers a new item and counts what it holds.
-    #[allow(clippy::too_many_arguments)]
-    fn new_item(
-        &mut self,
-        target: SessionId,
-        sender: SessionId,
-        event: Event,
-        kind: Kind,
-        args: Args,
-        due: i64,
-        location: &'static Location<'static>,
-    ) -> Item {
+        self.count_side(target, 1, Side::To);
         self.seq += 1;
-        self.count_queued(target, sender, 1);
-        Item {
+        let args = self.args.store(args);
+        let slot = self.timers.insert(Item {
             seq: self.seq,
             due,
             target,
-            sender,
+            sender: target,
             event,
-            kind,
+            kind: Kind::Timer,
             args,
             caller_state: self.active.event,
             location,
-        }
+        });
+        TimerId::new(self.id, slot, self.seq)
     }
 
     /// `post`: resolve, then queue from the active session.
+    #[inline]
     pub fn post(
         &mut self,
         dest: &Dest,
@@ -361,10 +378,17 @@ impl Core {
         args: Args,
         location: &'static Location<'static>,
     ) -> Result<()> {
-        let target = self.resolve_or_err(dest)?;
+        self.fold_inbox();
+        let target = match dest {
+            Dest::Session(id) => *id,
+            Dest::Name(_) => self.resolve_or_err(dest)?,
+        };
         let sender = self.active.session;
-        self.enqueue(target, sender, event, Kind::Post, args, location);
-        Ok(())
+        if self.push_fifo(target, sender, event, Kind::Post, args, location) {
+            Ok(())
+        } else {
+            Err(Error::NoSuchSession(dest.to_string()))
+        }
     }
 
     /// `signal`: queue a signal item for `dest`.
@@ -389,20 +413,27 @@ impl Core {
 
     /// The next item due in this slice: FIFO items numbered up to `cutoff`
     /// and timers due by `now`, merged on `(due, seq)`.
+    #[inline]
     pub fn next_due(&mut self, cutoff: u64, now: i64) -> Option<Item> {
-        let posted = self.fifo.front_key(cutoff);
-        let timer = self.timers.next_key().filter(|&(due, _)| due <= now);
-        let item = match (posted, timer) {
-            (Some(p), Some(t)) if t < p => self.timers.pop(),
-            (Some(_), _) => self.fifo.pop(),
-            (None, Some(_)) => self.timers.pop(),
-            (None, None) => None,
-        }?;
+        let item = if self.timers.is_empty() {
+            self.fifo.front_key(cutoff)?;
+            self.fifo.pop()?
+        } else {
+            let posted = self.fifo.front_key(cutoff);
+            let timer = self.timers.next_key().filter(|&(due, _)| due <= now);
+            match (posted, timer) {
+                (Some(p), Some(t)) if t < p => self.timers.pop(),
+                (Some(_), _) => self.fifo.pop(),
+                (None, Some(_)) => self.timers.pop(),
+                (None, None) => None,
+            }?
+        };
         self.dequeued(&item);
         Some(item)
     }
 
     /// Releases what a queued item held, once it leaves the queue.
+    #[inline]
     pub fn dequeued(&mut self, item: &Item) {
         self.count_queued(item.target, item.sender, -1);
     }
@@ -419,33 +450,47 @@ impl Core {
 
     /// Adjusts the "to" and "from" counts an item holds (POE's
     /// `_data_ev_enqueue` / `_data_ev_refcount_dec`).
+    #[inline]
     fn count_queued(&mut self, target: SessionId, sender: SessionId, delta: i32) {
-        self.count_side(target, delta, true);
+        self.count_side(target, delta, Side::To);
         if sender != target {
-            self.count_side(sender, delta, false);
+            self.count_side(sender, delta, Side::From);
         }
     }
 
-    fn count_side(&mut self, id: SessionId, delta: i32, to: bool) {
-        if id.is_kernel() || id.kernel() != self.id {
-            return;
+    /// Adds `delta` to one of a session's queued-item counts; a count leaving
+    /// or reaching zero takes or releases one refcount. `false` when no such
+    /// session lives on this kernel.
+    #[inline]
+    fn count_side(&mut self, id: SessionId, delta: i32, side: Side) -> bool {
+        if id.kernel() != self.id {
+            return false;
         }
-        let Some(record) = self.sessions.get_mut(id) else {
-            return;
+        if id.is_kernel() {
+            return self.sessions.contains(id);
+        }
+        let Core {
+            sessions, marked, ..
+        } = self;
+        let Some(record) = sessions.get_mut(id) else {
+            return false;
         };
-        let count = if to {
-            &mut record.events_to
-        } else {
-            &mut record.events_from
+        let count = match side {
+            Side::To => &mut record.events_to,
+            Side::From => &mut record.events_from,
         };
         let before = *count;
-        debug_assert!(before > 0 || delta > 0, "queued-item counts never go below zero");
-        *count = count.wrapping_add_signed(delta);
-        match (before, *count) {
-            (0, _) => self.refcount_inc(id),
-            (_, 0) => self.refcount_dec(id),
-            _ => {}
+        debug_assert!(
+            before > 0 || delta > 0,
+            "queued-item counts never go below zero"
+        );
+        *count = before.wrapping_add_signed(delta);
+        if before == 0 {
+            bump(record, marked, 1);
+        } else if *count == 0 {
+            bump(record, marked, -1);
         }
+        true
     }
 
     /// Removes every queued item to or from `id` (a stopping session), and
@@ -463,28 +508,28 @@ impl Core {
                 .remove_where(|item| item.target == id || item.sender == id),
         );
         for item in purged {
-            self.count_queued(item.target, item.sender, -1);
+            self.dequeued(&item);
+            self.args.take(item.args);
         }
     }
 
     // ----- reference counts and garbage collection ---------------------------
 
     pub fn refcount_inc(&mut self, id: SessionId) {
-        if let Some(record) = self.sessions.get_mut(id) {
-            record.refcount += 1;
-            if record.refcount > 0 {
-                record.marked = false;
-            }
+        let Core {
+            sessions, marked, ..
+        } = self;
+        if let Some(record) = sessions.get_mut(id) {
+            bump(record, marked, 1);
         }
     }
 
     pub fn refcount_dec(&mut self, id: SessionId) {
-        if let Some(record) = self.sessions.get_mut(id) {
-            record.refcount -= 1;
-            if record.refcount < 1 && !id.is_kernel() {
-                record.marked = true;
-                self.marked.push(id);
-            }
+        let Core {
+            sessions, marked, ..
+        } = self;
+        if let Some(record) = sessions.get_mut(id) {
+            bump(record, marked, -1);
         }
     }
 
@@ -498,22 +543,35 @@ impl Core {
     }
 
     /// The sessions to stop in one sweep pass, most recently marked first
-    /// (POE's `_data_ses_gc_sweep`).
+    /// (POE's `_data_ses_gc_sweep`). Hand the buffer back with
+    /// [`Core::recycle_sweep`].
     pub fn take_marked(&mut self) -> Vec<SessionId> {
-        let mut todo = Vec::new();
-        for id in std::mem::take(&mut self.marked).into_iter().rev() {
-            if let Some(record) = self.sessions.get_mut(id) {
-                if record.marked {
-                    record.marked = false;
-                    todo.push(id);
-                }
+        let mut todo = std::mem::take(&mut self.sweep);
+        todo.clear();
+        while let Some(id) = self.marked.pop() {
+            if let Some(record) = self.sessions.get_mut(id).filter(|record| record.marked) {
+                record.marked = false;
+                todo.push(id);
             }
         }
         todo
     }
 
-    pub fn has_marked(&self) -> bool {
-        !self.marked.is_empty()
+    pub fn recycle_sweep(&mut self, todo: Vec<SessionId>) {
+        self.sweep = todo;
+    }
+
+    /// Whether a sweep has work: drops the marks of sessions that came
+    /// back to life since (the common case, cheaply) and looks at the rest.
+    #[inline]
+    pub fn has_marked(&mut self) -> bool {
+        while let Some(&id) = self.marked.last() {
+            if self.sessions.get(id).is_some_and(|record| record.marked) {
+                return true;
+            }
+            self.marked.pop();
+        }
+        false
     }
 
     /// Moves `child` under `parent` (POE's `_data_ses_move_child`).
@@ -553,7 +611,10 @@ impl Core {
                 self.move_child(child, parent);
             }
         }
-        let record = self.sessions.get_mut(id).expect("the session is still allocated");
+        let record = self
+            .sessions
+            .get_mut(id)
+            .expect("the session is still allocated");
         let signals = std::mem::take(&mut record.signals);
         let aliases = std::mem::take(&mut record.aliases);
         let had_extrefs = !std::mem::take(&mut record.extrefs).is_empty();
@@ -596,9 +657,9 @@ impl Core {
         let me = self.active.session;
         match self.aliases.get(name) {
             None => Err(Error::NoSuchAlias(name.to_owned())),
-            Some(&owner) if owner != me => Err(Error::NotPermitted(
-                "the alias belongs to another session",
-            )),
+            Some(&owner) if owner != me => {
+                Err(Error::NotPermitted("the alias belongs to another session"))
+            }
             Some(_) => {
                 self.aliases.remove(name);
                 if let Some(record) = self.sessions.get_mut(me) {
@@ -742,7 +803,14 @@ impl Core {
         self.fold_inbox();
         if self.queued() == 0 && self.extref_sessions == 0 && !self.sessions.is_empty() {
             let root = self.root();
-            self.enqueue_now(root, root, Event::IDLE, Kind::Signal, Args::new(), Location::caller());
+            self.push_fifo(
+                root,
+                root,
+                Event::IDLE,
+                Kind::Signal,
+                Args::new(),
+                Location::caller(),
+            );
         }
     }
 
@@ -750,21 +818,44 @@ impl Core {
     pub fn zombie_if_still_idle(&mut self) {
         if self.queued() == 0 {
             let root = self.root();
-            self.enqueue(root, root, Event::ZOMBIE, Kind::Signal, Args::new(), Location::caller());
+            self.enqueue(
+                root,
+                root,
+                Event::ZOMBIE,
+                Kind::Signal,
+                Args::new(),
+                Location::caller(),
+            );
         }
     }
 
     // ----- the inbox ----------------------------------------------------------
 
     /// Applies messages from postbacks and other threads, in arrival order.
+    #[inline]
     pub fn fold_inbox(&mut self) {
+        if self.inbox.has_pending() {
+            self.fold_pending();
+        }
+    }
+
+    #[cold]
+    fn fold_pending(&mut self) {
         while let Some(message) = self.inbox.try_recv() {
             self.apply(message);
         }
     }
 
+    /// Whether the next slice's idle check and wait can be skipped: work is
+    /// queued, so neither IDLE nor a wait can happen, and nothing outside the
+    /// queue (timers, the inbox) needs looking at.
+    #[inline]
+    pub fn is_busy(&self) -> bool {
+        !self.fifo.is_empty() && self.timers.is_empty() && !self.inbox.has_pending()
+    }
+
     fn apply(&mut self, message: super::remote::Message) {
-        use super::remote::Message;
+        use super::remote::{Message, Origin};
         match message {
             Message::Post {
                 target,
@@ -773,8 +864,12 @@ impl Core {
                 args,
             } => {
                 if self.sessions.contains(target) {
-                    let sender = if self.sessions.contains(sender) { sender } else { self.root() };
-                    self.enqueue_now(target, sender, event, Kind::Post, args, Location::caller());
+                    let sender = match sender {
+                        Origin::Active => self.active.session,
+                        Origin::Session(id) if self.sessions.contains(id) => id,
+                        Origin::Session(_) => self.root(),
+                    };
+                    self.push_fifo(target, sender, event, Kind::Post, args, Location::caller());
                 }
             }
             Message::Release { session, tag } => {
@@ -812,6 +907,7 @@ impl Core {
         self.unwatch(Event::IDLE, root);
         self.fifo.clear();
         self.timers.clear();
+        self.args.clear();
         self.marked.clear();
         self.fold_inbox();
     }

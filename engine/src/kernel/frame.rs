@@ -22,9 +22,9 @@
 use std::{any::Any, panic, rc::Rc};
 
 use super::{
+    Context,
     core::{Core, Envelope},
     scope::Scope,
-    Context,
 };
 use crate::{
     error::Error,
@@ -64,7 +64,7 @@ impl Outcome {
 /// handlers for the length of one dispatch.
 pub(crate) trait Busy {
     /// Runs the handler for `env.event` (or `_default`).
-    fn invoke(&mut self, scope: Scope<'_>, env: &Envelope, args: Args) -> Outcome;
+    fn invoke(&mut self, scope: Scope<'_>, env: &Envelope, args: &mut Args) -> Outcome;
 }
 
 /// A session's heap, handlers and options, owned by the session table while
@@ -79,13 +79,22 @@ pub(crate) struct TypedBody<H> {
 }
 
 impl<H: 'static> Busy for TypedBody<H> {
-    fn invoke(&mut self, scope: Scope<'_>, env: &Envelope, args: Args) -> Outcome {
+    fn invoke(&mut self, scope: Scope<'_>, env: &Envelope, args: &mut Args) -> Outcome {
         let TypedBody {
             heap,
             handlers,
             options,
         } = self;
-        invoke(Parts { heap, handlers, options }, scope, env, args)
+        invoke(
+            Parts {
+                heap,
+                handlers,
+                options,
+            },
+            scope,
+            env,
+            args,
+        )
     }
 }
 
@@ -97,7 +106,7 @@ pub(crate) struct Parts<'a, H> {
 }
 
 impl<H: 'static> Busy for Parts<'_, H> {
-    fn invoke(&mut self, scope: Scope<'_>, env: &Envelope, args: Args) -> Outcome {
+    fn invoke(&mut self, scope: Scope<'_>, env: &Envelope, args: &mut Args) -> Outcome {
         let parts = Parts {
             heap: &mut *self.heap,
             handlers: &mut *self.handlers,
@@ -107,21 +116,23 @@ impl<H: 'static> Busy for Parts<'_, H> {
     }
 }
 
+/// What `Frames::lend` runs: a nested dispatch given the busy session's body
+/// and the rest of the chain.
+pub(crate) type Lent<'f> = dyn FnMut(&mut dyn Busy, Option<&mut dyn Frames>) -> Outcome + 'f;
+
 /// The sessions whose handlers are on the stack, newest first.
 pub(crate) trait Frames {
     /// Finds the busy session `id` and runs `f` with its body and the rest
     /// of the chain (that frame's body hidden, so it is never lent twice).
     /// `None` when no frame holds it.
-    fn lend(
-        &mut self,
-        id: crate::id::SessionId,
-        f: &mut dyn FnMut(&mut dyn Busy, Option<&mut dyn Frames>) -> Outcome,
-    ) -> Option<Outcome>;
+    fn lend(&mut self, id: crate::id::SessionId, f: &mut Lent<'_>) -> Option<Outcome>;
 }
 
 /// Reborrows a chain for a shorter lifetime. `Option` blocks the coercion
 /// that shortens a trait object's lifetime bound, so it is spelled out here.
-pub(crate) fn shorten<'s>(chain: Option<&'s mut (dyn Frames + '_)>) -> Option<&'s mut (dyn Frames + 's)> {
+pub(crate) fn shorten<'s>(
+    chain: Option<&'s mut (dyn Frames + '_)>,
+) -> Option<&'s mut (dyn Frames + 's)> {
     match chain {
         Some(frames) => Some(frames),
         None => None,
@@ -136,17 +147,13 @@ pub(crate) struct Frame<'a> {
 }
 
 impl Frames for Frame<'_> {
-    fn lend(
-        &mut self,
-        id: crate::id::SessionId,
-        f: &mut dyn FnMut(&mut dyn Busy, Option<&mut dyn Frames>) -> Outcome,
-    ) -> Option<Outcome> {
-        if self.id == id {
-            if let Some(busy) = self.busy.take() {
-                let outcome = f(&mut *busy, Some(&mut *self));
-                self.busy = Some(busy);
-                return Some(outcome);
-            }
+    fn lend(&mut self, id: crate::id::SessionId, f: &mut Lent<'_>) -> Option<Outcome> {
+        if self.id == id
+            && let Some(busy) = self.busy.take()
+        {
+            let outcome = f(&mut *busy, Some(&mut *self));
+            self.busy = Some(busy);
+            return Some(outcome);
         }
         self.prev.as_deref_mut()?.lend(id, f)
     }
@@ -154,49 +161,25 @@ impl Frames for Frame<'_> {
 
 /// Dispatches one event to a session's handler: finds the handler (or
 /// `_default`), makes the `Context`, runs it, and traps what it throws.
-fn invoke<H: 'static>(parts: Parts<'_, H>, scope: Scope<'_>, env: &Envelope, args: Args) -> Outcome {
+fn invoke<H: 'static>(
+    parts: Parts<'_, H>,
+    scope: Scope<'_>,
+    env: &Envelope,
+    args: &mut Args,
+) -> Outcome {
     let Parts {
         heap,
         handlers,
         options,
     } = parts;
     let Scope { core, chain } = scope;
-    if options.trace {
-        eprintln!(
-            "{} -> {} (from {} at {})",
-            env.target,
-            env.event,
-            env.location.file(),
-            env.location.line()
-        );
-    }
     let (handler, state, args) = match handlers.get(&env.event) {
-        Some(handler) => (Rc::clone(handler), env.event, args),
-        None => match handlers.get(&Event::DEFAULT) {
-            Some(handler) => {
-                if options.trace {
-                    eprintln!("{} -> {} redirected to _default", env.target, env.event);
-                }
-                let original = Args::from((env.event.as_str(), Value::List(args.into_vec())));
-                (Rc::clone(handler), Event::DEFAULT, original)
-            }
-            None => {
-                if options.default && env.event != Event::SIGNAL {
-                    eprintln!(
-                        "a '{}' event was sent from {} at {} to session {} but session {} \
-                         has neither a handler for it nor one for _default",
-                        env.event,
-                        env.location.file(),
-                        env.location.line(),
-                        env.target,
-                        env.target
-                    );
-                }
-                return Outcome::Unhandled;
-            }
+        Some(handler) if !options.trace => (Rc::clone(handler), env.event, std::mem::take(args)),
+        _ => match redirect(handlers, options, env, args) {
+            Some(found) => found,
+            None => return Outcome::Unhandled,
         },
     };
-    core.count_dispatch(env.target);
     let saved = env.trap.then(|| core.enter(env.target, state, env.kind));
     let mut cx = Context::new(heap, handlers, options, core, shorten(chain), env, state);
     let result = if env.trap {
@@ -208,6 +191,8 @@ fn invoke<H: 'static>(parts: Parts<'_, H>, scope: Scope<'_>, env: &Envelope, arg
         handler(&mut cx, args)
     };
     let core = cx.into_core();
+    // Postbacks this handler called name it as SENDER while it is active.
+    core.fold_inbox();
     let after_stop = core.active().is_kernel();
     if let Some(saved) = saved {
         core.leave(saved);
@@ -220,6 +205,51 @@ fn invoke<H: 'static>(parts: Parts<'_, H>, scope: Scope<'_>, env: &Envelope, arg
         }
         Err(error) => Outcome::Died(error),
     }
+}
+
+/// The handler for an event when the fast path does not apply: tracing is
+/// on, or the event goes to `_default` (POE's `_invoke_state`).
+#[cold]
+fn redirect<H>(
+    handlers: &Handlers<H>,
+    options: &Options,
+    env: &Envelope,
+    args: &mut Args,
+) -> Option<(super::super::session::Handler<H>, Event, Args)> {
+    if options.trace {
+        eprintln!(
+            "{} -> {} (from {} at {})",
+            env.target,
+            env.event,
+            env.location.file(),
+            env.location.line()
+        );
+    }
+    if let Some(handler) = handlers.get(&env.event) {
+        return Some((Rc::clone(handler), env.event, std::mem::take(args)));
+    }
+    let Some(handler) = handlers.get(&Event::DEFAULT) else {
+        if options.default && env.event != Event::SIGNAL {
+            eprintln!(
+                "a '{}' event was sent from {} at {} to session {} but session {} \
+                 has neither a handler for it nor one for _default",
+                env.event,
+                env.location.file(),
+                env.location.line(),
+                env.target,
+                env.target
+            );
+        }
+        return None;
+    };
+    if options.trace {
+        eprintln!("{} -> {} redirected to _default", env.target, env.event);
+    }
+    let original = Args::from((
+        env.event.as_str(),
+        Value::List(std::mem::take(args).into_vec()),
+    ));
+    Some((Rc::clone(handler), Event::DEFAULT, original))
 }
 
 /// The text of a panic, as `die`'s message.

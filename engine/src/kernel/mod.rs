@@ -11,13 +11,13 @@ mod scope;
 
 use std::panic::Location;
 
+pub(crate) use self::frame::Body;
 pub use self::{
     alarm::{RemovedTimer, Shift},
     context::Context,
     dest::Dest,
     remote::{Callback, Postback},
 };
-pub(crate) use self::frame::Body;
 use self::{core::Core, scope::Scope};
 use crate::{
     error::Result,
@@ -122,8 +122,14 @@ impl Kernel {
     ///
     /// [`Error::NoSuchSession`] when `dest` does not resolve.
     #[track_caller]
-    pub fn post(&mut self, dest: impl Into<Dest>, event: impl Into<Event>, args: impl Into<Args>) -> Result<()> {
-        self.core.post(&dest.into(), event.into(), args.into(), Location::caller())
+    pub fn post(
+        &mut self,
+        dest: impl Into<Dest>,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        self.core
+            .post(&dest.into(), event.into(), args.into(), Location::caller())
     }
 
     /// Runs `event`'s handler in `dest` now and returns its value (POE's
@@ -133,7 +139,12 @@ impl Kernel {
     ///
     /// [`Error::NoSuchSession`] when `dest` does not resolve.
     #[track_caller]
-    pub fn call(&mut self, dest: impl Into<Dest>, event: impl Into<Event>, args: impl Into<Args>) -> Result<Value> {
+    pub fn call(
+        &mut self,
+        dest: impl Into<Dest>,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<Value> {
         let (dest, event, args) = (dest.into(), event.into(), args.into());
         self.scope().call(&dest, event, args, Location::caller())
     }
@@ -145,8 +156,14 @@ impl Kernel {
     ///
     /// [`Error::NoSuchSession`] when `dest` does not resolve.
     #[track_caller]
-    pub fn signal(&mut self, dest: impl Into<Dest>, name: impl Into<Event>, args: impl Into<Args>) -> Result<()> {
-        self.core.signal(&dest.into(), name.into(), args.into(), Location::caller())
+    pub fn signal(
+        &mut self,
+        dest: impl Into<Dest>,
+        name: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        self.core
+            .signal(&dest.into(), name.into(), args.into(), Location::caller())
     }
 
     /// Resolves a destination to a live session (POE's `alias_resolve`).
@@ -232,9 +249,13 @@ impl Kernel {
     /// POE's timeslice: the idle check, the wait, then everything due when
     /// the slice began, then a garbage-collection sweep.
     fn timeslice(&mut self) {
-        self.core.idle_check();
-        let timeout = self.core.wait_timeout();
-        self.core.wait(timeout);
+        // With work queued and nothing else to watch, the idle check and the
+        // wait cannot do anything; skipping them changes nothing POE could see.
+        if !self.core.is_busy() {
+            self.core.idle_check();
+            let timeout = self.core.wait_timeout();
+            self.core.wait(timeout);
+        }
         self.scope().dispatch_due();
     }
 }
@@ -260,5 +281,9 @@ fn kernel_name(id: KernelId) -> String {
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    format!("{host}-{started:08x}-{:08x}-{:04x}", std::process::id(), id.0)
+    format!(
+        "{host}-{started:08x}-{:08x}-{:04x}",
+        std::process::id(),
+        id.0
+    )
 }

@@ -1,14 +1,22 @@
 //! The kernel's inbox, and the postbacks and callbacks that use it.
 
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread::{self, ThreadId},
+    time::Duration,
+};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::{core::RUNNING, Context};
+use super::Context;
 use crate::{
     error::{Error, Result},
     event::Event,
-    id::SessionId,
+    id::{KernelId, SessionId},
     value::{Args, Str, Value},
 };
 
@@ -17,7 +25,7 @@ use crate::{
 pub(crate) enum Message {
     Post {
         target: SessionId,
-        sender: SessionId,
+        sender: Origin,
         event: Event,
         args: Args,
     },
@@ -25,39 +33,90 @@ pub(crate) enum Message {
     Release { session: SessionId, tag: Str },
 }
 
+/// Who sent a message's event.
+pub(crate) enum Origin {
+    /// Whichever session is active when the kernel applies the message: a
+    /// postback called on the kernel's own thread, inside a handler (the
+    /// kernel applies such messages before that handler's dispatch ends).
+    Active,
+    /// A session, or a kernel's own session for other threads.
+    Session(SessionId),
+}
+
 /// An unbounded channel into one kernel. The kernel applies messages at
 /// every enqueue, before each garbage-collection sweep and at each slice, so
 /// a postback called inside a handler is ordered with that handler's own
-/// posts as POE orders them.
+/// posts as POE orders them. A count of undelivered messages makes those
+/// frequent checks one atomic load.
 pub(crate) struct Inbox {
-    tx: Sender<Message>,
+    mailbox: Mailbox,
     rx: Receiver<Message>,
+}
+
+/// The sending side of a kernel's inbox.
+#[derive(Clone)]
+pub(crate) struct Mailbox {
+    tx: Sender<Message>,
+    pending: Arc<AtomicUsize>,
+    /// The kernel's thread.
+    owner: ThreadId,
+}
+
+impl Mailbox {
+    /// SENDER for an event sent from the calling thread.
+    fn origin(&self, kernel: KernelId) -> Origin {
+        if thread::current().id() == self.owner {
+            Origin::Active
+        } else {
+            Origin::Session(SessionId::kernel_root(kernel))
+        }
+    }
+
+    /// Sends; fails when the kernel is gone.
+    pub fn send(&self, message: Message) -> std::result::Result<(), ()> {
+        self.tx.send(message).map_err(drop)?;
+        self.pending.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
 }
 
 impl Inbox {
     pub fn new() -> Inbox {
         let (tx, rx) = crossbeam_channel::unbounded();
-        Inbox { tx, rx }
+        Inbox {
+            mailbox: Mailbox {
+                tx,
+                pending: Arc::new(AtomicUsize::new(0)),
+                owner: thread::current().id(),
+            },
+            rx,
+        }
     }
 
-    pub fn sender(&self) -> Sender<Message> {
-        self.tx.clone()
+    pub fn mailbox(&self) -> Mailbox {
+        self.mailbox.clone()
+    }
+
+    /// Whether a message may be waiting (one atomic load).
+    #[inline]
+    pub fn has_pending(&self) -> bool {
+        self.mailbox.pending.load(Ordering::Acquire) != 0
     }
 
     pub fn try_recv(&self) -> Option<Message> {
-        if self.rx.is_empty() {
-            None
-        } else {
-            self.rx.try_recv().ok()
-        }
+        let message = self.rx.try_recv().ok()?;
+        self.mailbox.pending.fetch_sub(1, Ordering::Relaxed);
+        Some(message)
     }
 
     /// Blocks for a message, for at most `timeout` if given.
     pub fn recv(&self, timeout: Option<Duration>) -> Option<Message> {
-        match timeout {
+        let message = match timeout {
             Some(timeout) => self.rx.recv_timeout(timeout).ok(),
             None => self.rx.recv().ok(),
-        }
+        }?;
+        self.mailbox.pending.fetch_sub(1, Ordering::Relaxed);
+        Some(message)
     }
 }
 
@@ -72,16 +131,21 @@ const ANON_EVENT: &str = "anon_event";
 /// `ARG0` = the list given at creation and `ARG1` = the list given to the
 /// call, as POE's do. Made by [`Context::postback`].
 pub struct Postback {
-    tx: Sender<Message>,
+    mailbox: Mailbox,
     session: SessionId,
     event: Event,
     context: Vec<Value>,
 }
 
 impl Postback {
-    pub(crate) fn new(tx: Sender<Message>, session: SessionId, event: Event, context: Args) -> Postback {
+    pub(crate) fn new(
+        mailbox: Mailbox,
+        session: SessionId,
+        event: Event,
+        context: Args,
+    ) -> Postback {
         Postback {
-            tx,
+            mailbox,
             session,
             event,
             context: context.into_vec(),
@@ -89,18 +153,19 @@ impl Postback {
     }
 
     /// Posts the event with `args` as `ARG1`. SENDER is the session whose
-    /// handler is running on this thread, or the kernel.
+    /// handler called it, or the kernel when called outside handlers or
+    /// from another thread.
     ///
     /// # Errors
     ///
     /// [`Error::NoSuchSession`] when the session's kernel no longer runs.
     pub fn post(&self, args: impl Into<Args>) -> Result<()> {
-        let sender = RUNNING
-            .get()
-            .filter(|running| running.kernel() == self.session.kernel())
-            .unwrap_or(SessionId::kernel_root(self.session.kernel()));
-        let args = Args::from((Value::List(self.context.clone()), Value::List(args.into().into_vec())));
-        self.tx
+        let sender = self.mailbox.origin(self.session.kernel());
+        let args = Args::from((
+            Value::List(self.context.clone()),
+            Value::List(args.into().into_vec()),
+        ));
+        self.mailbox
             .send(Message::Post {
                 target: self.session,
                 sender,
@@ -119,7 +184,7 @@ impl Postback {
 impl Drop for Postback {
     fn drop(&mut self) {
         // A kernel that is gone holds nothing to release.
-        let _ = self.tx.send(Message::Release {
+        let _ = self.mailbox.send(Message::Release {
             session: self.session,
             tag: Str::new(ANON_EVENT),
         });
@@ -138,16 +203,21 @@ impl fmt::Debug for Postback {
 /// needs the `Context` of the handler that calls it, because a call runs the
 /// handler at once. Made by [`Context::callback`].
 pub struct Callback {
-    tx: Sender<Message>,
+    mailbox: Mailbox,
     session: SessionId,
     event: Event,
     context: Vec<Value>,
 }
 
 impl Callback {
-    pub(crate) fn new(tx: Sender<Message>, session: SessionId, event: Event, context: Args) -> Callback {
+    pub(crate) fn new(
+        mailbox: Mailbox,
+        session: SessionId,
+        event: Event,
+        context: Args,
+    ) -> Callback {
         Callback {
-            tx,
+            mailbox,
             session,
             event,
             context: context.into_vec(),
@@ -161,8 +231,15 @@ impl Callback {
     ///
     /// As [`Context::call`].
     #[track_caller]
-    pub fn call<H: 'static>(&self, cx: &mut Context<'_, H>, args: impl Into<Args>) -> Result<Value> {
-        let args = Args::from((Value::List(self.context.clone()), Value::List(args.into().into_vec())));
+    pub fn call<H: 'static>(
+        &self,
+        cx: &mut Context<'_, H>,
+        args: impl Into<Args>,
+    ) -> Result<Value> {
+        let args = Args::from((
+            Value::List(self.context.clone()),
+            Value::List(args.into().into_vec()),
+        ));
         cx.call(self.session, self.event, args)
     }
 
@@ -174,7 +251,7 @@ impl Callback {
 
 impl Drop for Callback {
     fn drop(&mut self) {
-        let _ = self.tx.send(Message::Release {
+        let _ = self.mailbox.send(Message::Release {
             session: self.session,
             tag: Str::new(ANON_EVENT),
         });

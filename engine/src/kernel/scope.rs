@@ -6,14 +6,14 @@ use std::panic::Location;
 use super::{
     core::{Core, DispatchKind, Envelope, SignalClass},
     dest::Dest,
-    frame::{shorten, Frames, Outcome, TypedBody},
+    frame::{Frames, Outcome, TypedBody, shorten},
 };
 use crate::{
     error::{Error, Result},
     event::Event,
     id::SessionId,
     queue::{Item, Kind},
-    session::{require_start, Session},
+    session::{Session, require_start},
     value::{Args, Value},
 };
 
@@ -26,10 +26,10 @@ pub(crate) struct Scope<'a> {
 
 impl Scope<'_> {
     /// Runs the handler for `env` now, wherever the target's body is.
-    pub fn dispatch(&mut self, env: &Envelope, args: Args) -> Outcome {
+    pub fn dispatch(&mut self, env: &Envelope, args: &mut Args) -> Outcome {
         if env.target.is_kernel() {
             return if env.target == self.core.root() {
-                self.core.kernel_event(env, &args)
+                self.core.kernel_event(env, args)
             } else {
                 Outcome::Gone
             };
@@ -37,6 +37,7 @@ impl Scope<'_> {
         let Some(record) = self.core.sessions.get_mut(env.target) else {
             return Outcome::Gone;
         };
+        record.handled += 1;
         if let Some(mut body) = record.body.take() {
             let scope = Scope {
                 core: &mut *self.core,
@@ -54,20 +55,51 @@ impl Scope<'_> {
             return Outcome::Unreachable;
         };
         let core = &mut *self.core;
-        let mut args = Some(args);
         chain
             .lend(env.target, &mut |busy, rest| {
                 let scope = Scope {
                     core: &mut *core,
                     chain: shorten(rest),
                 };
-                busy.invoke(scope, env, args.take().unwrap_or_default())
+                busy.invoke(scope, env, args)
             })
             .unwrap_or(Outcome::Unreachable)
     }
 
+    /// Dispatches a queued item at the top of a slice, where no handler runs
+    /// and so no session is busy: the body is always in the table.
+    #[inline]
+    fn dispatch_top(&mut self, env: &Envelope, args: &mut Args) {
+        debug_assert!(
+            self.chain.is_none(),
+            "the queue is dispatched outside handlers"
+        );
+        let Some(record) = self.core.sessions.get_mut(env.target) else {
+            self.dispatch(env, args);
+            return;
+        };
+        record.handled += 1;
+        let Some(mut body) = record.body.take() else {
+            return;
+        };
+        let scope = Scope {
+            core: &mut *self.core,
+            chain: None,
+        };
+        body.invoke(scope, env, args);
+        if let Some(record) = self.core.sessions.get_mut(env.target) {
+            record.body = Some(body);
+        }
+    }
+
     /// A kernel-originated event (`_child`, `_parent`) to `target`.
-    fn notify(&mut self, target: SessionId, event: Event, kind: DispatchKind, args: Args) -> Outcome {
+    fn notify(
+        &mut self,
+        target: SessionId,
+        event: Event,
+        kind: DispatchKind,
+        mut args: Args,
+    ) -> Outcome {
         let env = Envelope {
             target,
             sender: self.core.root(),
@@ -77,7 +109,7 @@ impl Scope<'_> {
             caller_state: None,
             location: Location::caller(),
         };
-        self.dispatch(&env, args)
+        self.dispatch(&env, &mut args)
     }
 
     /// POE's `POE::Session->create`: allocate, `_start`, the parent's
@@ -89,7 +121,7 @@ impl Scope<'_> {
         let Session {
             heap,
             handlers,
-            args,
+            mut args,
             options,
         } = session;
         let body = Box::new(TypedBody {
@@ -113,7 +145,7 @@ impl Scope<'_> {
             caller_state: None,
             location: Location::caller(),
         };
-        let returned = self.dispatch(&start, args).value();
+        let returned = self.dispatch(&start, &mut args).value();
         let Some(parent) = self.core.sessions.get(id).and_then(|r| r.parent) else {
             return Ok(id);
         };
@@ -124,8 +156,14 @@ impl Scope<'_> {
             Args::from(("create", id, returned)),
         );
         if self.core.sessions.contains(id) {
-            self.core
-                .enqueue(id, id, Event::new("_garbage_collect"), Kind::Gc, Args::new(), Location::caller());
+            self.core.enqueue(
+                id,
+                id,
+                Event::new("_garbage_collect"),
+                Kind::Gc,
+                Args::new(),
+                Location::caller(),
+            );
         }
         Ok(id)
     }
@@ -135,7 +173,7 @@ impl Scope<'_> {
         &mut self,
         dest: &Dest,
         event: Event,
-        args: Args,
+        mut args: Args,
         location: &'static Location<'static>,
     ) -> Result<Value> {
         let target = self.core.resolve_or_err(dest)?;
@@ -149,7 +187,7 @@ impl Scope<'_> {
             caller_state: self.core.active_event(),
             location,
         };
-        match self.dispatch(&env, args) {
+        match self.dispatch(&env, &mut args) {
             Outcome::Returned(value) => Ok(value),
             Outcome::Unhandled | Outcome::Gone => Ok(Value::Undef),
             Outcome::Died(error) => Err(error),
@@ -171,7 +209,12 @@ impl Scope<'_> {
         let children: Vec<SessionId> = record.children.values().copied().collect();
         for child in children {
             if let Some(parent) = parent {
-                self.notify(parent, Event::CHILD, DispatchKind::Child, Args::from(("gain", child)));
+                self.notify(
+                    parent,
+                    Event::CHILD,
+                    DispatchKind::Child,
+                    Args::from(("gain", child)),
+                );
             }
             let old = self.core.sessions.get(child).and_then(|r| r.parent);
             self.notify(
@@ -190,7 +233,7 @@ impl Scope<'_> {
             caller_state: None,
             location: Location::caller(),
         };
-        let returned = self.dispatch(&stop, Args::new()).value();
+        let returned = self.dispatch(&stop, &mut Args::new()).value();
         if let Some(parent) = parent {
             self.notify(
                 parent,
@@ -237,9 +280,11 @@ impl Scope<'_> {
             if !self.core.has_marked() {
                 break;
             }
-            for id in self.core.take_marked() {
+            let todo = self.core.take_marked();
+            for &id in &todo {
                 self.stop_session(id);
             }
+            self.core.recycle_sweep(todo);
         }
     }
 
@@ -256,7 +301,9 @@ impl Scope<'_> {
             .parent
             .unwrap_or(root);
         if parent == root {
-            return Err(Error::NotPermitted("the session is already a child of the kernel"));
+            return Err(Error::NotPermitted(
+                "the session is already a child of the kernel",
+            ));
         }
         if self.core.active_kind() != Some(DispatchKind::Start) {
             self.notify(
@@ -266,7 +313,12 @@ impl Scope<'_> {
                 Args::from(("lose", me, Value::Undef)),
             );
         }
-        self.notify(me, Event::PARENT, DispatchKind::Parent, Args::from((parent, root)));
+        self.notify(
+            me,
+            Event::PARENT,
+            DispatchKind::Parent,
+            Args::from((parent, root)),
+        );
         self.core.move_child(me, root);
         Ok(())
     }
@@ -280,7 +332,9 @@ impl Scope<'_> {
             return Err(Error::NotPermitted("the kernel cannot detach its children"));
         }
         if self.core.sessions.get(child).and_then(|r| r.parent) != Some(me) {
-            return Err(Error::NotPermitted("the session is not a child of the caller"));
+            return Err(Error::NotPermitted(
+                "the session is not a child of the caller",
+            ));
         }
         self.notify(
             me,
@@ -288,7 +342,12 @@ impl Scope<'_> {
             DispatchKind::Child,
             Args::from(("lose", child, Value::Undef)),
         );
-        self.notify(child, Event::PARENT, DispatchKind::Parent, Args::from((me, root)));
+        self.notify(
+            child,
+            Event::PARENT,
+            DispatchKind::Parent,
+            Args::from((me, root)),
+        );
         self.core.move_child(child, root);
         Ok(())
     }
@@ -311,6 +370,7 @@ impl Scope<'_> {
         self.gc_sweep();
     }
 
+    #[inline]
     fn dispatch_item(&mut self, item: Item) {
         match item.kind {
             Kind::Gc => {}
@@ -324,7 +384,8 @@ impl Scope<'_> {
                     caller_state: item.caller_state,
                     location: item.location,
                 };
-                self.dispatch(&env, item.args);
+                let mut args = self.core.args.take(item.args);
+                self.dispatch_top(&env, &mut args);
             }
             Kind::Signal | Kind::Die => self.dispatch_signal(item),
         }
@@ -334,6 +395,7 @@ impl Scope<'_> {
     /// deepest first, then the default action.
     fn dispatch_signal(&mut self, item: Item) {
         let signal = item.event;
+        let signal_args = self.core.args.take(item.args);
         let mut touched = self.descendants(item.target);
         if signal == Event::DIE {
             let mut ancestors = Vec::new();
@@ -358,7 +420,7 @@ impl Scope<'_> {
                 continue;
             };
             let mut args = Args::from((signal.as_str(),));
-            args.extend(item.args.iter().cloned());
+            args.extend(signal_args.iter().cloned());
             args.extend(watch.args.iter().cloned());
             let env = Envelope {
                 target: id,
@@ -369,7 +431,7 @@ impl Scope<'_> {
                 caller_state: item.caller_state,
                 location: item.location,
             };
-            self.dispatch(&env, args);
+            self.dispatch(&env, &mut args);
         }
         let handled = self.core.end_signal();
         let class = SignalClass::of(signal);
@@ -379,8 +441,7 @@ impl Scope<'_> {
             }
         }
         if signal == Event::DIE && handled == 0 {
-            let error = item
-                .args
+            let error = signal_args
                 .get(0)
                 .as_map()
                 .and_then(|details| details.get("error_str"))

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
-pub(crate) use self::table::Table;
+pub(crate) use self::table::{Record, Table};
 use crate::{
     error::{Error, Result},
     event::Event,
@@ -108,9 +108,8 @@ pub(crate) struct Options {
 ///         .on("tick", |cx, _args| {
 ///             cx.heap.n += 1;
 ///             if cx.heap.n < 3 {
-///                 cx.yield_("tick", ())?;
+///                 cx.yield_("tick", ());
 ///             }
-///             Ok(())
 ///         }),
 /// )?;
 /// kernel.run()?;
@@ -162,7 +161,8 @@ impl<H: 'static> Session<H> {
         pairs: impl IntoIterator<Item = (&'static str, &'static str)>,
     ) -> Session<H> {
         for (event, method) in pairs {
-            self.handlers.insert(Event::new(event), object_handler(object, method));
+            self.handlers
+                .insert(Event::new(event), object_handler(object, method));
         }
         self
     }
@@ -182,7 +182,8 @@ impl<H: 'static> Session<H> {
         pairs: impl IntoIterator<Item = (&'static str, &'static str)>,
     ) -> Session<H> {
         for (event, method) in pairs {
-            self.handlers.insert(Event::new(event), package_handler::<H, P>(method));
+            self.handlers
+                .insert(Event::new(event), package_handler::<H, P>(method));
         }
         self
     }

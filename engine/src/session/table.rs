@@ -129,6 +129,7 @@ impl Table {
         Some(record)
     }
 
+    #[inline]
     pub fn get(&self, id: SessionId) -> Option<&Record> {
         match self.slots.get(id.slot()) {
             Some(Some(record)) if record.id == id => Some(record),
@@ -136,6 +137,7 @@ impl Table {
         }
     }
 
+    #[inline]
     pub fn get_mut(&mut self, id: SessionId) -> Option<&mut Record> {
         match self.slots.get_mut(id.slot()) {
             Some(Some(record)) if record.id == id => Some(record),
@@ -143,6 +145,7 @@ impl Table {
         }
     }
 
+    #[inline]
     pub fn contains(&self, id: SessionId) -> bool {
         self.get(id).is_some()
     }
@@ -161,5 +164,4 @@ impl Table {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-
 }

@@ -31,7 +31,10 @@ impl Args {
 
     /// Takes the argument at `index`, leaving `undef` in its place.
     pub fn take(&mut self, index: usize) -> Value {
-        self.0.get_mut(index).map(std::mem::take).unwrap_or_default()
+        self.0
+            .get_mut(index)
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// How many arguments there are.

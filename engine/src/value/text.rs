@@ -171,7 +171,12 @@ mod tests {
 
     #[test]
     fn multibyte_text_round_trips() {
-        for text in ["", "é", "日本語のテキスト", "ünïcödé with more than 22 bytes"] {
+        for text in [
+            "",
+            "é",
+            "日本語のテキスト",
+            "ünïcödé with more than 22 bytes",
+        ] {
             assert_eq!(Str::new(text).as_str(), text);
         }
     }
