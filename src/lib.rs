@@ -35,3 +35,8 @@
 #![forbid(unsafe_code)]
 
 pub use roe_engine::{self as engine, *};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

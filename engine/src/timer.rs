@@ -118,8 +118,19 @@ impl Timers {
         Some(due)
     }
 
+    /// The `(due, seq)` of the earliest timer, if it is due by `now`.
+    pub fn peek_due(&mut self, now: i64) -> Option<(i64, u64)> {
+        self.next_key().filter(|&(due, _)| due <= now)
+    }
+
+    /// A time at or before the earliest timer's due time: when the kernel
+    /// should look again.
+    pub fn next_wakeup(&mut self) -> Option<i64> {
+        self.next_key().map(|(due, _)| due)
+    }
+
     /// The `(due, seq)` of the earliest timer.
-    pub fn next_key(&mut self) -> Option<(i64, u64)> {
+    fn next_key(&mut self) -> Option<(i64, u64)> {
         while let Some(top) = self.heap.peek() {
             if self.is_current(top) {
                 return Some((top.due, top.seq));
@@ -129,7 +140,7 @@ impl Timers {
         None
     }
 
-    /// Removes and returns the earliest timer.
+    /// Removes and returns the earliest timer (after `peek_due` found it).
     pub fn pop(&mut self) -> Option<Item> {
         while let Some(top) = self.heap.pop() {
             if self.is_current(&top) {
@@ -290,7 +301,9 @@ mod tests {
         assert!(t.remove(a as usize, 1).is_some());
         assert!(t.remove(a as usize, 1).is_none(), "removing twice fails");
         assert_eq!(t.set_due(b as usize, 2, 40), Some(40));
-        assert_eq!(t.next_key(), Some((30, 3)));
+        assert_eq!(t.peek_due(100), Some((30, 3)));
+        assert_eq!(t.peek_due(29), None);
+        assert_eq!(t.next_wakeup(), Some(30));
         assert_eq!(drain(&mut t), [3, 2]);
     }
 

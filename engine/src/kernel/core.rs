@@ -420,7 +420,7 @@ impl Core {
             self.fifo.pop()?
         } else {
             let posted = self.fifo.front_key(cutoff);
-            let timer = self.timers.next_key().filter(|&(due, _)| due <= now);
+            let timer = self.timers.peek_due(now);
             match (posted, timer) {
                 (Some(p), Some(t)) if t < p => self.timers.pop(),
                 (Some(_), _) => self.fifo.pop(),
@@ -445,7 +445,7 @@ impl Core {
 
     /// When the earliest timer is due.
     pub fn next_timer(&mut self) -> Option<i64> {
-        self.timers.next_key().map(|(due, _)| due)
+        self.timers.next_wakeup()
     }
 
     /// Adjusts the "to" and "from" counts an item holds (POE's
