@@ -269,8 +269,8 @@ impl Core {
 
     // ----- resolution ---------------------------------------------------------
 
-    /// POE's `_resolve_session`: a session, then a number, an alias, the
-    /// kernel's name.
+    /// POE's `_resolve_session`: a session, then an ID (a session number or
+    /// the kernel's name, both in POE's ID table), then an alias.
     pub fn resolve(&self, dest: &Dest) -> Option<SessionId> {
         match dest {
             Dest::Session(id) => {
@@ -280,11 +280,11 @@ impl Core {
                 .parse::<u64>()
                 .ok()
                 .and_then(|number| self.sessions.by_number(number))
-                .or_else(|| self.aliases.get(name).copied())
                 .or_else(|| {
                     (name.as_str() == self.name && self.sessions.contains(self.root()))
                         .then(|| self.root())
-                }),
+                })
+                .or_else(|| self.aliases.get(name).copied()),
         }
     }
 

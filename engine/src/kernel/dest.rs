@@ -8,8 +8,9 @@ use crate::{id::SessionId, value::Str};
 /// session number, an alias, or the kernel's name.
 ///
 /// Names resolve in POE's order when the call is made: a live session with
-/// that number first, then an alias, then the kernel's own name, so an alias
-/// that looks like a number is shadowed by the session with that number.
+/// that number, or the kernel's own name (both are in POE's ID table), then
+/// an alias; so an alias that looks like a number, or equals the kernel's
+/// name, is shadowed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dest {
     /// A session (or a kernel, via [`SessionId::kernel_root`]).

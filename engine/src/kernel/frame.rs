@@ -180,6 +180,8 @@ fn invoke<H: 'static>(
             None => return Outcome::Unhandled,
         },
     };
+    // Postbacks called so far name the session active until now as SENDER.
+    core.fold_inbox();
     let saved = env.trap.then(|| core.enter(env.target, state, env.kind));
     let mut cx = Context::new(heap, handlers, options, core, shorten(chain), env, state);
     let result = if env.trap {
