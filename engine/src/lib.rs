@@ -54,18 +54,24 @@
 
 mod error;
 mod event;
+mod filter;
 mod id;
 mod kernel;
 mod queue;
+mod reactor;
 mod session;
+mod signal;
 mod timer;
 mod value;
 
 pub use crate::{
     error::{Error, Result},
     event::Event,
+    filter::{Block, Filter, FilterError, Line, Speedy, Stack, Stream},
     id::{KernelId, SessionId, TimerId},
     kernel::{Callback, Context, Dest, Kernel, Postback, RemovedTimer, Shift},
+    reactor::Mode,
     session::{Object, Package, Return, Session},
+    signal::is_handled as is_signal_handled,
     value::{Args, Local, Map, Str, Value},
 };

@@ -1,7 +1,8 @@
 //! POE 1.370's reference traces (`shared/spec/poe/traces/`), ported: each
 //! test prints what the Perl script prints and compares it, byte for byte,
-//! with POE's recorded output in `expected/`. Traces that need filehandles
-//! or OS signals are ported with the reactor.
+//! with POE's recorded output in `expected/`. The scripts in `perl/` are
+//! the ones this project wrote for behaviours the spec checks but does not
+//! ship (`perl/run_all.sh --check` compares them with real POE).
 
 #[macro_use]
 mod harness;
@@ -32,12 +33,14 @@ mod t23_detach_myself;
 mod t24_detach_child;
 mod t25_refcount;
 mod t26_state_runtime;
+mod t27_select_read_pipe;
 mod t29_run_one_timeslice;
 mod t30_kernel_stop;
 mod t31_ids_sender_accessors;
 mod t32_start_stop_retvals;
 mod t33_dead_sender_events_purged;
 mod t34_idle_zombie;
+mod t35_sig_child;
 mod t36_postback_callback;
 mod t37_uidestroy_nonmaskable;
 mod t38_exceptions_call_start;

@@ -18,6 +18,10 @@ use crate::{
     timer::Timers,
     value::{Args, Map, Str, Value},
 };
+use crate::{
+    reactor::{Reactor, Ready},
+    signal::Instance,
+};
 
 /// Why a handler is running, as far as the kernel's rules care (POE's
 /// event types).
@@ -138,11 +142,27 @@ pub(crate) struct Core {
     /// Sessions holding public refcount tags (POE's idle test counts them).
     extref_sessions: usize,
     pub inbox: Inbox,
+    /// I/O watchers and the wait.
+    pub reactor: Reactor,
+    /// `sig_child` watchers by process ID.
+    pub pids: FxHashMap<i32, Vec<PidWatch>>,
+    /// The ready watchers of the slice, kept to avoid reallocating.
+    pub ready: Vec<Ready>,
+    /// This kernel among the process's, for the signal owner.
+    pub instance: Instance,
+}
+
+/// A `sig_child` registration.
+pub(crate) struct PidWatch {
+    pub session: SessionId,
+    pub event: Event,
+    pub args: Args,
 }
 
 impl Core {
-    pub fn new(id: KernelId, name: String) -> Core {
-        Core {
+    pub fn new(id: KernelId, name: String) -> std::io::Result<Core> {
+        let reactor = Reactor::new()?;
+        Ok(Core {
             id,
             name,
             sessions: Table::new(id),
@@ -163,8 +183,12 @@ impl Core {
             exception: None,
             handled: Vec::new(),
             extref_sessions: 0,
-            inbox: Inbox::new(),
-        }
+            inbox: Inbox::new(reactor.waker()),
+            reactor,
+            pids: FxHashMap::default(),
+            ready: Vec::new(),
+            instance: Instance::next(),
+        })
     }
 
     pub fn id(&self) -> KernelId {
@@ -621,6 +645,9 @@ impl Core {
         for signal in signals {
             self.unwatch(signal, id);
         }
+        // The session is going: what its watchers held goes with it.
+        self.reactor.unwatch_session(id);
+        self.forget_pids_of(id);
         for alias in aliases {
             self.aliases.remove(&alias);
         }
@@ -743,6 +770,9 @@ impl Core {
             .entry(signal)
             .or_default()
             .insert(me, Watch { event, args });
+        if let Some(number) = crate::signal::number(signal.as_str()) {
+            crate::signal::subscribe(self.instance, &self.inbox.mailbox(), number)?;
+        }
         Ok(())
     }
 
@@ -759,7 +789,20 @@ impl Core {
             watchers.remove(&id);
             if watchers.is_empty() {
                 self.watchers.remove(&signal);
+                self.release_os_signal(signal);
             }
+        }
+    }
+
+    /// Stops receiving an OS signal nobody here needs any more.
+    pub fn release_os_signal(&mut self, signal: Event) {
+        let Some(number) = crate::signal::number(signal.as_str()) else {
+            return;
+        };
+        let still_needed = self.watchers.contains_key(&signal)
+            || (number == signal_hook::consts::SIGCHLD && !self.pids.is_empty());
+        if !still_needed {
+            crate::signal::unsubscribe(self.instance, number);
         }
     }
 
@@ -801,7 +844,12 @@ impl Core {
     /// means IDLE.
     pub fn idle_check(&mut self) {
         self.fold_inbox();
-        if self.queued() == 0 && self.extref_sessions == 0 && !self.sessions.is_empty() {
+        if self.queued() == 0
+            && self.extref_sessions == 0
+            && !self.reactor.has_watchers()
+            && self.pids.is_empty()
+            && !self.sessions.is_empty()
+        {
             let root = self.root();
             self.push_fifo(
                 root,
@@ -816,7 +864,7 @@ impl Core {
 
     /// After IDLE's watchers ran: still nothing to do means ZOMBIE.
     pub fn zombie_if_still_idle(&mut self) {
-        if self.queued() == 0 {
+        if self.queued() == 0 && !self.reactor.has_watchers() {
             let root = self.root();
             self.enqueue(
                 root,
@@ -848,10 +896,13 @@ impl Core {
 
     /// Whether the next slice's idle check and wait can be skipped: work is
     /// queued, so neither IDLE nor a wait can happen, and nothing outside the
-    /// queue (timers, the inbox) needs looking at.
+    /// queue (timers, descriptors, the inbox) needs looking at.
     #[inline]
     pub fn is_busy(&self) -> bool {
-        !self.fifo.is_empty() && self.timers.is_empty() && !self.inbox.has_pending()
+        !self.fifo.is_empty()
+            && self.timers.is_empty()
+            && !self.reactor.has_watchers()
+            && !self.inbox.has_pending()
     }
 
     fn apply(&mut self, message: super::remote::Message) {
@@ -876,17 +927,39 @@ impl Core {
                 // The session may be gone already; nothing is held then.
                 let _ = self.refcount_decrement(session, &tag);
             }
+            Message::Signal(number) => self.os_signal(number),
         }
     }
 
-    /// Waits for a message or `timeout` (`None`: until a message comes).
+    /// Waits for I/O, a message or `timeout` (`None`: until something
+    /// happens). With nothing watched and nothing to wait for, it returns at
+    /// once, without a system call.
     pub fn wait(&mut self, timeout: Option<Duration>) {
-        if timeout.is_some_and(|t| t.is_zero()) {
+        let zero = timeout.is_some_and(|t| t.is_zero());
+        if zero && !self.reactor.has_watchers() {
             return;
         }
-        if let Some(message) = self.inbox.recv(timeout) {
-            self.apply(message);
+        let waker = self.reactor.waker();
+        let timeout = if zero {
+            timeout
+        } else {
+            // Park, then look once more: a sender either sees us parked and
+            // wakes us, or we see its message (docs/architecture.md).
+            waker.park();
+            if self.inbox.has_pending() {
+                Some(Duration::ZERO)
+            } else {
+                timeout
+            }
+        };
+        let waited = self.reactor.wait(timeout);
+        waker.unpark();
+        if let Err(error) = waited {
+            // The reactor cannot fail on valid descriptors; if it does, the
+            // slice goes on and the next wait tries again.
+            eprintln!("roe: waiting for I/O failed: {error}");
         }
+        self.fold_inbox();
         self.clock.now();
     }
 
@@ -903,6 +976,7 @@ impl Core {
 
     /// After the last session: drops what is left (POE's `_finalize_kernel`).
     pub fn finalize(&mut self) {
+        crate::signal::forget(self.instance);
         let root = self.root();
         self.unwatch(Event::IDLE, root);
         self.fifo.clear();

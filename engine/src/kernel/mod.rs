@@ -6,12 +6,12 @@ mod context;
 mod core;
 mod dest;
 mod frame;
+mod io;
 mod remote;
 mod scope;
 
 use std::panic::Location;
 
-pub(crate) use self::frame::Body;
 pub use self::{
     alarm::{RemovedTimer, Shift},
     context::Context,
@@ -19,6 +19,7 @@ pub use self::{
     remote::{Callback, Postback},
 };
 use self::{core::Core, scope::Scope};
+pub(crate) use self::{frame::Body, remote::Mailbox};
 use crate::{
     error::Result,
     event::Event,
@@ -65,7 +66,8 @@ impl Kernel {
     ///
     /// # Errors
     ///
-    /// Reserved for the operating-system resources a kernel opens.
+    /// [`Error::Io`](crate::Error::Io) when the operating system refuses the
+    /// kernel's poller or wake-up descriptor.
     pub fn new() -> Result<Kernel> {
         Kernel::with_id(KernelId(0))
     }
@@ -77,7 +79,7 @@ impl Kernel {
     /// As [`Kernel::new`].
     pub fn with_id(id: KernelId) -> Result<Kernel> {
         Ok(Kernel {
-            core: Core::new(id, kernel_name(id)),
+            core: Core::new(id, kernel_name(id))?,
         })
     }
 
@@ -255,6 +257,7 @@ impl Kernel {
             self.core.idle_check();
             let timeout = self.core.wait_timeout();
             self.core.wait(timeout);
+            self.scope().dispatch_io();
         }
         self.scope().dispatch_due();
     }

@@ -7,12 +7,12 @@ use std::{
         atomic::{AtomicUsize, Ordering},
     },
     thread::{self, ThreadId},
-    time::Duration,
 };
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::Context;
+use crate::reactor::Waker;
 use crate::{
     error::{Error, Result},
     event::Event,
@@ -31,6 +31,8 @@ pub(crate) enum Message {
     },
     /// A public refcount tag to decrement (a dropped postback or callback).
     Release { session: SessionId, tag: Str },
+    /// An OS signal caught by the process's signal owner.
+    Signal(i32),
 }
 
 /// Who sent a message's event.
@@ -58,6 +60,8 @@ pub(crate) struct Inbox {
 pub(crate) struct Mailbox {
     tx: Sender<Message>,
     pending: Arc<AtomicUsize>,
+    /// Wakes the kernel when it waits for I/O.
+    waker: Arc<Waker>,
     /// The kernel's thread.
     owner: ThreadId,
 }
@@ -72,21 +76,29 @@ impl Mailbox {
         }
     }
 
-    /// Sends; fails when the kernel is gone.
+    /// Sends, waking the kernel if it is parked; fails when the kernel is
+    /// gone.
     pub fn send(&self, message: Message) -> std::result::Result<(), ()> {
         self.tx.send(message).map_err(drop)?;
-        self.pending.fetch_add(1, Ordering::Release);
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        self.waker.wake_if_parked();
         Ok(())
+    }
+
+    /// Sends an OS signal (from the signal owner's thread).
+    pub fn send_signal(&self, number: i32) -> std::result::Result<(), ()> {
+        self.send(Message::Signal(number))
     }
 }
 
 impl Inbox {
-    pub fn new() -> Inbox {
+    pub fn new(waker: Arc<Waker>) -> Inbox {
         let (tx, rx) = crossbeam_channel::unbounded();
         Inbox {
             mailbox: Mailbox {
                 tx,
                 pending: Arc::new(AtomicUsize::new(0)),
+                waker,
                 owner: thread::current().id(),
             },
             rx,
@@ -100,21 +112,11 @@ impl Inbox {
     /// Whether a message may be waiting (one atomic load).
     #[inline]
     pub fn has_pending(&self) -> bool {
-        self.mailbox.pending.load(Ordering::Acquire) != 0
+        self.mailbox.pending.load(Ordering::SeqCst) != 0
     }
 
     pub fn try_recv(&self) -> Option<Message> {
         let message = self.rx.try_recv().ok()?;
-        self.mailbox.pending.fetch_sub(1, Ordering::Relaxed);
-        Some(message)
-    }
-
-    /// Blocks for a message, for at most `timeout` if given.
-    pub fn recv(&self, timeout: Option<Duration>) -> Option<Message> {
-        let message = match timeout {
-            Some(timeout) => self.rx.recv_timeout(timeout).ok(),
-            None => self.rx.recv().ok(),
-        }?;
         self.mailbox.pending.fetch_sub(1, Ordering::Relaxed);
         Some(message)
     }

@@ -352,6 +352,42 @@ impl Scope<'_> {
         Ok(())
     }
 
+    /// Step (c) of a timeslice: the watchers the wait found ready, each
+    /// dispatched at once (POE's `_data_handle_enqueue_ready`), then a sweep.
+    /// Their arguments are the descriptor number, the mode, then the
+    /// watcher's own arguments; SENDER is the watching session.
+    pub fn dispatch_io(&mut self) {
+        let mut ready = std::mem::take(&mut self.core.ready);
+        self.core.reactor.take_ready(&mut ready);
+        if ready.is_empty() {
+            self.core.ready = ready;
+            return;
+        }
+        for entry in &ready {
+            let Some(watch) = self.core.reactor.watch_for(entry) else {
+                continue;
+            };
+            let env = Envelope {
+                target: watch.session,
+                sender: watch.session,
+                event: watch.event,
+                kind: DispatchKind::Queued,
+                trap: true,
+                caller_state: None,
+                location: Location::caller(),
+            };
+            let mut args = Args::from((entry.fd, entry.mode as i64));
+            args.extend(watch.args.iter().cloned());
+            self.dispatch_top(&env, &mut args);
+            if self.core.has_exception() {
+                self.stop_all();
+            }
+        }
+        ready.clear();
+        self.core.ready = ready;
+        self.gc_sweep();
+    }
+
     /// Step (d) of a timeslice: the items due when it began, then a sweep.
     pub fn dispatch_due(&mut self) {
         self.core.fold_inbox();

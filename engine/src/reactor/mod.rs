@@ -1,0 +1,456 @@
+//! The reactor: POE's `select` watchers on the `polling` crate.
+//!
+//! The reactor is the only owner of the kernel's [`Poller`]. Watched
+//! descriptors are registered level-triggered, as POE's watchers are, and
+//! each registration owns a duplicate of the caller's descriptor
+//! ([`sys::Registration`]), so it can never outlive its descriptor.
+//!
+//! Registration goes through `polling`; waiting does not. `Poller::wait`
+//! makes five system calls on Linux (arm a timerfd, re-arm it, wait, read
+//! the notifier, re-arm it), so the reactor waits with one `epoll_pwait2` on
+//! the poller's epoll descriptor, and wakes itself with its own eventfd,
+//! registered edge-triggered and never read (netty's and libevent's trick):
+//! one system call per wait, plus one write per wake-up. See
+//! docs/benchmarks.md for what that saves.
+
+mod sys;
+
+use std::{
+    io,
+    os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
+    rc::Rc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use polling::{PollMode, Poller};
+use rustc_hash::FxHashMap;
+use rustix::event::{EventfdFlags, Timespec, epoll, epoll::EventFlags, eventfd};
+
+use self::sys::Registration;
+use crate::{event::Event, id::SessionId, value::Args};
+
+/// Which kind of readiness a watcher waits for (POE's `MODE_RD`, `MODE_WR`,
+/// `MODE_EX`; the number is the mode's `ARG1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Readable (`select_read`).
+    Read = 0,
+    /// Writable (`select_write`).
+    Write = 1,
+    /// Exceptional / out-of-band data (`select_expedite`).
+    Expedite = 2,
+}
+
+impl Mode {
+    const ALL: [Mode; 3] = [Mode::Read, Mode::Write, Mode::Expedite];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The epoll key of the wake-up eventfd.
+const WAKE_KEY: u64 = u64::MAX - 1;
+
+/// Events read per wait; more stay ready for the next (level-triggered).
+const WAIT_BATCH: usize = 1024;
+
+/// Wakes a kernel blocked in its reactor's wait, from any thread.
+///
+/// The kernel marks itself parked before it blocks; a waker writes the
+/// eventfd only then, so messages to a busy kernel cost no system call.
+/// Both sides use sequentially consistent operations on `parked` and on the
+/// message counters, so either the kernel sees the message before blocking
+/// or the sender sees the kernel parked (docs/architecture.md).
+pub(crate) struct Waker {
+    fd: OwnedFd,
+    parked: AtomicBool,
+}
+
+impl Waker {
+    /// Wakes the kernel if it is parked (or about to be).
+    pub fn wake_if_parked(&self) {
+        if self.parked.swap(false, Ordering::SeqCst) {
+            self.wake();
+        }
+    }
+
+    /// Wakes the kernel's next or current wait.
+    pub fn wake(&self) {
+        // A full counter (2^64 - 2 writes) means a wake-up is pending anyway.
+        let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
+    }
+
+    /// Marks the kernel parked; the caller must look for work again before
+    /// blocking.
+    pub fn park(&self) {
+        self.parked.store(true, Ordering::SeqCst);
+    }
+
+    pub fn unpark(&self) {
+        self.parked.store(false, Ordering::SeqCst);
+    }
+}
+
+/// One watch: a session's event for one mode of one descriptor.
+#[derive(Clone)]
+pub(crate) struct Watch {
+    pub session: SessionId,
+    pub event: Event,
+    pub args: Args,
+    pub paused: bool,
+}
+
+/// A watched descriptor.
+struct Handle {
+    registration: Registration,
+    /// The caller's descriptor number: the watcher's identity and `ARG0`.
+    fd: RawFd,
+    generation: u32,
+    watches: [Option<Watch>; 3],
+}
+
+impl Handle {
+    fn interest(&self, key: usize) -> polling::Event {
+        let on = |mode: Mode| {
+            self.watches[mode.index()]
+                .as_ref()
+                .is_some_and(|watch| !watch.paused)
+        };
+        let mut interest = polling::Event::new(key, on(Mode::Read), on(Mode::Write));
+        interest.set_priority(on(Mode::Expedite));
+        interest
+    }
+
+    fn sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.watches.iter().flatten().map(|watch| watch.session)
+    }
+}
+
+/// What a change of watchers means for a session's reference count.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Holding {
+    /// The session now watches a descriptor it did not watch before.
+    Took,
+    /// The session no longer watches the descriptor.
+    Released,
+    /// Nothing changed for the session's count.
+    Same,
+}
+
+/// Why a watcher could not be added.
+#[derive(Debug)]
+pub(crate) enum WatchError {
+    /// Another session watches this descriptor in this mode (POE: fatal).
+    Taken,
+    /// The descriptor number now names a different file than the one
+    /// watched: it was closed and reused without unwatching (POE: fatal).
+    Reused,
+    /// The operating system refused.
+    Io(io::Error),
+}
+
+/// A ready watcher, found by [`Reactor::take_ready`].
+pub(crate) struct Ready {
+    pub fd: RawFd,
+    pub mode: Mode,
+    key: u64,
+}
+
+/// The kernel's poller, its watchers and its wake-up.
+pub(crate) struct Reactor {
+    poller: Rc<Poller>,
+    waker: Arc<Waker>,
+    _wake_registration: Registration,
+    handles: Vec<Option<Handle>>,
+    free: Vec<u32>,
+    by_fd: FxHashMap<RawFd, u32>,
+    generation: u32,
+    events: Vec<epoll::Event>,
+    ready: Vec<(u64, EventFlags)>,
+}
+
+impl Reactor {
+    pub fn new() -> io::Result<Reactor> {
+        let poller = Rc::new(Poller::new()?);
+        let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        let registration = Registration::new(
+            &poller,
+            fd.as_fd(),
+            WAKE_KEY as usize,
+            polling::Event::readable(WAKE_KEY as usize),
+            PollMode::Edge,
+        )?;
+        Ok(Reactor {
+            poller,
+            waker: Arc::new(Waker {
+                fd,
+                parked: AtomicBool::new(false),
+            }),
+            _wake_registration: registration,
+            handles: Vec::new(),
+            free: Vec::new(),
+            by_fd: FxHashMap::default(),
+            generation: 0,
+            events: Vec::with_capacity(WAIT_BATCH),
+            ready: Vec::new(),
+        })
+    }
+
+    pub fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    /// Whether any descriptor is watched (POE's idle test counts them).
+    pub fn has_watchers(&self) -> bool {
+        !self.by_fd.is_empty()
+    }
+
+    /// Watches `fd` in `mode` for `session`. Watching again in the same mode
+    /// only resumes the watcher and keeps its event (POE's rule).
+    pub fn watch(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        mode: Mode,
+        session: SessionId,
+        event: Event,
+        args: Args,
+    ) -> Result<Holding, WatchError> {
+        let number = fd.as_raw_fd();
+        let slot = match self.by_fd.get(&number) {
+            Some(&slot) => {
+                if !same_file(self.handle(slot).registration.as_fd(), fd) {
+                    return Err(WatchError::Reused);
+                }
+                slot
+            }
+            None => self.register(fd)?,
+        };
+        let handle = self.handles[slot as usize]
+            .as_mut()
+            .expect("indexed handles exist");
+        let held = handle.sessions().any(|s| s == session);
+        match &mut handle.watches[mode.index()] {
+            Some(watch) if watch.session != session => return Err(WatchError::Taken),
+            Some(watch) => watch.paused = false,
+            empty => {
+                *empty = Some(Watch {
+                    session,
+                    event,
+                    args,
+                    paused: false,
+                });
+            }
+        }
+        self.update(slot).map_err(WatchError::Io)?;
+        Ok(if held { Holding::Same } else { Holding::Took })
+    }
+
+    /// Stops watching `fd` in `mode` for `session`.
+    pub fn unwatch(&mut self, fd: RawFd, mode: Mode, session: SessionId) -> Holding {
+        let Some(&slot) = self.by_fd.get(&fd) else {
+            return Holding::Same;
+        };
+        let handle = self.handle_mut(slot);
+        if handle.watches[mode.index()]
+            .as_ref()
+            .is_none_or(|watch| watch.session != session)
+        {
+            return Holding::Same;
+        }
+        handle.watches[mode.index()] = None;
+        let still = handle.sessions().any(|s| s == session);
+        self.settle(slot);
+        if still {
+            Holding::Same
+        } else {
+            Holding::Released
+        }
+    }
+
+    /// Pauses or resumes a watcher; `false` if there is none (POE's 0).
+    pub fn set_paused(&mut self, fd: RawFd, mode: Mode, session: SessionId, paused: bool) -> bool {
+        let Some(&slot) = self.by_fd.get(&fd) else {
+            return false;
+        };
+        match &mut self.handle_mut(slot).watches[mode.index()] {
+            Some(watch) if watch.session == session => watch.paused = paused,
+            _ => return false,
+        }
+        // A failure to modify leaves the old interest; the next wait shows it.
+        let _ = self.update(slot);
+        true
+    }
+
+    /// Removes every watcher of `session`; returns how many descriptors it
+    /// no longer watches.
+    pub fn unwatch_session(&mut self, session: SessionId) -> usize {
+        let slots: Vec<u32> = self.by_fd.values().copied().collect();
+        let mut released = 0;
+        for slot in slots {
+            let handle = self.handle_mut(slot);
+            if handle.sessions().all(|s| s != session) {
+                continue;
+            }
+            for watch in &mut handle.watches {
+                if watch.as_ref().is_some_and(|w| w.session == session) {
+                    *watch = None;
+                }
+            }
+            released += 1;
+            self.settle(slot);
+        }
+        released
+    }
+
+    /// Waits for readiness or `timeout` (`None`: until something happens).
+    pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.events.clear();
+        self.ready.clear();
+        let timeout = timeout.map(|t| Timespec {
+            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(t.subsec_nanos()),
+        });
+        let events = rustix::buffer::spare_capacity(&mut self.events);
+        match epoll::wait(self.poller.as_fd(), events, timeout.as_ref()) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        for event in &self.events {
+            let key = event.data.u64();
+            if key != WAKE_KEY && key != usize::MAX as u64 {
+                self.ready.push((key, event.flags));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the watchers made ready by the last wait to `ready`, in
+    /// POE's order: per descriptor, read before write before expedite. The
+    /// kernel dispatches them one by one, looking each up again with
+    /// [`Reactor::watch_for`], since a handler may change the watchers of
+    /// those after it.
+    pub fn take_ready(&mut self, ready: &mut Vec<Ready>) {
+        for &(key, flags) in &self.ready {
+            let Some(handle) = self.by_key(key) else {
+                continue;
+            };
+            for mode in Mode::ALL {
+                if is_ready(flags, mode) && handle.watches[mode.index()].is_some() {
+                    ready.push(Ready {
+                        fd: handle.fd,
+                        mode,
+                        key,
+                    });
+                }
+            }
+        }
+        self.ready.clear();
+    }
+
+    /// The watch behind a ready entry, if it is still there and not paused.
+    pub fn watch_for(&self, ready: &Ready) -> Option<&Watch> {
+        self.by_key(ready.key)?.watches[ready.mode.index()]
+            .as_ref()
+            .filter(|watch| !watch.paused)
+    }
+
+    fn register(&mut self, fd: BorrowedFd<'_>) -> Result<u32, WatchError> {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.handles.push(None);
+                u32::try_from(self.handles.len() - 1).expect("fewer than 2^32 watched descriptors")
+            }
+        };
+        self.generation = self.generation.wrapping_add(1);
+        let key = key_of(slot, self.generation);
+        let registration = Registration::new(
+            &self.poller,
+            fd,
+            key as usize,
+            polling::Event::none(key as usize),
+            PollMode::Level,
+        )
+        .map_err(|e| {
+            self.free.push(slot);
+            WatchError::Io(e)
+        })?;
+        self.handles[slot as usize] = Some(Handle {
+            registration,
+            fd: fd.as_raw_fd(),
+            generation: self.generation,
+            watches: [None, None, None],
+        });
+        self.by_fd.insert(fd.as_raw_fd(), slot);
+        Ok(slot)
+    }
+
+    /// Re-registers a handle's interest, or drops it when nothing watches it.
+    fn settle(&mut self, slot: u32) {
+        if self.handle(slot).watches.iter().all(Option::is_none) {
+            let handle = self.handles[slot as usize]
+                .take()
+                .expect("indexed handles exist");
+            self.by_fd.remove(&handle.fd);
+            self.free.push(slot);
+        } else {
+            let _ = self.update(slot);
+        }
+    }
+
+    fn update(&mut self, slot: u32) -> io::Result<()> {
+        let handle = self.handle(slot);
+        let key = key_of(slot, handle.generation) as usize;
+        handle
+            .registration
+            .modify(key, handle.interest(key), PollMode::Level)
+    }
+
+    fn handle(&self, slot: u32) -> &Handle {
+        self.handles[slot as usize]
+            .as_ref()
+            .expect("indexed handles exist")
+    }
+
+    fn handle_mut(&mut self, slot: u32) -> &mut Handle {
+        self.handles[slot as usize]
+            .as_mut()
+            .expect("indexed handles exist")
+    }
+
+    fn by_key(&self, key: u64) -> Option<&Handle> {
+        let slot = (key & u64::from(u32::MAX)) as usize;
+        let generation = (key >> 32) as u32;
+        self.handles
+            .get(slot)?
+            .as_ref()
+            .filter(|handle| handle.generation == generation)
+    }
+}
+
+fn key_of(slot: u32, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(slot)
+}
+
+fn is_ready(flags: EventFlags, mode: Mode) -> bool {
+    let wanted = match mode {
+        Mode::Read => EventFlags::IN | EventFlags::HUP | EventFlags::ERR | EventFlags::RDHUP,
+        Mode::Write => EventFlags::OUT | EventFlags::HUP | EventFlags::ERR,
+        Mode::Expedite => EventFlags::PRI,
+    };
+    flags.intersects(wanted)
+}
+
+/// Whether two descriptors name the same open file (device and inode).
+fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
+    match (rustix::fs::fstat(a), rustix::fs::fstat(b)) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
+}
