@@ -63,6 +63,7 @@ mod session;
 mod signal;
 mod timer;
 mod value;
+mod wheel;
 
 pub use crate::{
     error::{Error, Result},
@@ -74,4 +75,5 @@ pub use crate::{
     session::{Object, Package, Return, Session},
     signal::is_handled as is_signal_handled,
     value::{Args, Local, Map, Str, Value},
+    wheel::{Duplex, ListenAccept, Listener, ReadWrite, ReadWriteBuilder, WheelId},
 };

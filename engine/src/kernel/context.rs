@@ -77,6 +77,11 @@ impl<'a, H: 'static> Context<'a, H> {
         self.core
     }
 
+    /// The kernel's state, for the I/O layer built into this crate.
+    pub(crate) fn core(&mut self) -> &mut Core {
+        self.core
+    }
+
     /// Runs `f` with a scope whose chain starts with this handler's frame,
     /// so nested dispatch can reach this session.
     fn scope<R>(&mut self, f: impl FnOnce(&mut Scope<'_>) -> R) -> R {

@@ -19,8 +19,9 @@ use crate::{
     value::{Args, Map, Str, Value},
 };
 use crate::{
-    reactor::{Reactor, Ready},
+    reactor::{Mode, Reactor, Ready},
     signal::Instance,
+    wheel::Erased,
 };
 
 /// Why a handler is running, as far as the kernel's rules care (POE's
@@ -150,6 +151,8 @@ pub(crate) struct Core {
     pub ready: Vec<Ready>,
     /// This kernel among the process's, for the signal owner.
     pub instance: Instance,
+    /// Live wheels by ID: their session and a weak reference to them.
+    pub wheels: FxHashMap<u64, (SessionId, Erased)>,
 }
 
 /// A `sig_child` registration.
@@ -188,6 +191,7 @@ impl Core {
             pids: FxHashMap::default(),
             ready: Vec::new(),
             instance: Instance::next(),
+            wheels: FxHashMap::default(),
         })
     }
 
@@ -928,6 +932,26 @@ impl Core {
                 let _ = self.refcount_decrement(session, &tag);
             }
             Message::Signal(number) => self.os_signal(number),
+            Message::Pause {
+                session,
+                fd,
+                mode,
+                paused,
+            } => {
+                self.reactor.set_paused(fd, mode, session, paused);
+            }
+            Message::WheelGone {
+                session,
+                wheel,
+                fds,
+            } => {
+                self.wheels.remove(&wheel);
+                for fd in fds {
+                    for mode in [Mode::Read, Mode::Write, Mode::Expedite] {
+                        self.unwatch_raw(fd, mode, session);
+                    }
+                }
+            }
         }
     }
 

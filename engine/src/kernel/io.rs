@@ -29,6 +29,9 @@ impl Core {
         if me.is_kernel() || !self.sessions.contains(me) {
             return Err(Error::NoActiveSession);
         }
+        // A wheel dropped in this handler may still hold this descriptor
+        // number; its release is in the inbox.
+        self.fold_inbox();
         match self.reactor.watch(fd, mode, me, event, args) {
             Ok(Holding::Took) => self.refcount_inc(me),
             Ok(_) => {}
@@ -54,6 +57,30 @@ impl Core {
         if self.reactor.unwatch(fd.as_raw_fd(), mode, me) == Holding::Released {
             self.refcount_dec(me);
         }
+    }
+
+    /// Stops `session` watching the descriptor numbered `fd` in `mode`
+    /// (for wheels, which may have closed their handle already).
+    pub fn unwatch_raw(
+        &mut self,
+        fd: std::os::fd::RawFd,
+        mode: Mode,
+        session: crate::id::SessionId,
+    ) {
+        if self.reactor.unwatch(fd, mode, session) == Holding::Released {
+            self.refcount_dec(session);
+        }
+    }
+
+    /// Pauses or resumes `session`'s watcher of the descriptor numbered `fd`.
+    pub fn select_pause_raw(
+        &mut self,
+        fd: std::os::fd::RawFd,
+        mode: Mode,
+        session: crate::id::SessionId,
+        paused: bool,
+    ) -> bool {
+        self.reactor.set_paused(fd, mode, session, paused)
     }
 
     /// POE's `select_pause_*` / `select_resume_*`: `false` when this session

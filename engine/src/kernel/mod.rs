@@ -19,7 +19,10 @@ pub use self::{
     remote::{Callback, Postback},
 };
 use self::{core::Core, scope::Scope};
-pub(crate) use self::{frame::Body, remote::Mailbox};
+pub(crate) use self::{
+    frame::Body,
+    remote::{Mailbox, Message, Origin},
+};
 use crate::{
     error::Result,
     event::Event,

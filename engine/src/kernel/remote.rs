@@ -33,6 +33,19 @@ pub(crate) enum Message {
     Release { session: SessionId, tag: Str },
     /// An OS signal caught by the process's signal owner.
     Signal(i32),
+    /// A wheel wants one of its watchers paused or resumed.
+    Pause {
+        session: SessionId,
+        fd: std::os::fd::RawFd,
+        mode: crate::reactor::Mode,
+        paused: bool,
+    },
+    /// A wheel was dropped: its watchers go.
+    WheelGone {
+        session: SessionId,
+        wheel: u64,
+        fds: Vec<std::os::fd::RawFd>,
+    },
 }
 
 /// Who sent a message's event.

@@ -1,0 +1,154 @@
+//! POE::Wheel::ListenAccept: accepting connections on a listening socket.
+
+use std::{
+    io::ErrorKind,
+    net::TcpListener,
+    os::{
+        fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
+        unix::net::UnixListener,
+    },
+    rc::{Rc, Weak},
+};
+
+use super::{Release, WheelId, WheelIo, error_args, register, set_nonblocking, watch};
+use crate::{error::Result, event::Event, kernel::Context, reactor::Mode, value::Value};
+
+/// Connections taken per readiness event, so a flood of them cannot hold a
+/// slice (the watcher is level-triggered, so the rest come next slice).
+const ACCEPT_BUDGET: usize = 64;
+
+/// A listening socket a wheel can accept from.
+pub trait Listener: AsFd {
+    /// Accepts one connection: the connected socket as a local value, and
+    /// the peer's address as text (`ip:port`, or a Unix path).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's, including `WouldBlock` when none is waiting.
+    fn accept_one(&self) -> std::io::Result<(Value, String)>;
+}
+
+impl Listener for TcpListener {
+    fn accept_one(&self) -> std::io::Result<(Value, String)> {
+        let (stream, peer) = self.accept()?;
+        Ok((Value::local(stream), peer.to_string()))
+    }
+}
+
+impl Listener for UnixListener {
+    fn accept_one(&self) -> std::io::Result<(Value, String)> {
+        let (stream, peer) = self.accept()?;
+        let path = peer
+            .as_pathname()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Ok((Value::local(stream), path))
+    }
+}
+
+/// Accepts connections on a listening socket (POE::Wheel::ListenAccept).
+///
+/// Each connection calls the accept event with `(socket, peer address,
+/// wheel ID)`: the socket is a [`Value::local`] holding the
+/// `std::net::TcpStream` (or `UnixStream`), which the handler takes with
+/// `take_local`; the address is text. Failures call the error event with
+/// `("accept", errno, message, wheel ID)`. Dropping the wheel stops it.
+pub struct ListenAccept {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    id: WheelId,
+    fd: RawFd,
+    release: Release,
+    listener: Box<dyn Listener>,
+    accept: Event,
+    error: Option<Event>,
+}
+
+impl ListenAccept {
+    /// Starts accepting on `listener` (already bound and listening) for the
+    /// running session, calling `accept` per connection and `error`, if
+    /// given, on failures.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) when the socket cannot be made
+    /// non-blocking or watched.
+    pub fn start<H: 'static>(
+        cx: &mut Context<'_, H>,
+        listener: impl Listener + 'static,
+        accept: impl Into<Event>,
+        error: Option<Event>,
+    ) -> Result<ListenAccept> {
+        set_nonblocking(&listener)?;
+        let id = WheelId::next();
+        let inner = Rc::new(Inner {
+            id,
+            fd: listener.as_fd().as_raw_fd(),
+            release: Release::new(cx, id),
+            listener: Box::new(listener),
+            accept: accept.into(),
+            error,
+        });
+        let io: Rc<dyn WheelIo<H>> = inner.clone();
+        register(cx, id, Rc::downgrade(&io) as Weak<dyn WheelIo<H>>);
+        watch(cx, &inner.listener.as_fd(), Mode::Read, id)?;
+        Ok(ListenAccept { inner })
+    }
+
+    /// This wheel's ID.
+    pub fn id(&self) -> WheelId {
+        self.inner.id
+    }
+
+    /// Stops accepting for now, keeping the watcher (POE's `pause_accept`).
+    pub fn pause_accept(&self) {
+        self.inner
+            .release
+            .set_paused(self.inner.fd, Mode::Read, true);
+    }
+
+    /// Accepts again (POE's `resume_accept`).
+    pub fn resume_accept(&self) {
+        self.inner
+            .release
+            .set_paused(self.inner.fd, Mode::Read, false);
+    }
+
+    /// The listening socket.
+    pub fn listener(&self) -> BorrowedFd<'_> {
+        self.inner.listener.as_fd()
+    }
+}
+
+impl<H: 'static> WheelIo<H> for Inner {
+    fn ready(self: Rc<Self>, cx: &mut Context<'_, H>, _fd: RawFd, _mode: Mode) -> Result<()> {
+        let me = cx.session();
+        for _ in 0..ACCEPT_BUDGET {
+            if Rc::strong_count(&self) == 1 {
+                break;
+            }
+            match self.listener.accept_one() {
+                Ok((socket, peer)) => {
+                    cx.call(me, self.accept, (socket, peer, self.id.number()))?;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    if let Some(event) = self.error {
+                        cx.call(me, event, error_args("accept", &e, self.id))?;
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.release.release(vec![self.fd]);
+    }
+}

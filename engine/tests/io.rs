@@ -1,0 +1,288 @@
+//! POE's I/O layer over real sockets on 127.0.0.1: wheels, filters, errors.
+
+use std::{
+    cell::RefCell,
+    net::{TcpListener, TcpStream},
+    rc::Rc,
+    time::Duration,
+};
+
+use roe_engine::{Context, Error, Kernel, Line, ListenAccept, ReadWrite, Session, Stream, Value};
+
+/// A listener on an ephemeral port of 127.0.0.1.
+fn listener() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+/// Deterministic bytes for payload tests.
+fn payload(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// A server session: accepts on `listener` and runs one echo session per
+/// connection, with the filter `make` builds, until told to `shutdown`.
+fn echo_server<F>(listener: TcpListener, make: fn() -> F) -> Session<Option<ListenAccept>>
+where
+    F: roe_engine::Filter<Record = Vec<u8>> + 'static,
+{
+    Session::new(None)
+        .on("_start", move |cx, _| {
+            cx.alias_set("server")?;
+            let listener = listener.try_clone()?;
+            *cx.heap = Some(ListenAccept::start(cx, listener, "accepted", None)?);
+            Ok::<_, Error>(())
+        })
+        .on("accepted", move |cx, mut args| {
+            let socket: TcpStream = args.take(0).take_local().ok().unwrap();
+            cx.spawn(echo_connection(socket, make))?;
+            Ok::<_, Error>(())
+        })
+        .on("shutdown", |cx, _| {
+            *cx.heap = None;
+            cx.alias_remove("server")
+        })
+}
+
+fn echo_connection<F>(socket: TcpStream, make: fn() -> F) -> Session<Option<ReadWrite<F>>>
+where
+    F: roe_engine::Filter<Record = Vec<u8>> + 'static,
+{
+    let socket = RefCell::new(Some(socket));
+    Session::new(None)
+        .on("_start", move |cx, _| {
+            let socket = socket.borrow_mut().take().unwrap();
+            let wheel = ReadWrite::builder(socket, make())
+                .input("input")
+                .error("error")
+                .start(cx)?;
+            *cx.heap = Some(wheel);
+            Ok::<_, Error>(())
+        })
+        .on("input", |cx, args| {
+            cx.heap.as_ref().unwrap().put(bytes(&args[0])).unwrap();
+        })
+        .on("error", |cx: &mut Context<'_, Option<ReadWrite<F>>>, _| {
+            // End of file or a failure: dropping the wheel ends the session.
+            *cx.heap = None;
+        })
+}
+
+/// Bytes from a record value (Stream and Line records are bytes or text).
+fn bytes(value: &Value) -> Vec<u8> {
+    value.as_bytes().map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+/// Lines go out and come back through a Line-filtered echo server.
+#[test]
+fn echo_server_and_client_exchange_lines() {
+    let (listener, port) = listener();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let mut kernel = Kernel::new().unwrap();
+    kernel.spawn(echo_server(listener, Line::new)).unwrap();
+    let g = Rc::clone(&got);
+    kernel
+        .spawn(
+            Session::new(None::<ReadWrite<Line>>)
+                .on("_start", move |cx, _| {
+                    let socket = TcpStream::connect(("127.0.0.1", port))?;
+                    let wheel = ReadWrite::builder(socket, Line::new())
+                        .input("input")
+                        .error("error")
+                        .start(cx)?;
+                    for n in 0..100 {
+                        wheel.put(format!("line {n}").into_bytes()).unwrap();
+                    }
+                    *cx.heap = Some(wheel);
+                    Ok::<_, Error>(())
+                })
+                .on("input", move |cx, args| {
+                    g.borrow_mut().push(args[0].to_string());
+                    if g.borrow().len() == 100 {
+                        *cx.heap = None;
+                        cx.post("server", "shutdown", ())?;
+                    }
+                    Ok::<_, Error>(())
+                })
+                .on("error", |_, args| -> () {
+                    panic!("client error: {args:?}")
+                }),
+        )
+        .unwrap();
+    kernel.run().unwrap();
+    let expected: Vec<String> = (0..100).map(|n| format!("line {n}")).collect();
+    assert_eq!(*got.borrow(), expected);
+}
+
+/// 10 MB each way through a Stream-filtered echo, compared byte for byte:
+/// partial writes must neither lose nor reorder data.
+#[test]
+fn ten_megabytes_each_way_arrive_intact() {
+    const SIZE: usize = 10 * 1024 * 1024;
+    let sent = payload(SIZE);
+    let (listener, port) = listener();
+    let received = Rc::new(RefCell::new(Vec::with_capacity(SIZE)));
+    let mut kernel = Kernel::new().unwrap();
+    kernel.spawn(echo_server(listener, Stream::new)).unwrap();
+    let r = Rc::clone(&received);
+    let data = sent.clone();
+    kernel
+        .spawn(
+            Session::new(None::<ReadWrite<Stream>>)
+                .on("_start", move |cx, _| {
+                    let socket = TcpStream::connect(("127.0.0.1", port))?;
+                    let wheel = ReadWrite::builder(socket, Stream::new())
+                        .input("input")
+                        .error("error")
+                        .start(cx)?;
+                    // Uneven chunks, all put at once: most is buffered.
+                    for chunk in data.chunks(65_521) {
+                        wheel.put(chunk.to_vec()).unwrap();
+                    }
+                    *cx.heap = Some(wheel);
+                    Ok::<_, Error>(())
+                })
+                .on("input", move |cx, args| {
+                    r.borrow_mut().extend(bytes(&args[0]));
+                    if r.borrow().len() >= SIZE {
+                        *cx.heap = None;
+                        cx.post("server", "shutdown", ())?;
+                    }
+                    Ok::<_, Error>(())
+                })
+                .on("error", |_, args| -> () {
+                    panic!("client error: {args:?}")
+                }),
+        )
+        .unwrap();
+    kernel.run().unwrap();
+    let received = received.borrow();
+    assert_eq!(received.len(), SIZE);
+    assert!(*received == sent, "the echoed bytes differ from those sent");
+}
+
+/// A peer that resets the connection while the server is writing: the
+/// server hears a `write` error (or a `read` error) with an errno, and
+/// nothing panics.
+#[test]
+fn a_peer_reset_mid_write_is_an_error_event() {
+    let (listener, port) = listener();
+    let errors = Rc::new(RefCell::new(Vec::new()));
+    let mut kernel = Kernel::new().unwrap();
+    let e = Rc::clone(&errors);
+    kernel
+        .spawn(
+            Session::new((None::<ListenAccept>, None::<ReadWrite<Stream>>))
+                .on("_start", move |cx, _| {
+                    let listener = listener.try_clone()?;
+                    cx.heap.0 = Some(ListenAccept::start(cx, listener, "accepted", None)?);
+                    let client = TcpStream::connect(("127.0.0.1", port))?;
+                    cx.yield_("reset", (Value::local(client),));
+                    Ok::<_, Error>(())
+                })
+                .on("accepted", |cx, mut args| {
+                    let socket: TcpStream = args.take(0).take_local().ok().unwrap();
+                    let wheel = ReadWrite::builder(socket, Stream::new())
+                        .error("error")
+                        .start(cx)?;
+                    // More than the socket buffers hold, so writing goes on
+                    // across slices.
+                    for _ in 0..64 {
+                        wheel.put(vec![7; 256 * 1024]).unwrap();
+                    }
+                    cx.heap.1 = Some(wheel);
+                    cx.heap.0 = None;
+                    Ok::<_, Error>(())
+                })
+                .on("reset", |cx, mut args| {
+                    // Linger 0: closing sends RST instead of FIN.
+                    let client: TcpStream = args.take(0).take_local().ok().unwrap();
+                    rustix::net::sockopt::set_socket_linger(&client, Some(Duration::ZERO))
+                        .map_err(std::io::Error::from)?;
+                    drop(client);
+                    let _ = cx;
+                    Ok::<_, Error>(())
+                })
+                .on("error", move |cx, args| {
+                    e.borrow_mut()
+                        .push((args[0].to_string(), args[1].as_int().unwrap()));
+                    cx.heap.1 = None;
+                }),
+        )
+        .unwrap();
+    kernel.run().unwrap();
+    let errors = errors.borrow();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let (operation, errno) = &errors[0];
+    assert_eq!(operation, "write", "{errors:?}");
+    assert!(
+        [
+            rustix::io::Errno::PIPE.raw_os_error(),
+            rustix::io::Errno::CONNRESET.raw_os_error()
+        ]
+        .contains(&(*errno as i32)),
+        "errno {errno}"
+    );
+}
+
+/// A line longer than the limit is an error event, memory stays bounded,
+/// and the next line still arrives.
+#[test]
+fn an_oversized_line_is_an_error_and_reading_goes_on() {
+    let (listener, port) = listener();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut kernel = Kernel::new().unwrap();
+    let l = Rc::clone(&log);
+    kernel
+        .spawn(
+            Session::new((
+                None::<ListenAccept>,
+                None::<ReadWrite<Line>>,
+                None::<ReadWrite<Line>>,
+            ))
+            .on("_start", move |cx, _| {
+                let listener = listener.try_clone()?;
+                cx.heap.0 = Some(ListenAccept::start(cx, listener, "accepted", None)?);
+                let client = TcpStream::connect(("127.0.0.1", port))?;
+                let wheel = ReadWrite::builder(client, Line::new()).start(cx)?;
+                wheel.put(vec![b'x'; 100_000]).unwrap();
+                wheel.put(b"short".to_vec()).unwrap();
+                cx.heap.2 = Some(wheel);
+                Ok::<_, Error>(())
+            })
+            .on("accepted", |cx, mut args| {
+                let socket: TcpStream = args.take(0).take_local().ok().unwrap();
+                let wheel = ReadWrite::builder(socket, Line::new().max_length(1024))
+                    .input("input")
+                    .error("error")
+                    .start(cx)?;
+                cx.heap.1 = Some(wheel);
+                cx.heap.0 = None;
+                Ok::<_, Error>(())
+            })
+            .on("input", {
+                let l = Rc::clone(&l);
+                move |cx, args| {
+                    l.borrow_mut().push(format!("input {}", args[0]));
+                    cx.heap.1 = None;
+                    cx.heap.2 = None;
+                }
+            })
+            .on("error", move |_, args| {
+                l.borrow_mut()
+                    .push(format!("error {} {}", args[0], args[1]));
+            }),
+        )
+        .unwrap();
+    kernel.run().unwrap();
+    assert_eq!(*log.borrow(), ["error filter 0", "input short"]);
+}
