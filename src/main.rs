@@ -85,7 +85,8 @@ struct Node {
 }
 
 /// Runs a kernel with the node session: it answers `ping` calls and beats
-/// on a timer, which keeps the kernel alive until the process is stopped.
+/// on a timer, which keeps the kernel alive until SIGINT or SIGTERM, which
+/// stop it cleanly.
 fn node(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
     let mut kernel = Kernel::new()?;
     kernel.spawn(
@@ -95,9 +96,15 @@ fn node(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
         })
         .on("_start", |cx, _| {
             cx.alias_set("node")?;
+            // Watching INT and TERM without handling them is POE's clean
+            // shutdown: the terminal signal stops every session and `run`
+            // returns (an unwatched one would kill the process outright).
+            cx.sig("INT", "stopping", ())?;
+            cx.sig("TERM", "stopping", ())?;
             let period = cx.heap.heartbeat;
             cx.delay("heartbeat", period, ())
         })
+        .on("stopping", |_, args| println!("stopping on SIG{}", args[0]))
         .on("heartbeat", |cx, _| {
             cx.heap.beats += 1;
             let period = cx.heap.heartbeat;
@@ -109,5 +116,6 @@ fn node(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     println!("ready kernel={} pid={}", kernel.name(), std::process::id());
     kernel.run()?;
+    println!("stopped");
     Ok(())
 }
