@@ -52,6 +52,7 @@
 
 #![deny(unsafe_code)]
 
+mod component;
 mod error;
 mod event;
 mod filter;
@@ -66,6 +67,10 @@ mod value;
 mod wheel;
 
 pub use crate::{
+    component::{
+        Backoff, ClientConnection, Connection, Failure, Listening, ServerInfo, Spawner, TcpClient,
+        TcpServer,
+    },
     error::{Error, Result},
     event::Event,
     filter::{Block, Filter, FilterError, Line, Speedy, Stack, Stream},
@@ -75,5 +80,8 @@ pub use crate::{
     session::{Object, Package, Return, Session},
     signal::is_handled as is_signal_handled,
     value::{Args, Local, Map, Str, Value},
-    wheel::{Duplex, ListenAccept, Listener, ReadWrite, ReadWriteBuilder, WheelId},
+    wheel::{
+        Domain, Duplex, FollowTail, FollowTailBuilder, ListenAccept, Listener, ReadWrite,
+        ReadWriteBuilder, Run, RunBuilder, SocketFactory, SocketFactoryBuilder, WheelId,
+    },
 };

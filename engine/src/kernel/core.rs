@@ -19,9 +19,9 @@ use crate::{
     value::{Args, Map, Str, Value},
 };
 use crate::{
-    reactor::{Mode, Reactor, Ready},
+    reactor::{Reactor, Ready},
     signal::Instance,
-    wheel::Erased,
+    wheel::{Dirty, Erased},
 };
 
 /// Why a handler is running, as far as the kernel's rules care (POE's
@@ -153,6 +153,8 @@ pub(crate) struct Core {
     pub instance: Instance,
     /// Live wheels by ID: their session and a weak reference to them.
     pub wheels: FxHashMap<u64, (SessionId, Erased)>,
+    /// Wheels with output to write when the top-level dispatch returns.
+    pub dirty: Dirty,
 }
 
 /// A `sig_child` registration.
@@ -192,6 +194,7 @@ impl Core {
             ready: Vec::new(),
             instance: Instance::next(),
             wheels: FxHashMap::default(),
+            dirty: Dirty::default(),
         })
     }
 
@@ -898,6 +901,22 @@ impl Core {
         }
     }
 
+    /// Writes the output wheels buffered during the dispatch that just ended.
+    #[inline]
+    pub fn flush_wheels(&mut self) {
+        if !self.dirty.borrow().is_empty() {
+            self.flush_dirty();
+        }
+    }
+
+    #[cold]
+    fn flush_dirty(&mut self) {
+        let wheels = std::mem::take(&mut *self.dirty.borrow_mut());
+        for wheel in wheels.iter().filter_map(std::rc::Weak::upgrade) {
+            wheel.flush(self);
+        }
+    }
+
     /// Whether the next slice's idle check and wait can be skipped: work is
     /// queued, so neither IDLE nor a wait can happen, and nothing outside the
     /// queue (timers, descriptors, the inbox) needs looking at.
@@ -940,17 +959,15 @@ impl Core {
             } => {
                 self.reactor.set_paused(fd, mode, session, paused);
             }
+            Message::Unwatch { session, fds } => self.unwatch_all(session, &fds),
+            Message::CancelTimer { session, timer } => self.cancel_timer(session, timer),
             Message::WheelGone {
                 session,
                 wheel,
                 fds,
             } => {
                 self.wheels.remove(&wheel);
-                for fd in fds {
-                    for mode in [Mode::Read, Mode::Write, Mode::Expedite] {
-                        self.unwatch_raw(fd, mode, session);
-                    }
-                }
+                self.unwatch_all(session, &fds);
             }
         }
     }

@@ -72,6 +72,27 @@ impl Core {
         }
     }
 
+    /// Stops `session` watching the descriptors numbered `fds`, every mode.
+    pub fn unwatch_all(&mut self, session: crate::id::SessionId, fds: &[std::os::fd::RawFd]) {
+        for &fd in fds {
+            for mode in [Mode::Read, Mode::Write, Mode::Expedite] {
+                self.unwatch_raw(fd, mode, session);
+            }
+        }
+    }
+
+    /// Removes `session`'s timer `timer` if it is still pending.
+    pub fn cancel_timer(&mut self, session: crate::id::SessionId, timer: crate::id::TimerId) {
+        let owned = self
+            .timers
+            .get(timer.slot(), timer.number())
+            .is_some_and(|item| item.target == session);
+        if owned && let Some(item) = self.timers.remove(timer.slot(), timer.number()) {
+            self.dequeued(&item);
+            self.args.take(item.args);
+        }
+    }
+
     /// Pauses or resumes `session`'s watcher of the descriptor numbered `fd`.
     pub fn select_pause_raw(
         &mut self,

@@ -12,14 +12,15 @@ mod scope;
 
 use std::panic::Location;
 
+use self::scope::Scope;
 pub use self::{
     alarm::{RemovedTimer, Shift},
     context::Context,
     dest::Dest,
     remote::{Callback, Postback},
 };
-use self::{core::Core, scope::Scope};
 pub(crate) use self::{
+    core::Core,
     frame::Body,
     remote::{Mailbox, Message, Origin},
 };
@@ -69,7 +70,7 @@ impl Kernel {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`](crate::Error::Io) when the operating system refuses the
+    /// [`Error::Io`](crate::Error::Io)(crate::Error::Io) when the operating system refuses the
     /// kernel's poller or wake-up descriptor.
     pub fn new() -> Result<Kernel> {
         Kernel::with_id(KernelId(0))
@@ -115,7 +116,7 @@ impl Kernel {
     ///
     /// # Errors
     ///
-    /// [`Error::MissingStart`] when it has no `_start` handler.
+    /// [`Error::MissingStart`](crate::Error::MissingStart) when it has no `_start` handler.
     pub fn spawn<H: 'static>(&mut self, session: Session<H>) -> Result<SessionId> {
         self.scope().spawn(session)
     }
@@ -125,7 +126,7 @@ impl Kernel {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    /// [`Error::NoSuchSession`](crate::Error::NoSuchSession) when `dest` does not resolve.
     #[track_caller]
     pub fn post(
         &mut self,
@@ -142,7 +143,7 @@ impl Kernel {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    /// [`Error::NoSuchSession`](crate::Error::NoSuchSession) when `dest` does not resolve.
     #[track_caller]
     pub fn call(
         &mut self,
@@ -159,7 +160,7 @@ impl Kernel {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    /// [`Error::NoSuchSession`](crate::Error::NoSuchSession) when `dest` does not resolve.
     #[track_caller]
     pub fn signal(
         &mut self,
@@ -180,7 +181,7 @@ impl Kernel {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchSession`] when `dest` does not resolve.
+    /// [`Error::NoSuchSession`](crate::Error::NoSuchSession) when `dest` does not resolve.
     pub fn alias_list(&self, dest: impl Into<Dest>) -> Result<Vec<Str>> {
         let id = self.core.resolve_or_err(&dest.into())?;
         Ok(self.core.alias_list(id))
@@ -220,7 +221,7 @@ impl Kernel {
     ///
     /// # Errors
     ///
-    /// [`Error::Died`] when a handler failed and no session handled the DIE
+    /// [`Error::Died`](crate::Error::Died) when a handler failed and no session handled the DIE
     /// signal (every session was stopped first), or when a `_stop` handler
     /// failed.
     pub fn run(&mut self) -> Result<()> {
@@ -256,6 +257,8 @@ impl Kernel {
     fn timeslice(&mut self) {
         // With work queued and nothing else to watch, the idle check and the
         // wait cannot do anything; skipping them changes nothing POE could see.
+        // Output put outside any handler (the main program) goes out now.
+        self.core.flush_wheels();
         if !self.core.is_busy() {
             self.core.idle_check();
             let timeout = self.core.wait_timeout();

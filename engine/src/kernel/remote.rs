@@ -40,6 +40,16 @@ pub(crate) enum Message {
         mode: crate::reactor::Mode,
         paused: bool,
     },
+    /// A wheel closed some of its descriptors: their watchers go.
+    Unwatch {
+        session: SessionId,
+        fds: Vec<std::os::fd::RawFd>,
+    },
+    /// A dropped wheel's timer goes.
+    CancelTimer {
+        session: SessionId,
+        timer: crate::id::TimerId,
+    },
     /// A wheel was dropped: its watchers go.
     WheelGone {
         session: SessionId,

@@ -90,6 +90,7 @@ impl Scope<'_> {
         if let Some(record) = self.core.sessions.get_mut(env.target) {
             record.body = Some(body);
         }
+        self.core.flush_wheels();
     }
 
     /// A kernel-originated event (`_child`, `_parent`) to `target`.

@@ -1,6 +1,7 @@
 //! POE::Wheel::ListenAccept: accepting connections on a listening socket.
 
 use std::{
+    cell::Cell,
     io::ErrorKind,
     net::TcpListener,
     os::{
@@ -61,6 +62,10 @@ struct Inner {
     id: WheelId,
     fd: RawFd,
     release: Release,
+    /// Off between `pause_accept` and `resume_accept`; checked between
+    /// connections, since the watcher's pause applies only after the
+    /// running handler.
+    accepting: Cell<bool>,
     listener: Box<dyn Listener>,
     accept: Event,
     error: Option<Event>,
@@ -87,6 +92,7 @@ impl ListenAccept {
             id,
             fd: listener.as_fd().as_raw_fd(),
             release: Release::new(cx, id),
+            accepting: Cell::new(true),
             listener: Box::new(listener),
             accept: accept.into(),
             error,
@@ -104,6 +110,7 @@ impl ListenAccept {
 
     /// Stops accepting for now, keeping the watcher (POE's `pause_accept`).
     pub fn pause_accept(&self) {
+        self.inner.accepting.set(false);
         self.inner
             .release
             .set_paused(self.inner.fd, Mode::Read, true);
@@ -111,6 +118,7 @@ impl ListenAccept {
 
     /// Accepts again (POE's `resume_accept`).
     pub fn resume_accept(&self) {
+        self.inner.accepting.set(true);
         self.inner
             .release
             .set_paused(self.inner.fd, Mode::Read, false);
@@ -126,7 +134,7 @@ impl<H: 'static> WheelIo<H> for Inner {
     fn ready(self: Rc<Self>, cx: &mut Context<'_, H>, _fd: RawFd, _mode: Mode) -> Result<()> {
         let me = cx.session();
         for _ in 0..ACCEPT_BUDGET {
-            if Rc::strong_count(&self) == 1 {
+            if Rc::strong_count(&self) == 1 || !self.accepting.get() {
                 break;
             }
             match self.listener.accept_one() {

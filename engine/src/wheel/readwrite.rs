@@ -1,18 +1,23 @@
 //! POE::Wheel::ReadWrite: buffered, filtered I/O on one stream.
 
 use std::{
-    cell::RefCell,
+    cell::{Cell, RefCell},
     io::{self, ErrorKind, Read, Write},
     os::fd::{AsFd, AsRawFd, RawFd},
+    panic::Location,
     rc::{Rc, Weak},
 };
 
-use super::{Release, WheelId, WheelIo, eof_args, error_args, register, set_nonblocking, watch};
+use super::{
+    Dirty, Flush, Release, WheelId, WheelIo, eof_args, error_args, register, set_nonblocking, watch,
+};
 use crate::{
     error::{Error, Result},
     event::Event,
     filter::{Filter, FilterError},
-    kernel::Context,
+    id::SessionId,
+    kernel::{Context, Core},
+    queue::Kind,
     reactor::Mode,
     value::Args,
 };
@@ -33,21 +38,24 @@ impl<T: Read + Write + AsFd> Duplex for T {}
 /// Made with [`ReadWrite::builder`] inside a handler, it reads the stream
 /// whenever it is readable, runs the bytes through its [`Filter`], and
 /// calls the session's input event once per record with `(record, wheel
-/// ID)`. [`put`](ReadWrite::put) encodes records and writes them,
-/// buffering what the stream does not take yet; the write watcher is on
-/// only while output is buffered. Errors (and end of file, as a `read`
-/// error with errno 0) call the error event with `(operation, errno,
-/// message, wheel ID)`. Dropping the last `ReadWrite` value stops
-/// everything and closes the stream.
+/// ID)`. [`put`](ReadWrite::put) encodes records into a buffer that the
+/// kernel writes when the running dispatch returns, so all of a handler's
+/// output goes out in one write; what the stream refuses waits for the
+/// write watcher, which is on only while output is buffered. Errors (and
+/// end of file, as a `read` error with errno 0) call the error event with
+/// `(operation, errno, message, wheel ID)`. Dropping the last `ReadWrite`
+/// value stops everything and closes the stream.
 ///
 /// `ReadWrite` is a cheap handle: clone it out of the heap to call it while
 /// the `Context` is borrowed.
 ///
-/// Differences from POE: records that `put` writes completely at once
-/// report the flushed event as a queued event rather than a call, and the
-/// high- and low-water events are queued too (POE calls them from inside
-/// `put`); filter errors (an oversized line, say) call the error event with
-/// the operation `filter` and errno 0, and reading goes on.
+/// Differences from POE: writing starts when the dispatch that put the
+/// output returns rather than at the next slice's write watcher; a buffer
+/// emptied by that first write reports the flushed event as a queued event
+/// rather than a call, and the high- and low-water events are queued too
+/// (POE calls them from inside `put`); filter errors (an oversized line,
+/// say) call the error event with the operation `filter` and errno 0, and
+/// reading goes on.
 pub struct ReadWrite<F: Filter> {
     inner: Rc<Inner<F>>,
 }
@@ -63,8 +71,12 @@ impl<F: Filter> Clone for ReadWrite<F> {
 struct Inner<F: Filter> {
     id: WheelId,
     fd: RawFd,
+    session: SessionId,
     release: Release,
     state: RefCell<State<F>>,
+    /// The kernel's list of wheels to flush, and whether this one is on it.
+    dirty: Dirty,
+    queued: Cell<bool>,
 }
 
 /// The events a `ReadWrite` calls.
@@ -196,25 +208,13 @@ impl<F: Filter + 'static> ReadWrite<F> {
     pub fn put(&self, record: F::Record) -> Result<(), FilterError> {
         let inner = &self.inner;
         let mut state = inner.state.borrow_mut();
-        let was_empty = state.pending() == 0;
         let State { filter, output, .. } = &mut *state;
         filter.encode(record, output)?;
-        if was_empty && state.pending() > 0 {
-            // Write at once; only what the stream refuses waits for the
-            // write watcher.
-            match state.flush() {
-                Ok(true) => {
-                    if let Some(event) = state.events.flushed {
-                        inner.release.post(event, Args::from((inner.id.number(),)));
-                    }
-                }
-                Ok(false) => inner.release.set_paused(inner.fd, Mode::Write, false),
-                Err(e) => {
-                    if let Some(event) = state.events.error {
-                        inner.release.post(event, error_args("write", &e, inner.id));
-                    }
-                }
-            }
+        if state.pending() > 0 && !inner.queued.replace(true) {
+            // Written when the running dispatch returns, together with
+            // whatever else it puts (see `Flush`).
+            let wheel: Rc<dyn Flush> = inner.clone();
+            inner.dirty.borrow_mut().push(Rc::downgrade(&wheel));
         }
         if let Some(event) = state.watermark() {
             inner.release.post(event, Args::from((inner.id.number(),)));
@@ -348,6 +348,9 @@ impl<F: Filter + 'static> ReadWriteBuilder<F> {
         let inner = Rc::new(Inner {
             id,
             fd,
+            session: cx.session(),
+            dirty: Rc::clone(&cx.core().dirty),
+            queued: Cell::new(false),
             release: Release::new(cx, id),
             state: RefCell::new(State {
                 stream: self.stream,
@@ -479,8 +482,40 @@ impl<F: Filter + 'static> Inner<F> {
     }
 }
 
+impl<F: Filter> Flush for Inner<F> {
+    fn flush(&self, core: &mut Core) {
+        self.queued.set(false);
+        let (flushed, events) = {
+            let mut state = self.state.borrow_mut();
+            (state.flush(), state.events)
+        };
+        let me = self.session;
+        let post = |core: &mut Core, event: Event, args: Args| {
+            core.enqueue(me, me, event, Kind::Post, args, Location::caller());
+        };
+        match flushed {
+            Ok(true) => {
+                if let Some(event) = events.flushed {
+                    post(core, event, Args::from((self.id.number(),)));
+                }
+            }
+            Ok(false) => {
+                core.select_pause_raw(self.fd, Mode::Write, me, false);
+            }
+            Err(e) => {
+                if let Some(event) = events.error {
+                    post(core, event, error_args("write", &e, self.id));
+                }
+            }
+        }
+    }
+}
+
 impl<F: Filter> Drop for Inner<F> {
     fn drop(&mut self) {
+        // A last try at output still buffered; what the stream does not
+        // take now is lost with the wheel, as in POE.
+        let _ = self.state.get_mut().flush();
         self.release.release(vec![self.fd]);
     }
 }

@@ -1,0 +1,629 @@
+//! POE::Component::Server::TCP: a listener session and a session per
+//! connection.
+
+use std::{cell::Cell, net::SocketAddr, net::TcpStream, os::unix::net::UnixStream, rc::Rc};
+
+use super::{Callback0, CallbackFailure, CallbackRecord, Failure, Spawner, run0};
+use crate::{
+    error::{Error, Result},
+    event::Event,
+    filter::{Filter, FilterError, Line},
+    id::SessionId,
+    kernel::Context,
+    session::{Handler, Return, Session, wrap},
+    value::{Args, Value},
+    wheel::{Domain, ReadWrite, SocketFactory},
+};
+
+/// The connection sessions' internal events (POE's names).
+const GOT_INPUT: &str = "tcp_server_got_input";
+const GOT_ERROR: &str = "tcp_server_got_error";
+const GOT_FLUSH: &str = "tcp_server_got_flush";
+/// The listener's internal events (POE's names).
+const GOT_CONNECTION: &str = "tcp_server_got_connection";
+const GOT_LISTENER_ERROR: &str = "tcp_server_got_error";
+
+/// A TCP server (POE::Component::Server::TCP).
+///
+/// [`spawn`](TcpServer::spawn) creates a **listener session** that binds,
+/// listens (with `SO_REUSEADDR`, as POE's `Reuse => 'yes'`) and accepts
+/// through a [`SocketFactory`]; its heap is a [`Listening`]. Each accepted
+/// connection gets a **connection session**, a child of the listener,
+/// whose heap is a [`Connection`]: the connection's [`ReadWrite`] wheel in
+/// `client`, the peer's address in `remote_ip` and `remote_port`, and your
+/// per-connection state, made by the factory given to
+/// [`with`](TcpServer::with), in `state`. The `client_*` callbacks run in
+/// the connection session and get its [`Context`].
+///
+/// Events the listener accepts (post them to [`ServerInfo::session`] or to
+/// the [`alias`](TcpServer::alias)):
+///
+/// - `shutdown`: stop listening and drop the alias; open connections go on
+///   until they end, and the listener session ends after them.
+/// - `set_concurrency` `(limit)`: change the concurrency limit; a negative
+///   limit (POE's -1) means none.
+/// - `disconnected`: a connection ended; connection sessions send it from
+///   their `_stop` (with an [`acceptor`](TcpServer::acceptor), send it
+///   yourself).
+///
+/// Events a connection session accepts: `shutdown`, which closes the
+/// connection once pending output is flushed (at once after an error),
+/// calling `client_disconnected` first; and any added with
+/// [`on`](TcpServer::on).
+///
+/// # Concurrency
+///
+/// With a [`concurrency`](TcpServer::concurrency) limit, the listener
+/// pauses accepting when that many connections are open and resumes once
+/// one closes; further clients wait in the listen queue (POE's
+/// `Concurrency`).
+///
+/// # Examples
+///
+/// An echo server on an ephemeral port, shut down by its first client's
+/// first line:
+///
+/// ```
+/// use roe_engine::{Kernel, TcpServer};
+///
+/// let mut kernel = Kernel::new()?;
+/// let server = TcpServer::new(0)
+///     .address("127.0.0.1")
+///     .alias("echo")
+///     .client_input(|cx, record| {
+///         cx.heap.put(record.as_bytes().unwrap_or_default().to_vec()).ok();
+///         cx.post("echo", "shutdown", ())?;
+///         cx.yield_("shutdown", ());
+///         Ok::<_, roe_engine::Error>(())
+///     })
+///     .spawn(&mut kernel)?;
+/// let port = server.port().unwrap();
+/// let client = std::thread::spawn(move || {
+///     use std::io::{BufRead, BufReader, Write};
+///     let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+///     socket.write_all(b"hello\n").unwrap();
+///     let mut line = String::new();
+///     BufReader::new(socket).read_line(&mut line).unwrap();
+///     line
+/// });
+/// kernel.run()?;
+/// assert_eq!(client.join().unwrap(), "hello\r\n");
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
+///
+/// Differences from POE: callbacks are typed closures rather than `@_`
+/// handlers; POE's `ClientArgs`, `SessionType`/`SessionParams`,
+/// `ClientInputFilter`/`ClientOutputFilter` and `ClientPreConnect` are not
+/// provided (the filter factory may build a [`Stack`](crate::Stack), and
+/// `state` takes the place of `ClientArgs`); default error callbacks print
+/// to stderr as POE's `warn` does.
+pub struct TcpServer<S = (), F: Filter = Line> {
+    port: u16,
+    address: Option<String>,
+    domain: Option<Domain>,
+    alias: Option<String>,
+    concurrency: Option<usize>,
+    listen_queue: Option<u32>,
+    started: Option<Callback0<Listening>>,
+    error: Option<CallbackFailure<Listening>>,
+    acceptor: Option<Acceptor>,
+    connection: ConnectionConfig<S, F>,
+}
+
+/// POE's `Acceptor`: `(socket, remote address, remote port)`.
+type Acceptor = Rc<dyn Fn(&mut Context<'_, Listening>, Value, Value, Value) -> Result<Value>>;
+
+/// What every connection session of a server is made of.
+struct ConnectionConfig<S, F: Filter> {
+    state: Box<dyn Fn() -> S>,
+    filter: Box<dyn Fn() -> F>,
+    connected: Option<Callback0<Connection<S, F>>>,
+    input: Option<CallbackRecord<Connection<S, F>>>,
+    disconnected: Option<Callback0<Connection<S, F>>>,
+    error: Option<CallbackFailure<Connection<S, F>>>,
+    flushed: Option<Callback0<Connection<S, F>>>,
+    shutdown_on_error: bool,
+    handlers: Vec<(Event, Handler<Connection<S, F>>)>,
+}
+
+/// The listener session's heap (POE's listener `$_[HEAP]`).
+pub struct Listening {
+    /// The listening wheel (POE's `listener`); `None` once shut down.
+    pub listener: Option<SocketFactory>,
+    /// Connections open now (POE's `connections`).
+    pub connections: usize,
+    /// The most connections served at once (POE's `concurrency`; `None` is
+    /// POE's -1, no limit).
+    pub concurrency: Option<usize>,
+    /// The server's alias (POE's `alias`).
+    pub alias: Option<String>,
+}
+
+impl Listening {
+    /// Pauses or resumes accepting to keep within the concurrency limit.
+    fn apply_concurrency(&self) {
+        if let Some(listener) = &self.listener {
+            match self.concurrency {
+                Some(limit) if self.connections >= limit => listener.pause_accept(),
+                _ => listener.resume_accept(),
+            }
+        }
+    }
+}
+
+/// A connection session's heap (POE's per-connection `$_[HEAP]`).
+pub struct Connection<S, F: Filter> {
+    /// The connection's wheel (POE's `client`); `None` once disconnected.
+    pub client: Option<ReadWrite<F>>,
+    /// The peer's address (POE's `remote_ip`); `LOCAL` for a Unix-domain
+    /// peer, as in POE.
+    pub remote_ip: String,
+    /// The peer's port (POE's `remote_port`); 0 for a Unix-domain peer.
+    pub remote_port: u16,
+    /// Whether the connection is shutting down (POE's `shutdown`); input
+    /// that arrives then is ignored.
+    pub shutdown: bool,
+    /// The listener session.
+    pub listener: SessionId,
+    /// Your per-connection state.
+    pub state: S,
+    got_an_error: bool,
+}
+
+impl<S, F: Filter + 'static> Connection<S, F> {
+    /// Sends `record` to the client (POE's `$heap->{client}->put`); nothing
+    /// happens once the connection is closed.
+    ///
+    /// # Errors
+    ///
+    /// The filter's refusal to encode the record.
+    pub fn put(&self, record: F::Record) -> Result<(), FilterError> {
+        match &self.client {
+            Some(client) => client.put(record),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the connection is open.
+    pub fn is_connected(&self) -> bool {
+        self.client.is_some()
+    }
+}
+
+/// What [`TcpServer::spawn`] reports: the listener session and where it
+/// listens.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerInfo {
+    session: SessionId,
+    local_addr: Option<SocketAddr>,
+}
+
+impl ServerInfo {
+    /// The listener session, to post `shutdown` or `set_concurrency` to.
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    /// The address the server listens on; `None` if setting up failed (the
+    /// [`error`](TcpServer::error) callback hears why) or for a Unix-domain
+    /// server.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// The port the server listens on, which the system chose if it was
+    /// given as 0.
+    pub fn port(&self) -> Option<u16> {
+        self.local_addr.map(|a| a.port())
+    }
+}
+
+impl TcpServer<(), Line> {
+    /// A server on `port` (0: the system chooses) of every interface, with
+    /// no per-connection state and the [`Line`] filter (POE's `Port`).
+    pub fn new(port: u16) -> TcpServer<(), Line> {
+        TcpServer::with(port, || (), Line::new)
+    }
+}
+
+impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
+    /// A server on `port` whose connections start with the state `state`
+    /// makes and read and write through the filter `filter` makes (POE's
+    /// `ClientFilter`).
+    pub fn with(
+        port: u16,
+        state: impl Fn() -> S + 'static,
+        filter: impl Fn() -> F + 'static,
+    ) -> TcpServer<S, F> {
+        TcpServer {
+            port,
+            address: None,
+            domain: None,
+            alias: None,
+            concurrency: None,
+            listen_queue: None,
+            started: None,
+            error: None,
+            acceptor: None,
+            connection: ConnectionConfig {
+                state: Box::new(state),
+                filter: Box::new(filter),
+                connected: None,
+                input: None,
+                disconnected: None,
+                error: None,
+                flushed: None,
+                shutdown_on_error: true,
+                handlers: Vec::new(),
+            },
+        }
+    }
+
+    /// The address to listen on (POE's `Address`): an IP literal or a host
+    /// name, or the socket's path with [`Domain::Unix`].
+    pub fn address(mut self, address: impl Into<String>) -> TcpServer<S, F> {
+        self.address = Some(address.into());
+        self
+    }
+
+    /// The address family (POE's `Domain`).
+    pub fn domain(mut self, domain: Domain) -> TcpServer<S, F> {
+        self.domain = Some(domain);
+        self
+    }
+
+    /// An alias for the listener session (POE's `Alias`).
+    pub fn alias(mut self, alias: impl Into<String>) -> TcpServer<S, F> {
+        self.alias = Some(alias.into());
+        self
+    }
+
+    /// The most connections served at once (POE's `Concurrency`).
+    pub fn concurrency(mut self, limit: usize) -> TcpServer<S, F> {
+        self.concurrency = Some(limit);
+        self
+    }
+
+    /// The listen queue's length (SocketFactory's `ListenQueue`).
+    pub fn listen_queue(mut self, connections: u32) -> TcpServer<S, F> {
+        self.listen_queue = Some(connections);
+        self
+    }
+
+    /// Called in the listener session once it listens (POE's `Started`).
+    pub fn started<C, R>(mut self, callback: C) -> TcpServer<S, F>
+    where
+        C: Fn(&mut Context<'_, Listening>) -> R + 'static,
+        R: Return,
+    {
+        self.started = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self
+    }
+
+    /// Called in the listener session when binding, listening or accepting
+    /// fails (POE's `Error`). Without it, the failure is printed to stderr
+    /// and the server stops listening, as POE's default does.
+    pub fn error<C, R>(mut self, callback: C) -> TcpServer<S, F>
+    where
+        C: Fn(&mut Context<'_, Listening>, Failure) -> R + 'static,
+        R: Return,
+    {
+        self.error = Some(Rc::new(move |cx, failure| {
+            callback(cx, failure).into_result()
+        }));
+        self
+    }
+
+    /// Handles each accepted socket yourself instead of spawning a
+    /// connection session (POE's `Acceptor`): `(socket, remote address,
+    /// remote port)` as SocketFactory's success event gives them. Post
+    /// `disconnected` to the listener when such a connection ends if a
+    /// concurrency limit is set. The `client_*` callbacks are then unused.
+    pub fn acceptor<C, R>(mut self, callback: C) -> TcpServer<S, F>
+    where
+        C: Fn(&mut Context<'_, Listening>, Value, Value, Value) -> R + 'static,
+        R: Return,
+    {
+        self.acceptor = Some(Rc::new(move |cx, socket, address, port| {
+            callback(cx, socket, address, port).into_result()
+        }));
+        self
+    }
+
+    /// Called in each connection session once its wheel is set up (POE's
+    /// `ClientConnected`).
+    pub fn client_connected<C, R>(mut self, callback: C) -> TcpServer<S, F>
+    where
+        C: Fn(&mut Context<'_, Connection<S, F>>) -> R + 'static,
+        R: Return,
+    {
+        self.connection.connected = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self
+    }
+
+    /// Called per record a client sends (POE's `ClientInput`), unless the
+    /// connection is shutting down.
+    pub fn client_input<C, R>(mut self, callback: C) -> TcpServer<S, F>
+    where
+        C: Fn(&mut Context<'_, Connection<S, F>>, Value) -> R + 'static,
+        R: Return,
+    {
+        self.connection.input = Some(Rc::new(move |cx, record| {
+            callback(cx, record).into_result()
+        }));
+        self
+    }
+
+    /// Called when a connection closes: after the client went away or
+    /// failed, or after `shutdown` (POE's `ClientDisconnected`). `client`
+    /// is still set during the call.
+    pub fn client_disconnected<C, R>(mut self, callback: C) -> TcpServer<S, F>
+    where
+        C: Fn(&mut Context<'_, Connection<S, F>>) -> R + 'static,
+        R: Return,
+    {
+        self.connection.disconnected = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self
+    }
+
+    /// Called on a connection's errors, including the end of its input (a
+    /// `read` with errno 0), as in POE (`ClientError`). Without it, errors
+    /// other than that and `ECONNRESET` are printed to stderr.
+    pub fn client_error<C, R>(mut self, callback: C) -> TcpServer<S, F>
+    where
+        C: Fn(&mut Context<'_, Connection<S, F>>, Failure) -> R + 'static,
+        R: Return,
+    {
+        self.connection.error = Some(Rc::new(move |cx, failure| {
+            callback(cx, failure).into_result()
+        }));
+        self
+    }
+
+    /// Called when everything put to a client has been written (POE's
+    /// `ClientFlushed`).
+    pub fn client_flushed<C, R>(mut self, callback: C) -> TcpServer<S, F>
+    where
+        C: Fn(&mut Context<'_, Connection<S, F>>) -> R + 'static,
+        R: Return,
+    {
+        self.connection.flushed = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self
+    }
+
+    /// Whether a connection shuts itself down after an error (POE's
+    /// `ClientShutdownOnError`; default `true`).
+    pub fn client_shutdown_on_error(mut self, on: bool) -> TcpServer<S, F> {
+        self.connection.shutdown_on_error = on;
+        self
+    }
+
+    /// Adds a handler to every connection session (POE's `InlineStates`),
+    /// for events of your own posted to connections.
+    pub fn on<C, R>(mut self, event: impl Into<Event>, handler: C) -> TcpServer<S, F>
+    where
+        C: Fn(&mut Context<'_, Connection<S, F>>, Args) -> R + 'static,
+        R: Return,
+    {
+        self.connection.handlers.push((event.into(), wrap(handler)));
+        self
+    }
+
+    /// Creates the listener session, which binds and listens before this
+    /// returns; a failure to do so goes to the [`error`](TcpServer::error)
+    /// callback (and [`ServerInfo::local_addr`] is `None`).
+    ///
+    /// # Errors
+    ///
+    /// The alias is taken, or the kernel cannot watch the socket.
+    pub fn spawn(self, spawner: &mut impl Spawner) -> Result<ServerInfo> {
+        let local = Rc::new(Cell::new(None));
+        let session = self.listener_session(Rc::clone(&local));
+        let session = spawner.spawn_session(session)?;
+        Ok(ServerInfo {
+            session,
+            local_addr: local.get(),
+        })
+    }
+
+    fn listener_session(self, local: Rc<Cell<Option<SocketAddr>>>) -> Session<Listening> {
+        let TcpServer {
+            port,
+            address,
+            domain,
+            alias,
+            concurrency,
+            listen_queue,
+            started,
+            error,
+            acceptor,
+            connection,
+        } = self;
+        let connection = Rc::new(connection);
+        Session::new(Listening {
+            listener: None,
+            connections: 0,
+            concurrency,
+            alias,
+        })
+        .on("_start", move |cx, _| {
+            if let Some(alias) = cx.heap.alias.clone() {
+                cx.alias_set(&alias)?;
+            }
+            let mut factory = SocketFactory::builder(GOT_CONNECTION, GOT_LISTENER_ERROR)
+                .bind_port(port)
+                .reuse(true);
+            if let Some(address) = &address {
+                factory = factory.bind_address(address.clone());
+            }
+            if let Some(domain) = domain {
+                factory = factory.domain(domain);
+            }
+            if let Some(queue) = listen_queue {
+                factory = factory.listen_queue(queue);
+            }
+            let listener = factory.start(cx)?;
+            local.set(listener.local_addr());
+            cx.heap.listener = Some(listener);
+            cx.heap.apply_concurrency();
+            run0(&started, cx)
+        })
+        .on(GOT_CONNECTION, move |cx, mut args| {
+            cx.heap.connections += 1;
+            cx.heap.apply_concurrency();
+            let (socket, address, port) = (args.take(0), args.take(1), args.take(2));
+            if let Some(acceptor) = &acceptor {
+                return acceptor(cx, socket, address, port).map(drop);
+            }
+            let listener = cx.session();
+            let session = connection_session(Rc::clone(&connection), listener, address, port);
+            cx.spawn(session.args((socket,)))?;
+            Ok(())
+        })
+        .on(GOT_LISTENER_ERROR, move |cx, args| {
+            let failure = Failure::from_args(&args);
+            match &error {
+                Some(callback) => callback(cx, failure).map(drop),
+                None => {
+                    eprintln!("roe: server {} got {failure}", cx.session());
+                    cx.heap.listener = None;
+                    Ok(())
+                }
+            }
+        })
+        .on("disconnected", |cx, _| {
+            cx.heap.connections = cx.heap.connections.saturating_sub(1);
+            cx.heap.apply_concurrency();
+        })
+        .on("set_concurrency", |cx, args| {
+            cx.heap.concurrency = args[0]
+                .as_int()
+                .and_then(|limit| usize::try_from(limit).ok());
+            cx.heap.apply_concurrency();
+        })
+        .on("shutdown", |cx, _| {
+            cx.heap.listener = None;
+            if let Some(alias) = cx.heap.alias.clone() {
+                // Shutting down twice finds it gone already.
+                let _ = cx.alias_remove(&alias);
+            }
+        })
+        .on("_child", |_, _| {})
+        .on("_stop", |_, _| {})
+    }
+}
+
+/// The session of one accepted connection; `_start` gets the socket.
+fn connection_session<S: 'static, F: Filter + 'static>(
+    config: Rc<ConnectionConfig<S, F>>,
+    listener: SessionId,
+    address: Value,
+    port: Value,
+) -> Session<Connection<S, F>> {
+    let remote_ip = address
+        .as_str()
+        .map_or_else(|| "LOCAL".to_owned(), str::to_owned);
+    let remote_port = port
+        .as_int()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(0);
+    let mut session = Session::new(Connection {
+        client: None,
+        remote_ip,
+        remote_port,
+        shutdown: false,
+        listener,
+        state: (config.state)(),
+        got_an_error: false,
+    });
+    for (event, handler) in &config.handlers {
+        let handler = Rc::clone(handler);
+        session = session.on(*event, move |cx, args| handler(cx, args));
+    }
+    let c = Rc::clone(&config);
+    session = session.on("_start", move |cx, mut args| {
+        let wheel = match args.take(0).take_local::<TcpStream>() {
+            Ok(socket) => start_wheel(cx, socket, &c)?,
+            Err(other) => match other.take_local::<UnixStream>() {
+                Ok(socket) => start_wheel(cx, socket, &c)?,
+                Err(_) => {
+                    return Err(Error::InvalidArgument(
+                        "a connection session needs its socket",
+                    ));
+                }
+            },
+        };
+        cx.heap.client = Some(wheel);
+        run0(&c.connected, cx)
+    });
+    let c = Rc::clone(&config);
+    session = session.on(GOT_INPUT, move |cx, mut args| {
+        if cx.heap.shutdown {
+            return Ok(());
+        }
+        match &c.input {
+            Some(callback) => callback(cx, args.take(0)).map(drop),
+            None => Ok(()),
+        }
+    });
+    let c = Rc::clone(&config);
+    session = session.on(GOT_ERROR, move |cx, args| {
+        let failure = Failure::from_args(&args);
+        match &c.error {
+            Some(callback) => {
+                callback(cx, failure)?;
+            }
+            None if !failure.is_quiet() => {
+                eprintln!("roe: client {} got {failure}", cx.session());
+            }
+            None => {}
+        }
+        if c.shutdown_on_error {
+            cx.heap.got_an_error = true;
+            cx.yield_("shutdown", ());
+        }
+        Ok(())
+    });
+    let c = Rc::clone(&config);
+    session = session.on(GOT_FLUSH, move |cx, _| {
+        run0(&c.flushed, cx)?;
+        if cx.heap.shutdown && cx.heap.client.is_some() {
+            run0(&c.disconnected, cx)?;
+            cx.heap.client = None;
+        }
+        Ok(())
+    });
+    let c = Rc::clone(&config);
+    session = session.on("shutdown", move |cx, _| {
+        cx.heap.shutdown = true;
+        let idle = match &cx.heap.client {
+            Some(client) => cx.heap.got_an_error || client.pending_output() == 0,
+            None => false,
+        };
+        if idle {
+            run0(&c.disconnected, cx)?;
+            cx.heap.client = None;
+        }
+        Ok(())
+    });
+    session
+        .on("_stop", |cx, _| {
+            // The listener counts connections for its concurrency limit; it
+            // may be gone already when everything stops.
+            let listener = cx.heap.listener;
+            let _ = cx.call(listener, "disconnected", ());
+        })
+        .on("_child", |_, _| {})
+}
+
+fn start_wheel<S: 'static, F: Filter + 'static>(
+    cx: &mut Context<'_, Connection<S, F>>,
+    socket: impl crate::wheel::Duplex + 'static,
+    config: &ConnectionConfig<S, F>,
+) -> Result<ReadWrite<F>> {
+    ReadWrite::builder(socket, (config.filter)())
+        .input(GOT_INPUT)
+        .error(GOT_ERROR)
+        .flushed(GOT_FLUSH)
+        .start(cx)
+}

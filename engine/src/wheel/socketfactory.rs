@@ -1,0 +1,733 @@
+//! POE::Wheel::SocketFactory: creating, binding, listening on and
+//! connecting stream sockets without blocking.
+
+use std::{
+    cell::RefCell,
+    io::{self, ErrorKind},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
+    os::{
+        fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
+        unix::net::{UnixListener, UnixStream},
+    },
+    rc::{Rc, Weak},
+    time::Duration,
+};
+
+use rustix::{
+    io::Errno,
+    net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType, sockopt},
+};
+
+use super::{Release, WheelId, WheelIo, error_args, register, set_timer, watch};
+use crate::{
+    error::{Error, Result},
+    event::Event,
+    id::TimerId,
+    kernel::Context,
+    reactor::Mode,
+    value::{Args, Value},
+};
+
+/// Connections taken per readiness event, so a flood of them cannot hold a
+/// slice (the watcher is level-triggered, so the rest come next slice).
+const ACCEPT_BUDGET: usize = 64;
+
+/// The listen queue when none is given: Linux's `SOMAXCONN` (the kernel
+/// caps it at `net.core.somaxconn` anyway).
+const DEFAULT_LISTEN_QUEUE: u32 = 4096;
+
+/// A socket's address family (POE's `SocketDomain`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Domain {
+    /// IPv4 (`AF_INET`), POE's default.
+    Inet,
+    /// IPv6 (`AF_INET6`).
+    Inet6,
+    /// Unix-domain stream sockets (`AF_UNIX`): addresses are paths.
+    Unix,
+}
+
+impl Domain {
+    fn family(self) -> AddressFamily {
+        match self {
+            Domain::Inet => AddressFamily::INET,
+            Domain::Inet6 => AddressFamily::INET6,
+            Domain::Unix => AddressFamily::UNIX,
+        }
+    }
+
+    fn accepts(self, address: &SocketAddr) -> bool {
+        match self {
+            Domain::Inet => address.is_ipv4(),
+            Domain::Inet6 => address.is_ipv6(),
+            Domain::Unix => false,
+        }
+    }
+}
+
+/// Creates stream sockets without blocking (POE::Wheel::SocketFactory).
+///
+/// Built with [`SocketFactory::builder`] inside a handler, it works in one
+/// of two modes:
+///
+/// - **Server** (no remote address): it creates a socket, sets
+///   `SO_REUSEADDR` if asked ([`reuse`](SocketFactoryBuilder::reuse), POE's
+///   `Reuse`), binds it, listens, and then accepts connections for as long
+///   as it lives, calling the success event once per connection.
+/// - **Client** (with [`remote_address`](SocketFactoryBuilder::remote_address)):
+///   it starts a non-blocking connect, waits for the socket to become
+///   writable, reads `SO_ERROR`, and calls the success or the failure event
+///   once.
+///
+/// The success event gets `(socket, peer address, peer port, wheel ID)`:
+/// the socket is a [`Value::local`] holding a `std::net::TcpStream` (or a
+/// `std::os::unix::net::UnixStream` in the [`Domain::Unix`]), in blocking
+/// mode as std makes sockets (wheels such as [`ReadWrite`](crate::ReadWrite)
+/// make it non-blocking); take it with `take_local`. The address is text
+/// and the port an integer; Unix-domain peers have `undef` for both, as in
+/// POE. The failure event gets `(operation, errno, message, wheel ID)`,
+/// where the operation names the step that failed: `getaddrinfo`, `socket`,
+/// `setsockopt`, `bind`, `listen`, `connect`, `getsockopt`, `getpeername`
+/// or `accept`. Failures in the setting-up steps are queued with `yield`, as
+/// POE does, so they arrive after the handler that built the wheel returns;
+/// a wheel that failed so is inert. Accepting and connecting call their
+/// events synchronously.
+///
+/// Dropping the wheel stops it and closes its socket (a socket it handed
+/// to the success event is the handler's).
+///
+/// # Name resolution
+///
+/// IP literals (`127.0.0.1`, `::1`) are parsed, never looked up. Host names
+/// are resolved with std's [`ToSocketAddrs`], which **blocks** the kernel's
+/// thread while the system resolver works, as POE's `inet_aton` and
+/// `getaddrinfo` did; resolve names elsewhere first when that matters. The
+/// first address of the socket's domain is used. With no
+/// [`domain`](SocketFactoryBuilder::domain), an IPv6 literal selects
+/// [`Domain::Inet6`] and anything else [`Domain::Inet`], POE's default.
+///
+/// Differences from POE: datagram sockets are not provided; only
+/// `EINPROGRESS` from `connect` means "connecting" (POE also takes
+/// `EWOULDBLOCK`, which Linux uses for a full Unix-domain backlog and for a
+/// lack of local ports, both failures); a connect timeout is built in
+/// ([`connect_timeout`](SocketFactoryBuilder::connect_timeout); POE leaves it
+/// to POE::Component::Client::TCP); resolution failures report errno
+/// `EADDRNOTAVAIL` as POE does, under the operation `getaddrinfo` for both
+/// IPv4 and IPv6.
+pub struct SocketFactory {
+    inner: Rc<Inner>,
+}
+
+/// Builds a [`SocketFactory`]: the addresses, options and events.
+pub struct SocketFactoryBuilder {
+    success: Event,
+    failure: Event,
+    domain: Option<Domain>,
+    bind_address: Option<String>,
+    bind_port: Option<u16>,
+    remote_address: Option<String>,
+    remote_port: Option<u16>,
+    listen_queue: Option<u32>,
+    reuse: bool,
+    connect_timeout: Option<Duration>,
+}
+
+struct Inner {
+    id: WheelId,
+    release: Release,
+    state: RefCell<State>,
+}
+
+struct State {
+    role: Role,
+    success: Event,
+    failure: Event,
+    /// The address a listening socket is bound to (POE's `getsockname`).
+    local: Option<SocketAddr>,
+    /// Cleared by `pause_accept`: the accept loop checks it between
+    /// connections, since the kernel pauses the watcher only after the
+    /// running handler.
+    accepting: bool,
+}
+
+enum Role {
+    /// Nothing to do: setting up failed, or a connection was made.
+    Idle,
+    Listening(Listening),
+    Connecting {
+        socket: OwnedFd,
+        domain: Domain,
+        timer: Option<TimerId>,
+    },
+}
+
+enum Listening {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listening {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listening::Tcp(l) => l.as_fd(),
+            Listening::Unix(l) => l.as_fd(),
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+
+    /// Accepts one connection: the socket and the peer's address and port.
+    fn accept(&self) -> io::Result<(Value, Value, Value)> {
+        match self {
+            Listening::Tcp(listener) => {
+                let (stream, peer) = listener.accept()?;
+                Ok((
+                    Value::local(stream),
+                    Value::from(peer.ip().to_string()),
+                    Value::from(peer.port()),
+                ))
+            }
+            Listening::Unix(listener) => {
+                let (stream, _) = listener.accept()?;
+                Ok((Value::local(stream), Value::Undef, Value::Undef))
+            }
+        }
+    }
+}
+
+impl State {
+    /// The descriptor the wheel watches, if it still owns one.
+    fn watched_fd(&self) -> Option<RawFd> {
+        match &self.role {
+            Role::Idle => None,
+            Role::Listening(listening) => Some(listening.fd()),
+            Role::Connecting { socket, .. } => Some(socket.as_raw_fd()),
+        }
+    }
+}
+
+/// A failed setting-up step: the operation, errno and message.
+struct Failed {
+    operation: &'static str,
+    errno: i32,
+    message: String,
+}
+
+impl Failed {
+    fn new(operation: &'static str, error: impl Into<io::Error>) -> Failed {
+        let error = error.into();
+        Failed {
+            operation,
+            errno: error.raw_os_error().unwrap_or(0),
+            message: error.to_string(),
+        }
+    }
+
+    /// A name or address that gives nothing to use: `EADDRNOTAVAIL`, as
+    /// POE reports it, with what was asked for.
+    fn not_found(why: String) -> Failed {
+        let errno = Errno::ADDRNOTAVAIL.raw_os_error();
+        Failed {
+            operation: "getaddrinfo",
+            errno,
+            message: format!("{why}: {}", io::Error::from_raw_os_error(errno)),
+        }
+    }
+
+    fn args(self, id: WheelId) -> Args {
+        Args::from((self.operation, self.errno, self.message, id.number()))
+    }
+}
+
+/// What setting up produced.
+enum Opened {
+    Listening(Listening, Option<SocketAddr>),
+    Connecting(OwnedFd, Domain),
+}
+
+impl SocketFactory {
+    /// Starts building a wheel that calls `success` per accepted or made
+    /// connection and `failure` when a step fails (POE's `SuccessEvent` and
+    /// `FailureEvent`, both required there too).
+    pub fn builder(success: impl Into<Event>, failure: impl Into<Event>) -> SocketFactoryBuilder {
+        SocketFactoryBuilder {
+            success: success.into(),
+            failure: failure.into(),
+            domain: None,
+            bind_address: None,
+            bind_port: None,
+            remote_address: None,
+            remote_port: None,
+            listen_queue: None,
+            reuse: false,
+            connect_timeout: None,
+        }
+    }
+
+    /// This wheel's ID (POE's `ID`), the last argument of its events.
+    pub fn id(&self) -> WheelId {
+        self.inner.id
+    }
+
+    /// The address a listening IPv4 or IPv6 socket is bound to (POE's
+    /// `getsockname`), which tells a server bound to port 0 its port.
+    /// `None` for clients, Unix-domain sockets and wheels whose setting-up
+    /// failed.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.inner.state.borrow().local
+    }
+
+    /// Whether this wheel is listening (it is a server whose setting-up
+    /// succeeded).
+    pub fn is_listening(&self) -> bool {
+        matches!(self.inner.state.borrow().role, Role::Listening(_))
+    }
+
+    /// Whether this wheel is still connecting (a client that has not yet
+    /// reported success or failure).
+    pub fn is_connecting(&self) -> bool {
+        matches!(self.inner.state.borrow().role, Role::Connecting { .. })
+    }
+
+    /// Stops accepting for now, keeping the socket and the watcher (POE's
+    /// `pause_accept`); connections wait in the listen queue. Called from
+    /// the success event, it takes effect before the next connection.
+    pub fn pause_accept(&self) {
+        self.set_accepting(false);
+    }
+
+    /// Accepts again after [`pause_accept`](SocketFactory::pause_accept)
+    /// (POE's `resume_accept`).
+    pub fn resume_accept(&self) {
+        self.set_accepting(true);
+    }
+
+    fn set_accepting(&self, on: bool) {
+        let mut state = self.inner.state.borrow_mut();
+        state.accepting = on;
+        if let Role::Listening(listening) = &state.role {
+            self.inner
+                .release
+                .set_paused(listening.fd(), Mode::Read, !on);
+        }
+    }
+}
+
+impl SocketFactoryBuilder {
+    /// The address family (POE's `SocketDomain`); see the type's notes for
+    /// the default.
+    pub fn domain(mut self, domain: Domain) -> SocketFactoryBuilder {
+        self.domain = Some(domain);
+        self
+    }
+
+    /// The local address to bind (POE's `BindAddress`): an IP literal or a
+    /// host name, or a path in the [`Domain::Unix`]. Servers bind to the
+    /// unspecified address (all interfaces) when it is not given.
+    pub fn bind_address(mut self, address: impl Into<String>) -> SocketFactoryBuilder {
+        self.bind_address = Some(address.into());
+        self
+    }
+
+    /// The local port to bind (POE's `BindPort`); 0, the default, lets the
+    /// system choose (see [`SocketFactory::local_addr`]).
+    pub fn bind_port(mut self, port: u16) -> SocketFactoryBuilder {
+        self.bind_port = Some(port);
+        self
+    }
+
+    /// The address to connect to (POE's `RemoteAddress`), which makes the
+    /// wheel a client: an IP literal or a host name, or a path in the
+    /// [`Domain::Unix`].
+    pub fn remote_address(mut self, address: impl Into<String>) -> SocketFactoryBuilder {
+        self.remote_address = Some(address.into());
+        self
+    }
+
+    /// The port to connect to (POE's `RemotePort`); required with an IPv4 or
+    /// IPv6 remote address.
+    pub fn remote_port(mut self, port: u16) -> SocketFactoryBuilder {
+        self.remote_port = Some(port);
+        self
+    }
+
+    /// The length of the listen queue (POE's `ListenQueue`; default
+    /// `SOMAXCONN`).
+    pub fn listen_queue(mut self, connections: u32) -> SocketFactoryBuilder {
+        self.listen_queue = Some(connections);
+        self
+    }
+
+    /// Sets `SO_REUSEADDR` before binding (POE's `Reuse`), so a server can
+    /// bind a port whose old connections linger in `TIME_WAIT`.
+    pub fn reuse(mut self, reuse: bool) -> SocketFactoryBuilder {
+        self.reuse = reuse;
+        self
+    }
+
+    /// Gives up connecting after `timeout`, calling the failure event with
+    /// `("connect", ETIMEDOUT, ...)`. Servers ignore it.
+    pub fn connect_timeout(mut self, timeout: Duration) -> SocketFactoryBuilder {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Creates the socket and starts listening or connecting for the
+    /// running session. A failing step is reported to the failure event (see
+    /// [`SocketFactory`]), not here.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an IPv4 or IPv6 remote address without
+    /// a remote port; [`Error::Io`] when the kernel cannot watch the socket.
+    pub fn start<H: 'static>(self, cx: &mut Context<'_, H>) -> Result<SocketFactory> {
+        if self.remote_address.is_some()
+            && self.remote_port.is_none()
+            && self.domain != Some(Domain::Unix)
+        {
+            return Err(Error::InvalidArgument(
+                "a remote address needs a remote port",
+            ));
+        }
+        let id = WheelId::next();
+        let inner = Rc::new(Inner {
+            id,
+            release: Release::new(cx, id),
+            state: RefCell::new(State {
+                role: Role::Idle,
+                success: self.success,
+                failure: self.failure,
+                local: None,
+                accepting: true,
+            }),
+        });
+        let opened = match self.open() {
+            Ok(opened) => opened,
+            Err(failed) => {
+                cx.yield_(self.failure, failed.args(id));
+                return Ok(SocketFactory { inner });
+            }
+        };
+        let io: Rc<dyn WheelIo<H>> = inner.clone();
+        register(cx, id, Rc::downgrade(&io) as Weak<dyn WheelIo<H>>);
+        match opened {
+            Opened::Listening(listening, local) => {
+                watch(cx, &listening.as_fd(), Mode::Read, id)?;
+                let mut state = inner.state.borrow_mut();
+                state.local = local;
+                state.role = Role::Listening(listening);
+            }
+            Opened::Connecting(socket, domain) => {
+                watch(cx, &socket, Mode::Write, id)?;
+                // Owned by the wheel before anything else can fail, so a
+                // failure below releases the watcher with the wheel.
+                inner.state.borrow_mut().role = Role::Connecting {
+                    socket,
+                    domain,
+                    timer: None,
+                };
+                if let Some(timeout) = self.connect_timeout {
+                    let timer = set_timer(cx, id, timeout)?;
+                    if let Role::Connecting { timer: slot, .. } = &mut inner.state.borrow_mut().role
+                    {
+                        *slot = Some(timer);
+                    }
+                }
+            }
+        }
+        Ok(SocketFactory { inner })
+    }
+
+    /// Every step up to listening or to the connect call.
+    fn open(&self) -> Result<Opened, Failed> {
+        let domain = self.domain.unwrap_or_else(|| {
+            let address = self.remote_address.as_ref().or(self.bind_address.as_ref());
+            match address.map(|a| a.parse::<IpAddr>()) {
+                Some(Ok(IpAddr::V6(_))) => Domain::Inet6,
+                _ => Domain::Inet,
+            }
+        });
+        // Addresses first: a name that does not resolve costs no socket.
+        let remote = match &self.remote_address {
+            Some(address) => Some(Endpoint::resolve(
+                domain,
+                address,
+                self.remote_port.unwrap_or(0),
+            )?),
+            None => None,
+        };
+        let bind = if self.bind_address.is_some() || self.bind_port.is_some() || remote.is_none() {
+            match (&self.bind_address, domain) {
+                (Some(address), _) => Some(Endpoint::resolve(
+                    domain,
+                    address,
+                    self.bind_port.unwrap_or(0),
+                )?),
+                // A Unix-domain client binds nothing by default; a server
+                // without a path cannot listen (POE fails at `listen`).
+                (None, Domain::Unix) => None,
+                (None, Domain::Inet) => Some(Endpoint::Ip(SocketAddr::new(
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    self.bind_port.unwrap_or(0),
+                ))),
+                (None, Domain::Inet6) => Some(Endpoint::Ip(SocketAddr::new(
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                    self.bind_port.unwrap_or(0),
+                ))),
+            }
+        } else {
+            None
+        };
+        let socket = rustix::net::socket_with(
+            domain.family(),
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|e| Failed::new("socket", e))?;
+        if self.reuse {
+            sockopt::set_socket_reuseaddr(&socket, true)
+                .map_err(|e| Failed::new("setsockopt", e))?;
+        }
+        if let Some(bind) = &bind {
+            bind.bind(&socket).map_err(|e| Failed::new("bind", e))?;
+        }
+        match remote {
+            Some(remote) => {
+                match remote.connect(&socket) {
+                    // A Unix-domain connect may finish at once; the write
+                    // watcher reports it like any other, as in POE.
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(Errno::INPROGRESS.raw_os_error()) => {}
+                    Err(e) => return Err(Failed::new("connect", e)),
+                }
+                Ok(Opened::Connecting(socket, domain))
+            }
+            None => {
+                let backlog = self.listen_queue.unwrap_or(DEFAULT_LISTEN_QUEUE);
+                let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+                rustix::net::listen(&socket, backlog).map_err(|e| Failed::new("listen", e))?;
+                let local = rustix::net::getsockname(&socket)
+                    .ok()
+                    .and_then(|a| SocketAddr::try_from(a).ok());
+                let listening = match domain {
+                    Domain::Unix => Listening::Unix(UnixListener::from(socket)),
+                    Domain::Inet | Domain::Inet6 => Listening::Tcp(TcpListener::from(socket)),
+                };
+                Ok(Opened::Listening(listening, local))
+            }
+        }
+    }
+}
+
+/// A resolved address to bind or connect to.
+enum Endpoint {
+    Ip(SocketAddr),
+    Unix(SocketAddrUnix),
+}
+
+impl Endpoint {
+    /// Parses or resolves `address` for `domain`.
+    fn resolve(domain: Domain, address: &str, port: u16) -> Result<Endpoint, Failed> {
+        if domain == Domain::Unix {
+            // Only a path too long for a socket address fails here.
+            return SocketAddrUnix::new(address)
+                .map(Endpoint::Unix)
+                .map_err(|e| Failed::new("bind", e));
+        }
+        let not_found = Failed::not_found;
+        // Literals never touch the resolver.
+        if let Ok(ip) = address.parse::<IpAddr>() {
+            let address = SocketAddr::new(ip, port);
+            return if domain.accepts(&address) {
+                Ok(Endpoint::Ip(address))
+            } else {
+                Err(not_found(format!(
+                    "{ip} is not an address of the {domain:?} domain"
+                )))
+            };
+        }
+        let found = (address, port)
+            .to_socket_addrs()
+            .map_err(|e| not_found(format!("{address}: {e}")))?
+            .find(|a| domain.accepts(a));
+        found
+            .map(Endpoint::Ip)
+            .ok_or_else(|| not_found(format!("{address} has no {domain:?} address")))
+    }
+
+    fn bind(&self, socket: &OwnedFd) -> io::Result<()> {
+        match self {
+            Endpoint::Ip(address) => rustix::net::bind(socket, address)?,
+            Endpoint::Unix(address) => rustix::net::bind(socket, address)?,
+        }
+        Ok(())
+    }
+
+    fn connect(&self, socket: &OwnedFd) -> io::Result<()> {
+        match self {
+            Endpoint::Ip(address) => rustix::net::connect(socket, address)?,
+            Endpoint::Unix(address) => rustix::net::connect(socket, address)?,
+        }
+        Ok(())
+    }
+}
+
+impl<H: 'static> WheelIo<H> for Inner {
+    fn ready(self: Rc<Self>, cx: &mut Context<'_, H>, _fd: RawFd, mode: Mode) -> Result<()> {
+        match mode {
+            Mode::Read => self.accept(cx),
+            Mode::Write => self.connected(cx),
+            Mode::Expedite => Ok(()),
+        }
+    }
+
+    fn timer(self: Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
+        let me = cx.session();
+        let (socket, failure) = {
+            let mut state = self.state.borrow_mut();
+            if !matches!(state.role, Role::Connecting { .. }) {
+                return Ok(());
+            }
+            let Role::Connecting { socket, .. } = std::mem::replace(&mut state.role, Role::Idle)
+            else {
+                return Ok(());
+            };
+            (socket, state.failure)
+        };
+        cx.core().unwatch_raw(socket.as_raw_fd(), Mode::Write, me);
+        drop(socket);
+        if Rc::strong_count(&self) == 1 {
+            return Ok(());
+        }
+        let error = io::Error::from(Errno::TIMEDOUT);
+        cx.call(me, failure, error_args("connect", &error, self.id))?;
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Whether only the kernel's dispatch still holds this wheel.
+    fn is_dropped(self: &Rc<Self>) -> bool {
+        Rc::strong_count(self) == 1
+    }
+
+    fn accept<H: 'static>(self: Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
+        let me = cx.session();
+        for _ in 0..ACCEPT_BUDGET {
+            if self.is_dropped() {
+                break;
+            }
+            let (accepted, success, failure) = {
+                let state = self.state.borrow();
+                let Role::Listening(listening) = &state.role else {
+                    return Ok(());
+                };
+                // Paused by the last connection's handler, say at a
+                // concurrency limit.
+                if !state.accepting {
+                    break;
+                }
+                (listening.accept(), state.success, state.failure)
+            };
+            match accepted {
+                Ok((socket, address, port)) => {
+                    cx.call(me, success, (socket, address, port, self.id.number()))?;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                // A peer that gave up while queued is no failure (POE
+                // ignores it too).
+                Err(e)
+                    if e.kind() == ErrorKind::Interrupted
+                        || e.raw_os_error() == Some(Errno::CONNABORTED.raw_os_error()) => {}
+                Err(e) => {
+                    cx.call(me, failure, error_args("accept", &e, self.id))?;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn connected<H: 'static>(self: Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
+        let me = cx.session();
+        let (socket, domain, timer, success, failure) = {
+            let mut state = self.state.borrow_mut();
+            if !matches!(state.role, Role::Connecting { .. }) {
+                return Ok(());
+            }
+            let Role::Connecting {
+                socket,
+                domain,
+                timer,
+            } = std::mem::replace(&mut state.role, Role::Idle)
+            else {
+                return Ok(());
+            };
+            (socket, domain, timer, state.success, state.failure)
+        };
+        // The descriptor goes to the handler, which may watch it at once.
+        cx.core().unwatch_raw(socket.as_raw_fd(), Mode::Write, me);
+        if let Some(timer) = timer {
+            let _ = cx.alarm_remove(timer);
+        }
+        if self.is_dropped() {
+            return Ok(());
+        }
+        let outcome = match sockopt::socket_error(&socket) {
+            Ok(Ok(())) => peer(&socket, domain).map_err(|e| Failed::new("getpeername", e)),
+            Ok(Err(errno)) => Err(Failed::new("connect", errno)),
+            Err(e) => Err(Failed::new("getsockopt", e)),
+        };
+        let (address, port) = match outcome {
+            Ok(peer) => peer,
+            Err(failed) => {
+                drop(socket);
+                cx.call(me, failure, failed.args(self.id))?;
+                return Ok(());
+            }
+        };
+        // Hand the socket over as std makes them: blocking.
+        let _ = rustix::io::ioctl_fionbio(&socket, false);
+        let socket = match domain {
+            Domain::Unix => Value::local(UnixStream::from(socket)),
+            Domain::Inet | Domain::Inet6 => Value::local(TcpStream::from(socket)),
+        };
+        let args = Args::from((socket, address, port, self.id.number()));
+        cx.call(me, success, args)?;
+        Ok(())
+    }
+}
+
+/// The connected peer's address and port, as the success event gives them.
+fn peer(socket: &OwnedFd, domain: Domain) -> io::Result<(Value, Value)> {
+    let address = rustix::net::getpeername(socket)?;
+    if domain == Domain::Unix {
+        return Ok((Value::Undef, Value::Undef));
+    }
+    let address = address
+        .and_then(|a| SocketAddr::try_from(a).ok())
+        .ok_or_else(|| io::Error::from(Errno::NOTCONN))?;
+    Ok((
+        Value::from(address.ip().to_string()),
+        Value::from(address.port()),
+    ))
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        if let Role::Connecting {
+            timer: Some(timer), ..
+        } = &state.role
+        {
+            self.release.cancel_timer(*timer);
+        }
+        // Only a descriptor the wheel still owns: one handed to the success
+        // event may be watched by the session's next wheel.
+        self.release
+            .release(state.watched_fd().into_iter().collect());
+    }
+}
