@@ -53,7 +53,11 @@ fn message(n: usize) -> Vec<u8> {
 
 // ----- roe --------------------------------------------------------------------------
 
-type Server = (Option<TcpListener>, Option<ListenAccept>, Option<ReadWrite<Block>>);
+type Server = (
+    Option<TcpListener>,
+    Option<ListenAccept>,
+    Option<ReadWrite<Block>>,
+);
 
 /// A kernel on its own thread echoing each 64-byte block of one connection.
 fn roe_server(listener: TcpListener) -> thread::JoinHandle<()> {
@@ -137,14 +141,20 @@ fn roe_client(port: u16, total: usize, window: usize) -> Run {
                 heap.received += 1;
                 if heap.next < total {
                     heap.sent.push_back(Instant::now());
-                    heap.wheel.as_ref().unwrap().put(message(heap.next)).unwrap();
+                    heap.wheel
+                        .as_ref()
+                        .unwrap()
+                        .put(message(heap.next))
+                        .unwrap();
                     heap.next += 1;
                 } else if heap.received == total {
                     *out.borrow_mut() = Some(heap.started.elapsed());
                     heap.wheel = None;
                 }
             })
-            .on("error", |_, args| -> () { panic!("client error: {args:?}") }),
+            .on("error", |_, args| -> () {
+                panic!("client error: {args:?}")
+            }),
         )
         .unwrap();
     kernel.run().unwrap();
@@ -187,7 +197,9 @@ fn tokio_run(total: usize, window: usize) -> Run {
         });
     });
     let run = tokio_runtime().block_on(async move {
-        let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
         socket.set_nodelay(true).unwrap();
         let mut sent = VecDeque::new();
         let mut latencies = Vec::with_capacity(total);
@@ -258,8 +270,14 @@ fn std_run(total: usize, window: usize) -> Run {
 
 // ----- the run ----------------------------------------------------------------------
 
-const PEERS: [(&str, fn(usize, usize) -> Run); 3] =
-    [("roe", roe_run), ("tokio", tokio_run), ("std::net blocking", std_run)];
+/// A peer's run: round trips and requests in flight.
+type Runner = fn(usize, usize) -> Run;
+
+const PEERS: [(&str, Runner); 3] = [
+    ("roe", roe_run),
+    ("tokio", tokio_run),
+    ("std::net blocking", std_run),
+];
 
 /// One recorded pass per peer: p50 and p99 of single round trips.
 fn latency_report() {
@@ -286,9 +304,7 @@ fn w6(c: &mut Criterion) {
         g.measurement_time(Duration::from_secs(5));
         for (name, run) in PEERS {
             g.bench_function(BenchmarkId::new(name, total), |b| {
-                b.iter_custom(|iters| {
-                    (0..iters).map(|_| run(total, window).elapsed).sum()
-                });
+                b.iter_custom(|iters| (0..iters).map(|_| run(total, window).elapsed).sum());
             });
         }
         g.finish();

@@ -46,6 +46,18 @@ pub enum Error {
     Died(String),
     /// An operating-system error.
     Io(io::Error),
+    /// Another kernel's inbox is full and the call does not wait (the
+    /// arguments come back).
+    InboxFull(crate::value::Args),
+    /// The runtime is shutting down: no new cross-kernel posts.
+    ShuttingDown,
+    /// Sessions on several kernels hold this alias.
+    AmbiguousAlias {
+        /// The alias.
+        alias: String,
+        /// The sessions that hold it.
+        sessions: Vec<SessionId>,
+    },
 }
 
 /// `Result` with the engine's [`Error`].
@@ -73,7 +85,12 @@ impl Error {
             Error::NotPermitted(_) => Some(EPERM),
             Error::InvalidArgument(_) => Some(EINVAL),
             Error::Io(e) => e.raw_os_error(),
-            Error::MissingStart | Error::Busy(_) | Error::Died(_) => None,
+            Error::InboxFull(_) => Some(11),
+            Error::MissingStart
+            | Error::Busy(_)
+            | Error::Died(_)
+            | Error::ShuttingDown
+            | Error::AmbiguousAlias { .. } => None,
         }
     }
 }
@@ -97,6 +114,15 @@ impl fmt::Display for Error {
             ),
             Error::Died(message) => f.write_str(message),
             Error::Io(e) => e.fmt(f),
+            Error::InboxFull(_) => f.write_str("the target kernel's inbox is full"),
+            Error::ShuttingDown => f.write_str("the runtime is shutting down"),
+            Error::AmbiguousAlias { alias, sessions } => {
+                write!(f, "alias {alias:?} is held on several kernels:")?;
+                for id in sessions {
+                    write!(f, " {id}")?;
+                }
+                Ok(())
+            }
         }
     }
 }

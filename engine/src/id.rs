@@ -33,6 +33,20 @@ impl SessionId {
         SessionId { seq, slot, kernel }
     }
 
+    /// Names a session by its kernel and POE number, as a peer in another
+    /// process or a path in the fs view knows it; the kernel finds it by
+    /// number.
+    pub const fn from_number(kernel: KernelId, number: u64) -> SessionId {
+        if number == 0 {
+            SessionId::kernel_root(kernel)
+        } else {
+            SessionId::new(kernel, SessionId::UNKNOWN_SLOT, number)
+        }
+    }
+
+    /// The slot of an ID made from a number alone.
+    const UNKNOWN_SLOT: u32 = u32::MAX;
+
     /// The kernel's own session (POE's kernel acts as the root session).
     pub const fn kernel_root(kernel: KernelId) -> SessionId {
         SessionId::new(kernel, 0, 0)
@@ -51,6 +65,16 @@ impl SessionId {
     /// Whether this names a kernel rather than a session inside one.
     pub const fn is_kernel(self) -> bool {
         self.seq == 0
+    }
+
+    /// Its table slot, `None` for an ID made from a number alone.
+    #[inline]
+    pub(crate) const fn known_slot(self) -> Option<usize> {
+        if self.slot == SessionId::UNKNOWN_SLOT {
+            None
+        } else {
+            Some(self.slot as usize)
+        }
     }
 
     pub(crate) const fn slot(self) -> usize {

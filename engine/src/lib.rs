@@ -60,8 +60,10 @@ mod id;
 mod kernel;
 mod queue;
 mod reactor;
+mod runtime;
 mod session;
 mod signal;
+mod snapshot;
 mod timer;
 mod value;
 mod wheel;
@@ -77,8 +79,10 @@ pub use crate::{
     id::{KernelId, SessionId, TimerId},
     kernel::{Callback, Context, Dest, Kernel, Postback, RemovedTimer, Shift},
     reactor::Mode,
+    runtime::{Runtime, RuntimeBuilder, RuntimeHandle},
     session::{Object, Package, Return, Session},
     signal::is_handled as is_signal_handled,
+    snapshot::{Counters, QueuedSnapshot, SessionSnapshot, Snapshot, SnapshotReader},
     value::{Args, Local, Map, Str, Value},
     wheel::{
         Domain, Duplex, FollowTail, FollowTailBuilder, ListenAccept, Listener, ReadWrite,

@@ -23,6 +23,27 @@ pub(crate) enum Kind {
     Die,
     /// The hidden `_garbage_collect` event every new session gets.
     Gc,
+    /// A call from another kernel; the handler's value goes back to the
+    /// caller's session as the event the kernel keeps for it (kept aside so
+    /// every item stays small).
+    Call,
+    /// The runtime's shutdown: stop every session.
+    Stop,
+}
+
+impl Kind {
+    /// A short name, for snapshots.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Post => "post",
+            Kind::Timer => "timer",
+            Kind::Signal => "signal",
+            Kind::Die => "die",
+            Kind::Gc => "gc",
+            Kind::Call => "call",
+            Kind::Stop => "stop",
+        }
+    }
 }
 
 /// One queued item.
@@ -149,6 +170,11 @@ impl Fifo {
         }
         self.items = kept;
         removed
+    }
+
+    /// Every item, in queue order (for snapshots).
+    pub fn items(&self) -> impl Iterator<Item = &Item> {
+        self.items.iter()
     }
 
     pub fn clear(&mut self) -> Vec<Item> {

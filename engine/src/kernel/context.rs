@@ -224,6 +224,85 @@ impl<'a, H: 'static> Context<'a, H> {
         self.scope(|scope| scope.call(&dest, event, args, location))
     }
 
+    /// Calls `event` in `dest`, on this kernel or another, and posts the
+    /// handler's value back to this session as `reply` (IKC's RSVP: a call
+    /// across kernels is a post with a reply address, never a wait).
+    ///
+    /// `reply` gets ARG0 = the value (`undef` when the handler failed or
+    /// there was none) and, when the target could not be reached once the
+    /// call arrived, ARG1 = why. On this kernel the handler runs at once, as
+    /// [`call`](Context::call) runs it, and the reply is queued. Across
+    /// kernels this session is kept alive until the reply arrives.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when `dest` does not resolve (on this kernel
+    /// or in the runtime's directory), [`Error::AmbiguousAlias`],
+    /// [`Error::ShuttingDown`]; on this kernel, as `call`.
+    #[track_caller]
+    pub fn call_reply(
+        &mut self,
+        dest: impl Into<Dest>,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+        reply: impl Into<Event>,
+    ) -> Result<()> {
+        let (dest, event, args, reply) = (dest.into(), event.into(), args.into(), reply.into());
+        let target = self.core.resolve_anywhere(&dest)?;
+        let me = self.core.active();
+        if target.kernel() == self.core.id() {
+            let value = self.call(target, event, args)?;
+            self.yield_(reply, (value,));
+            return Ok(());
+        }
+        let message = super::remote::Message::Call {
+            target,
+            sender: me,
+            event,
+            args,
+            reply,
+        };
+        // The reply needs this session alive; it lets go when it arrives.
+        self.core
+            .refcount_increment(me, super::remote::AWAITING_REPLY)?;
+        let sent = self.core.send_remote(target, message);
+        if sent.is_err() {
+            self.core
+                .refcount_decrement(me, super::remote::AWAITING_REPLY)?;
+        }
+        sent
+    }
+
+    /// Queues `event` for `dest` as [`post`](Context::post) does, but never
+    /// waits in an overflow queue: when `dest` is on another kernel whose
+    /// inbox is full, the arguments come back in [`Error::InboxFull`].
+    ///
+    /// # Errors
+    ///
+    /// As `post`, and [`Error::InboxFull`].
+    #[track_caller]
+    pub fn try_post(
+        &mut self,
+        dest: impl Into<Dest>,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        let (dest, event, args) = (dest.into(), event.into(), args.into());
+        let target = self.core.resolve_anywhere(&dest)?;
+        if target.kernel() == self.core.id() {
+            return self
+                .core
+                .post(&Dest::Session(target), event, args, Location::caller());
+        }
+        let message = super::remote::Message::Post {
+            target,
+            sender: super::remote::Origin::Session(self.core.active()),
+            event,
+            args,
+        };
+        self.core.try_send_remote(target, message)
+    }
+
     /// Queues the signal `name` for `dest` and its descendants (POE's
     /// `signal`). Sent to the kernel it reaches every session.
     ///
@@ -281,9 +360,12 @@ impl<'a, H: 'static> Context<'a, H> {
         self.scope(|scope| scope.stop_all());
     }
 
-    /// Resolves a destination to a live session (POE's `alias_resolve`).
+    /// Resolves a destination to a live session (POE's `alias_resolve`):
+    /// on this kernel first, then, in a runtime, through the alias
+    /// directory; a session of another kernel is returned as given.
+    /// `None` when nothing, or more than one kernel, holds the name.
     pub fn resolve(&self, dest: impl Into<Dest>) -> Option<SessionId> {
-        self.core.resolve(&dest.into())
+        self.core.resolve_anywhere(&dest.into()).ok()
     }
 
     /// The live session numbered `number` (POE's `ID_id_to_session`).

@@ -8,13 +8,19 @@ use std::{collections::BTreeMap, panic::Location, time::Duration};
 
 use rustc_hash::FxHashMap;
 
-use super::{clock::Clock, dest::Dest, remote::Inbox};
+use super::{
+    clock::Clock,
+    dest::Dest,
+    remote::{Inbox, Message, Origin},
+    runtime::{Attached, Publisher},
+};
 use crate::{
     error::{Error, Result},
     event::Event,
     id::{KernelId, SessionId, TimerId},
     queue::{ArgsPool, Fifo, Item, Kind},
     session::{Record, Table},
+    snapshot::Counters,
     timer::Timers,
     value::{Args, Map, Str, Value},
 };
@@ -121,7 +127,7 @@ pub(crate) struct Core {
     id: KernelId,
     name: String,
     pub sessions: Table,
-    fifo: Fifo,
+    pub fifo: Fifo,
     pub timers: Timers,
     /// Arguments of queued items and timers.
     pub args: ArgsPool,
@@ -155,6 +161,48 @@ pub(crate) struct Core {
     pub wheels: FxHashMap<u64, (SessionId, Erased)>,
     /// Wheels with output to write when the top-level dispatch returns.
     pub dirty: Dirty,
+    /// The runtime this kernel belongs to, if any.
+    pub runtime: Option<Attached>,
+    /// Publishes snapshots, once asked to.
+    pub publisher: Option<Publisher>,
+    /// The kernel's accounting (docs/architecture.md, "Accounting").
+    pub counters: Counters,
+    /// Which dispatches are timed.
+    pub sampler: Sampler,
+    /// The reply event of each queued call from another kernel, by item
+    /// number.
+    pub replies: FxHashMap<u64, Event>,
+}
+
+/// Picks the dispatches whose handler time is measured: all of them in a
+/// slice that followed a real wait, where a clock read is cheap beside the
+/// system call, and one in [`Sampler::ONE_IN`] otherwise, counted that many
+/// times over, so accounting stays within a few percent of a saturated
+/// dispatch loop (docs/architecture.md, "Accounting").
+pub(crate) struct Sampler {
+    /// Time every dispatch of this slice.
+    pub every: bool,
+    /// xorshift state: a pseudo-random pick does not alias with periodic
+    /// event patterns as a counter would.
+    state: u32,
+}
+
+impl Sampler {
+    pub const ONE_IN: u64 = 32;
+
+    /// The weight of this dispatch's measurement, or `None` to skip it.
+    #[inline]
+    pub fn pick(&mut self) -> Option<u64> {
+        if self.every {
+            return Some(1);
+        }
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.state = x;
+        (u64::from(x) % Sampler::ONE_IN == 0).then_some(Sampler::ONE_IN)
+    }
 }
 
 /// A `sig_child` registration.
@@ -195,6 +243,14 @@ impl Core {
             instance: Instance::next(),
             wheels: FxHashMap::default(),
             dirty: Dirty::default(),
+            runtime: None,
+            publisher: None,
+            counters: Counters::default(),
+            sampler: Sampler {
+                every: true,
+                state: 0x9e37_79b9,
+            },
+            replies: FxHashMap::default(),
         })
     }
 
@@ -304,9 +360,12 @@ impl Core {
     /// the kernel's name, both in POE's ID table), then an alias.
     pub fn resolve(&self, dest: &Dest) -> Option<SessionId> {
         match dest {
-            Dest::Session(id) => {
-                (id.kernel() == self.id && self.sessions.contains(*id)).then_some(*id)
-            }
+            // An ID made from a number alone comes back with its slot.
+            Dest::Session(id) => self
+                .sessions
+                .get(*id)
+                .filter(|_| id.kernel() == self.id)
+                .map(|record| record.id),
             Dest::Name(name) => name
                 .parse::<u64>()
                 .ok()
@@ -322,6 +381,23 @@ impl Core {
     pub fn resolve_or_err(&self, dest: &Dest) -> Result<SessionId> {
         self.resolve(dest)
             .ok_or_else(|| Error::NoSuchSession(dest.to_string()))
+    }
+
+    /// Resolves on this kernel first, then, in a runtime, anywhere: a
+    /// session of another kernel is taken as named (its kernel says whether
+    /// it lives), a name goes to the runtime's alias directory.
+    pub fn resolve_anywhere(&self, dest: &Dest) -> Result<SessionId> {
+        if let Dest::Session(id) = dest
+            && id.kernel() != self.id
+            && self.runtime.is_some()
+        {
+            return Ok(*id);
+        }
+        match (self.resolve(dest), &self.runtime) {
+            (Some(id), _) => Ok(id),
+            (None, Some(runtime)) => runtime.shared.resolve(dest),
+            (None, None) => Err(Error::NoSuchSession(dest.to_string())),
+        }
     }
 
     // ----- the queue ----------------------------------------------------------
@@ -411,10 +487,13 @@ impl Core {
     ) -> Result<()> {
         self.fold_inbox();
         let target = match dest {
-            Dest::Session(id) => *id,
-            Dest::Name(_) => self.resolve_or_err(dest)?,
+            Dest::Session(id) if id.known_slot().is_some() => *id,
+            _ => self.resolve_anywhere(dest)?,
         };
         let sender = self.active.session;
+        if target.kernel() != self.id && self.runtime.is_some() {
+            return self.post_remote(target, sender, event, args);
+        }
         if self.push_fifo(target, sender, event, Kind::Post, args, location) {
             Ok(())
         } else {
@@ -541,6 +620,17 @@ impl Core {
         for item in purged {
             self.dequeued(&item);
             self.args.take(item.args);
+            if item.kind == Kind::Call
+                && let Some(reply) = self.replies.remove(&item.seq)
+            {
+                let error = Error::NoSuchSession(item.target.to_string()).to_string();
+                let _ = self.reply(
+                    item.target,
+                    item.sender,
+                    reply,
+                    Args::from((Value::Undef, error)),
+                );
+            }
         }
     }
 
@@ -657,6 +747,9 @@ impl Core {
         self.forget_pids_of(id);
         for alias in aliases {
             self.aliases.remove(&alias);
+            if let Some(runtime) = &self.runtime {
+                runtime.shared.directory.remove(&alias, id);
+            }
         }
         if had_extrefs {
             self.extref_sessions -= 1;
@@ -680,6 +773,9 @@ impl Core {
                 let record = self.sessions.get_mut(me).ok_or(Error::NoActiveSession)?;
                 let at = record.aliases.binary_search(&name).unwrap_or_else(|at| at);
                 record.aliases.insert(at, name.clone());
+                if let Some(runtime) = &self.runtime {
+                    runtime.shared.directory.insert(&name, me);
+                }
                 self.aliases.insert(name, me);
                 self.refcount_inc(me);
                 Ok(())
@@ -696,6 +792,9 @@ impl Core {
             }
             Some(_) => {
                 self.aliases.remove(name);
+                if let Some(runtime) = &self.runtime {
+                    runtime.shared.directory.remove(name, me);
+                }
                 if let Some(record) = self.sessions.get_mut(me) {
                     record.aliases.retain(|alias| alias != name);
                 }
@@ -848,15 +947,11 @@ impl Core {
     // ----- idleness -----------------------------------------------------------
 
     /// POE's `_test_if_kernel_is_idle`: nothing queued, watched or held
-    /// means IDLE.
+    /// means IDLE. In a runtime the kernel reports to the runtime instead,
+    /// which sends IDLE once every kernel is idle.
     pub fn idle_check(&mut self) {
         self.fold_inbox();
-        if self.queued() == 0
-            && self.extref_sessions == 0
-            && !self.reactor.has_watchers()
-            && self.pids.is_empty()
-            && !self.sessions.is_empty()
-        {
+        if self.is_idle() && self.idle_alone() {
             let root = self.root();
             self.push_fifo(
                 root,
@@ -869,9 +964,22 @@ impl Core {
         }
     }
 
-    /// After IDLE's watchers ran: still nothing to do means ZOMBIE.
+    /// Nothing queued, watched or held, nothing waiting to go to another
+    /// kernel, and sessions to tell.
+    pub fn is_idle(&self) -> bool {
+        self.queued() == 0
+            && self.extref_sessions == 0
+            && !self.reactor.has_watchers()
+            && self.pids.is_empty()
+            && !self.has_overflow()
+            && !self.sessions.is_empty()
+    }
+
+    /// After IDLE's watchers ran: still nothing to do means ZOMBIE. In a
+    /// runtime, what IDLE's handlers sent to other kernels may still bring
+    /// work back, so ZOMBIE waits for the runtime to be idle once more.
     pub fn zombie_if_still_idle(&mut self) {
-        if self.queued() == 0 && !self.reactor.has_watchers() {
+        if self.queued() == 0 && !self.reactor.has_watchers() && self.zombie_now() {
             let root = self.root();
             self.enqueue(
                 root,
@@ -897,6 +1005,7 @@ impl Core {
     #[cold]
     fn fold_pending(&mut self) {
         while let Some(message) = self.inbox.try_recv() {
+            self.woke();
             self.apply(message);
         }
     }
@@ -928,8 +1037,8 @@ impl Core {
             && !self.inbox.has_pending()
     }
 
-    fn apply(&mut self, message: super::remote::Message) {
-        use super::remote::{Message, Origin};
+    /// Applies a message from another thread or kernel.
+    pub fn apply(&mut self, message: Message) {
         match message {
             Message::Post {
                 target,
@@ -937,15 +1046,44 @@ impl Core {
                 event,
                 args,
             } => {
-                if self.sessions.contains(target) {
-                    let sender = match sender {
-                        Origin::Active => self.active.session,
-                        Origin::Session(id) if self.sessions.contains(id) => id,
-                        Origin::Session(_) => self.root(),
-                    };
+                if let Some(target) = self.sessions.get(target).map(|record| record.id) {
+                    let sender = self.sender_of(sender);
                     self.push_fifo(target, sender, event, Kind::Post, args, Location::caller());
+                } else {
+                    self.counters.undeliverable += 1;
                 }
             }
+            Message::Call {
+                target,
+                sender,
+                event,
+                args,
+                reply,
+            } => {
+                if let Some(target) = self.sessions.get(target).map(|record| record.id) {
+                    self.push_fifo(target, sender, event, Kind::Call, args, Location::caller());
+                    self.replies.insert(self.seq, reply);
+                } else {
+                    let error = Error::NoSuchSession(target.to_string()).to_string();
+                    let _ = self.reply(target, sender, reply, Args::from((Value::Undef, error)));
+                }
+            }
+            Message::Reply {
+                target,
+                sender,
+                event,
+                args,
+            } => {
+                if let Some(target) = self.sessions.get(target).map(|record| record.id) {
+                    self.push_fifo(target, sender, event, Kind::Post, args, Location::caller());
+                    let _ = self.refcount_decrement(target, super::remote::AWAITING_REPLY);
+                } else {
+                    self.counters.undeliverable += 1;
+                }
+            }
+            Message::RuntimeIdle => self.runtime_idle(),
+            Message::Shutdown => self.begin_shutdown(),
+            Message::Snapshot => self.publish_snapshot(),
             Message::Release { session, tag } => {
                 // The session may be gone already; nothing is held then.
                 let _ = self.refcount_decrement(session, &tag);
@@ -972,11 +1110,23 @@ impl Core {
         }
     }
 
+    /// SENDER for a message's event: a session of another kernel stays
+    /// itself (a reply goes back to it); one of this kernel that is gone
+    /// becomes the kernel.
+    fn sender_of(&self, origin: Origin) -> SessionId {
+        match origin {
+            Origin::Active => self.active.session,
+            Origin::Session(id) if id.kernel() != self.id || self.sessions.contains(id) => id,
+            Origin::Session(_) => self.root(),
+        }
+    }
+
     /// Waits for I/O, a message or `timeout` (`None`: until something
     /// happens). With nothing watched and nothing to wait for, it returns at
     /// once, without a system call.
     pub fn wait(&mut self, timeout: Option<Duration>) {
         let zero = timeout.is_some_and(|t| t.is_zero());
+        self.sampler.every = !zero;
         if zero && !self.reactor.has_watchers() {
             return;
         }
@@ -987,7 +1137,7 @@ impl Core {
             // Park, then look once more: a sender either sees us parked and
             // wakes us, or we see its message (docs/architecture.md).
             waker.park();
-            if self.inbox.has_pending() {
+            if self.inbox.has_any() {
                 Some(Duration::ZERO)
             } else {
                 timeout
@@ -1011,8 +1161,15 @@ impl Core {
         if !self.fifo.is_empty() {
             return Some(Duration::ZERO);
         }
-        let due = self.next_timer()?;
-        Some(self.clock.until(due))
+        let until_timer = self.next_timer().map(|due| self.clock.until(due));
+        [
+            until_timer,
+            self.runtime_wait_cap(),
+            self.publish_wait_cap(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// After the last session: drops what is left (POE's `_finalize_kernel`).
@@ -1023,6 +1180,7 @@ impl Core {
         self.fifo.clear();
         self.timers.clear();
         self.args.clear();
+        self.replies.clear();
         self.marked.clear();
         self.fold_inbox();
     }

@@ -65,6 +65,9 @@ impl Outcome {
 pub(crate) trait Busy {
     /// Runs the handler for `env.event` (or `_default`).
     fn invoke(&mut self, scope: Scope<'_>, env: &Envelope, args: &mut Args) -> Outcome;
+
+    /// The events it has handlers for, sorted by name (for snapshots).
+    fn handler_names(&self) -> Vec<Event>;
 }
 
 /// A session's heap, handlers and options, owned by the session table while
@@ -96,6 +99,16 @@ impl<H: 'static> Busy for TypedBody<H> {
             args,
         )
     }
+
+    fn handler_names(&self) -> Vec<Event> {
+        sorted_names(&self.handlers)
+    }
+}
+
+fn sorted_names<H>(handlers: &Handlers<H>) -> Vec<Event> {
+    let mut names: Vec<Event> = handlers.keys().copied().collect();
+    names.sort_by_key(|event| event.as_str());
+    names
 }
 
 /// A running session's body, split into the borrows its `Context` holds.
@@ -113,6 +126,10 @@ impl<H: 'static> Busy for Parts<'_, H> {
             options: self.options,
         };
         invoke(parts, scope, env, args)
+    }
+
+    fn handler_names(&self) -> Vec<Event> {
+        sorted_names(self.handlers)
     }
 }
 

@@ -8,6 +8,7 @@ mod dest;
 mod frame;
 mod io;
 mod remote;
+mod runtime;
 mod scope;
 
 use std::panic::Location;
@@ -172,9 +173,12 @@ impl Kernel {
             .signal(&dest.into(), name.into(), args.into(), Location::caller())
     }
 
-    /// Resolves a destination to a live session (POE's `alias_resolve`).
+    /// Resolves a destination to a live session (POE's `alias_resolve`):
+    /// on this kernel first, then, in a runtime, through the alias
+    /// directory; a session of another kernel is returned as given.
+    /// `None` when nothing, or more than one kernel, holds the name.
     pub fn resolve(&self, dest: impl Into<Dest>) -> Option<SessionId> {
-        self.core.resolve(&dest.into())
+        self.core.resolve_anywhere(&dest.into()).ok()
     }
 
     /// A session's aliases, sorted (POE's `alias_list`).
@@ -229,6 +233,12 @@ impl Kernel {
             self.core.watch_idle();
             while !self.core.sessions.is_empty() {
                 self.timeslice();
+                // An unhandled DIE stopped every session. A lone kernel then
+                // finishes through IDLE, as POE's does; one in a runtime
+                // finishes now rather than wait for the others to idle.
+                if self.core.has_exception() && self.core.runtime.is_some() {
+                    break;
+                }
             }
             self.core.finalize();
         }
@@ -255,17 +265,22 @@ impl Kernel {
     /// POE's timeslice: the idle check, the wait, then everything due when
     /// the slice began, then a garbage-collection sweep.
     fn timeslice(&mut self) {
-        // With work queued and nothing else to watch, the idle check and the
-        // wait cannot do anything; skipping them changes nothing POE could see.
+        self.core.counters.slices += 1;
         // Output put outside any handler (the main program) goes out now.
         self.core.flush_wheels();
-        if !self.core.is_busy() {
+        // With work queued and nothing else to watch, the idle check and the
+        // wait cannot do anything; skipping them changes nothing POE could see.
+        if self.core.is_busy() {
+            self.core.sampler.every = false;
+        } else {
             self.core.idle_check();
             let timeout = self.core.wait_timeout();
             self.core.wait(timeout);
             self.scope().dispatch_io();
         }
+        self.runtime_slice();
         self.scope().dispatch_due();
+        self.core.maybe_publish();
     }
 }
 

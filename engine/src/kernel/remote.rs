@@ -50,12 +50,47 @@ pub(crate) enum Message {
         session: SessionId,
         timer: crate::id::TimerId,
     },
+    /// A call from another kernel: the handler's value goes back to
+    /// `sender` as `reply`.
+    Call {
+        target: SessionId,
+        sender: SessionId,
+        event: Event,
+        args: Args,
+        reply: Event,
+    },
+    /// The value of a [`Message::Call`], posted back to the caller, which
+    /// the call held alive until now.
+    Reply {
+        target: SessionId,
+        sender: SessionId,
+        event: Event,
+        args: Args,
+    },
+    /// Every kernel of the runtime is idle: run POE's IDLE.
+    RuntimeIdle,
+    /// The runtime is shutting down.
+    Shutdown,
+    /// Publish a snapshot now.
+    Snapshot,
     /// A wheel was dropped: its watchers go.
     WheelGone {
         session: SessionId,
         wheel: u64,
         fds: Vec<std::os::fd::RawFd>,
     },
+}
+
+impl Message {
+    /// The arguments a post or call carried (none for other messages).
+    pub fn into_args(self) -> Args {
+        match self {
+            Message::Post { args, .. }
+            | Message::Call { args, .. }
+            | Message::Reply { args, .. } => args,
+            _ => Args::new(),
+        }
+    }
 }
 
 /// Who sent a message's event.
@@ -83,6 +118,8 @@ pub(crate) struct Inbox {
 pub(crate) struct Mailbox {
     tx: Sender<Message>,
     pending: Arc<AtomicUsize>,
+    /// Messages waiting on the runtime's cross-kernel channel.
+    remote_pending: Arc<AtomicUsize>,
     /// Wakes the kernel when it waits for I/O.
     waker: Arc<Waker>,
     /// The kernel's thread.
@@ -108,6 +145,23 @@ impl Mailbox {
         Ok(())
     }
 
+    /// Counts a message about to go on one of the runtime's channels (posts
+    /// from other kernels, tasks). Counting before the send keeps the count
+    /// at or above what waits, so the kernel never blocks with one waiting.
+    pub fn announce_remote(&self) {
+        self.remote_pending.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The announced message was not sent after all.
+    pub fn withdraw_remote(&self) {
+        self.remote_pending.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Wakes the kernel if it is parked (after a send it was announced to).
+    pub fn wake_if_parked(&self) {
+        self.waker.wake_if_parked();
+    }
+
     /// Sends an OS signal (from the signal owner's thread).
     pub fn send_signal(&self, number: i32) -> std::result::Result<(), ()> {
         self.send(Message::Signal(number))
@@ -121,6 +175,7 @@ impl Inbox {
             mailbox: Mailbox {
                 tx,
                 pending: Arc::new(AtomicUsize::new(0)),
+                remote_pending: Arc::new(AtomicUsize::new(0)),
                 waker,
                 owner: thread::current().id(),
             },
@@ -132,10 +187,27 @@ impl Inbox {
         self.mailbox.clone()
     }
 
-    /// Whether a message may be waiting (one atomic load).
+    /// Whether a message may be waiting on the kernel's own channel (one
+    /// atomic load).
     #[inline]
     pub fn has_pending(&self) -> bool {
         self.mailbox.pending.load(Ordering::SeqCst) != 0
+    }
+
+    /// Whether a message may wait on the runtime's channels.
+    #[inline]
+    pub fn has_remote(&self) -> bool {
+        self.mailbox.remote_pending.load(Ordering::SeqCst) != 0
+    }
+
+    /// Whether anything waits, on any channel: the kernel must not block.
+    pub fn has_any(&self) -> bool {
+        self.has_pending() || self.has_remote()
+    }
+
+    /// `n` messages were taken from the cross-kernel channel.
+    pub fn taken_remote(&self, n: usize) {
+        self.mailbox.remote_pending.fetch_sub(n, Ordering::SeqCst);
     }
 
     pub fn try_recv(&self) -> Option<Message> {
@@ -147,6 +219,10 @@ impl Inbox {
 
 /// The tag postbacks and callbacks hold on their session, as POE's do.
 const ANON_EVENT: &str = "anon_event";
+
+/// The tag a cross-kernel `call_reply` holds on its caller until the reply
+/// arrives, so the continuation has a session to run in.
+pub(crate) const AWAITING_REPLY: &str = "awaiting_reply";
 
 /// Posts an event back to a session when called (POE's `postback`).
 ///

@@ -38,6 +38,8 @@ impl Scope<'_> {
             return Outcome::Gone;
         };
         record.handled += 1;
+        record.last_event = Some(env.event);
+        self.core.counters.dispatched += 1;
         if let Some(mut body) = record.body.take() {
             let scope = Scope {
                 core: &mut *self.core,
@@ -67,30 +69,44 @@ impl Scope<'_> {
     }
 
     /// Dispatches a queued item at the top of a slice, where no handler runs
-    /// and so no session is busy: the body is always in the table.
+    /// and so no session is busy: the body is always in the table. Handler
+    /// time is measured here, nested dispatches included.
     #[inline]
-    fn dispatch_top(&mut self, env: &Envelope, args: &mut Args) {
+    fn dispatch_top(&mut self, env: &Envelope, args: &mut Args) -> Outcome {
         debug_assert!(
             self.chain.is_none(),
             "the queue is dispatched outside handlers"
         );
         let Some(record) = self.core.sessions.get_mut(env.target) else {
-            self.dispatch(env, args);
-            return;
+            return self.dispatch(env, args);
         };
         record.handled += 1;
+        record.last_event = Some(env.event);
         let Some(mut body) = record.body.take() else {
-            return;
+            return Outcome::Unreachable;
         };
+        self.core.counters.dispatched += 1;
+        let sample = self
+            .core
+            .sampler
+            .pick()
+            .map(|weight| (weight, self.core.clock.now()));
         let scope = Scope {
             core: &mut *self.core,
             chain: None,
         };
-        body.invoke(scope, env, args);
+        let outcome = body.invoke(scope, env, args);
+        let elapsed = sample.map(|(weight, began)| (weight, self.core.clock.now() - began));
         if let Some(record) = self.core.sessions.get_mut(env.target) {
             record.body = Some(body);
+            if let Some((weight, elapsed)) = elapsed {
+                let elapsed = u64::try_from(elapsed).unwrap_or(0);
+                record.handler_time += elapsed * weight;
+                record.handler_max = record.handler_max.max(elapsed);
+            }
         }
         self.core.flush_wheels();
+        outcome
     }
 
     /// A kernel-originated event (`_child`, `_parent`) to `target`.
@@ -177,7 +193,12 @@ impl Scope<'_> {
         mut args: Args,
         location: &'static Location<'static>,
     ) -> Result<Value> {
-        let target = self.core.resolve_or_err(dest)?;
+        let target = self.core.resolve_anywhere(dest)?;
+        if target.kernel() != self.core.id() {
+            return Err(Error::NotPermitted(
+                "call is synchronous only within a kernel; use call_reply across kernels",
+            ));
+        }
         let me = self.core.active();
         let env = Envelope {
             target,
@@ -411,6 +432,8 @@ impl Scope<'_> {
     fn dispatch_item(&mut self, item: Item) {
         match item.kind {
             Kind::Gc => {}
+            Kind::Stop => self.stop_all(),
+            Kind::Call => self.dispatch_remote_call(item),
             Kind::Post | Kind::Timer => {
                 let env = Envelope {
                     target: item.target,
@@ -426,6 +449,37 @@ impl Scope<'_> {
             }
             Kind::Signal | Kind::Die => self.dispatch_signal(item),
         }
+    }
+
+    /// A call from another kernel: the handler runs as `call` runs it, and
+    /// its value goes back to the caller's session as `reply` (ARG0 the
+    /// value; ARG1 an error when the handler could not run).
+    #[cold]
+    fn dispatch_remote_call(&mut self, item: Item) {
+        let Some(reply) = self.core.replies.remove(&item.seq) else {
+            return;
+        };
+        let env = Envelope {
+            target: item.target,
+            sender: item.sender,
+            event: item.event,
+            kind: DispatchKind::Call,
+            trap: true,
+            caller_state: item.caller_state,
+            location: item.location,
+        };
+        let mut args = self.core.args.take(item.args);
+        let answer = match self.dispatch_top(&env, &mut args) {
+            Outcome::Returned(value) => Args::from((value,)),
+            Outcome::Unhandled => Args::from((Value::Undef,)),
+            Outcome::Died(error) => Args::from((Value::Undef, error.to_string())),
+            Outcome::Gone | Outcome::Unreachable => Args::from((
+                Value::Undef,
+                Error::NoSuchSession(item.target.to_string()).to_string(),
+            )),
+        };
+        // A caller's kernel that finished has nobody to tell.
+        let _ = self.core.reply(item.target, item.sender, reply, answer);
     }
 
     /// POE's `_dispatch_signal_event`: the touched tree, its watchers

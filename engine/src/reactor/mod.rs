@@ -210,6 +210,21 @@ impl Reactor {
         !self.by_fd.is_empty()
     }
 
+    /// How many descriptors are watched.
+    pub fn watched(&self) -> usize {
+        self.by_fd.len()
+    }
+
+    /// How many watchers (descriptor and mode) `session` has.
+    pub fn watched_by(&self, session: SessionId) -> usize {
+        self.handles
+            .iter()
+            .flatten()
+            .flat_map(|handle| handle.watches.iter().flatten())
+            .filter(|watch| watch.session == session)
+            .count()
+    }
+
     /// Watches `fd` in `mode` for `session`. Watching again in the same mode
     /// only resumes the watcher and keeps its event (POE's rule).
     pub fn watch(

@@ -44,6 +44,13 @@ pub(crate) struct Record {
     pub marked: bool,
     /// Events dispatched to this session.
     pub handled: u64,
+    /// Nanoseconds spent in its top-level dispatches (sampled under load:
+    /// docs/architecture.md, "Accounting").
+    pub handler_time: u64,
+    /// The longest top-level dispatch measured, in nanoseconds.
+    pub handler_max: u64,
+    /// The last event dispatched to it.
+    pub last_event: Option<Event>,
 }
 
 impl Record {
@@ -62,6 +69,9 @@ impl Record {
             stopping: false,
             marked: false,
             handled: 0,
+            handler_time: 0,
+            handler_max: 0,
+            last_event: None,
         }
     }
 }
@@ -120,10 +130,11 @@ impl Table {
 
     pub fn remove(&mut self, id: SessionId) -> Option<Record> {
         self.get(id)?;
-        let record = self.slots[id.slot()].take()?;
+        let slot = self.slot_of(id)?;
+        let record = self.slots[slot].take()?;
         self.by_number.remove(&id.number());
-        if id.slot() != 0 {
-            self.free.push(id.slot() as u32);
+        if slot != 0 {
+            self.free.push(slot as u32);
         }
         self.len -= 1;
         Some(record)
@@ -131,7 +142,7 @@ impl Table {
 
     #[inline]
     pub fn get(&self, id: SessionId) -> Option<&Record> {
-        match self.slots.get(id.slot()) {
+        match self.slots.get(self.slot_of(id)?) {
             Some(Some(record)) if record.id == id => Some(record),
             _ => None,
         }
@@ -139,9 +150,20 @@ impl Table {
 
     #[inline]
     pub fn get_mut(&mut self, id: SessionId) -> Option<&mut Record> {
-        match self.slots.get_mut(id.slot()) {
+        let slot = self.slot_of(id)?;
+        match self.slots.get_mut(slot) {
             Some(Some(record)) if record.id == id => Some(record),
             _ => None,
+        }
+    }
+
+    /// Where `id` lives: its own slot, or by number for an ID made from a
+    /// number alone ([`SessionId::from_number`]).
+    #[inline]
+    fn slot_of(&self, id: SessionId) -> Option<usize> {
+        match id.known_slot() {
+            Some(slot) => Some(slot),
+            None => self.by_number.get(&id.number()).map(|&slot| slot as usize),
         }
     }
 
@@ -154,6 +176,11 @@ impl Table {
     pub fn by_number(&self, number: u64) -> Option<SessionId> {
         let slot = *self.by_number.get(&number)?;
         self.slots[slot as usize].as_ref().map(|record| record.id)
+    }
+
+    /// Live sessions, the kernel's included, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = &Record> {
+        self.slots.iter().flatten()
     }
 
     /// Live sessions, the kernel's included.

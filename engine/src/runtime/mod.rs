@@ -1,0 +1,563 @@
+//! `Runtime`: one kernel per thread, pinned to cores, posting to each other.
+//!
+//! Each kernel owns its sessions outright; nothing is shared mutably
+//! between kernels. A post to a session on another kernel goes through that
+//! kernel's bounded inbox (a crossbeam channel) and wakes it only if it is
+//! parked; the receiving kernel takes a bounded batch per slice, so a busy
+//! sender cannot starve it. Posts from one sender to one receiver arrive in
+//! the order sent. Aliases resolve on the local kernel first, then in a
+//! runtime-wide directory. See docs/architecture.md, "Runtime".
+
+mod directory;
+
+use std::{
+    sync::{
+        Arc, Barrier,
+        atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering},
+    },
+    thread::{self, JoinHandle},
+    time::Duration,
+};
+
+use crossbeam_channel::{Sender, TrySendError};
+
+pub(crate) use self::directory::{Directory, Found};
+use crate::{
+    Kernel,
+    error::{Error, Result},
+    event::Event,
+    id::{KernelId, SessionId},
+    kernel::{Dest, Mailbox, Message, Origin},
+    snapshot::{Snapshot, SnapshotReader},
+    value::Args,
+};
+
+/// Work run on a kernel's own thread with the kernel in hand.
+pub(crate) type Task = Box<dyn FnOnce(&mut Kernel) + Send>;
+
+/// Builds a [`Runtime`].
+#[derive(Clone, Debug)]
+pub struct RuntimeBuilder {
+    kernels: usize,
+    pin: bool,
+    inbox_capacity: usize,
+    snapshot_interval: Duration,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> RuntimeBuilder {
+        RuntimeBuilder {
+            kernels: thread::available_parallelism().map_or(1, usize::from),
+            pin: true,
+            inbox_capacity: 4096,
+            snapshot_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// How many kernels (threads); the default is one per available core.
+    pub fn kernels(mut self, n: usize) -> RuntimeBuilder {
+        self.kernels = n.max(1);
+        self
+    }
+
+    /// Whether to pin kernel `i` to core `i` (modulo the cores there are);
+    /// on by default.
+    pub fn pin(mut self, on: bool) -> RuntimeBuilder {
+        self.pin = on;
+        self
+    }
+
+    /// How many posts from other kernels an inbox holds (default 4096);
+    /// beyond that, posts wait in order in the sender's overflow queue.
+    pub fn inbox_capacity(mut self, n: usize) -> RuntimeBuilder {
+        self.inbox_capacity = n.max(1);
+        self
+    }
+
+    /// How often each kernel publishes its snapshot (default 100 ms).
+    pub fn snapshot_interval(mut self, interval: Duration) -> RuntimeBuilder {
+        self.snapshot_interval = interval;
+        self
+    }
+
+    /// Starts the kernels and runs `init` on each kernel's thread, to spawn
+    /// its sessions: on kernel 0 first, then 1, and so on, so aliases set by
+    /// an earlier kernel's `init` resolve in a later one's. The kernels run,
+    /// and this returns, once every `init` has returned.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when a kernel cannot be created or its thread cannot
+    /// start, [`Error::InvalidArgument`] for more than 65536 kernels. An
+    /// `init` that fails shuts the runtime down; [`Runtime::join`] returns
+    /// its error.
+    pub fn start<F>(self, init: F) -> Result<Runtime>
+    where
+        F: Fn(&mut Kernel) -> Result<()> + Send + Sync + 'static,
+    {
+        if self.kernels > usize::from(u16::MAX) + 1 {
+            return Err(Error::InvalidArgument(
+                "a runtime has at most 65536 kernels",
+            ));
+        }
+        let init = Arc::new(init);
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        // Every kernel and the starting thread meet here once every `init`
+        // has run.
+        let running = Arc::new(Barrier::new(self.kernels + 1));
+        let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
+        // Kernel i's turn to run `init` comes on turns[i]; it passes the
+        // turn on to kernel i + 1. `None` means: the runtime did not start.
+        let (turn_txs, turn_rxs): (Vec<_>, Vec<_>) = (0..self.kernels)
+            .map(|_| crossbeam_channel::bounded::<Option<Arc<Shared>>>(1))
+            .unzip();
+        let mut threads = Vec::new();
+        for (index, turn) in turn_rxs.into_iter().enumerate() {
+            let id = KernelId(u16::try_from(index).expect("checked above"));
+            let (remote_tx, remote_rx) = crossbeam_channel::bounded(self.inbox_capacity);
+            let (tasks_tx, tasks_rx) = crossbeam_channel::unbounded();
+            let core = self
+                .pin
+                .then(|| cores.get(index % cores.len().max(1)).copied())
+                .flatten();
+            let next_turn = turn_txs.get(index + 1).cloned();
+            let ready = ready_tx.clone();
+            let init = Arc::clone(&init);
+            let running = Arc::clone(&running);
+            let interval = self.snapshot_interval;
+            let thread = thread::Builder::new()
+                .name(format!("roe-kernel-{index}"))
+                .spawn(move || -> Result<()> {
+                    if let Some(core) = core {
+                        core_affinity::set_for_current(core);
+                    }
+                    let mut kernel = match Kernel::with_id(id) {
+                        Ok(kernel) => kernel,
+                        Err(error) => {
+                            let _ = ready.send(Err(error.to_string()));
+                            return Err(error);
+                        }
+                    };
+                    let peer = Peer {
+                        remote: remote_tx,
+                        tasks: tasks_tx,
+                        mailbox: kernel.mailbox(),
+                        reader: kernel.snapshots(interval),
+                    };
+                    if ready.send(Ok((index, peer))).is_err() {
+                        return Ok(());
+                    }
+                    let Ok(Some(shared)) = turn.recv() else {
+                        return Ok(());
+                    };
+                    kernel.attach(Arc::clone(&shared), remote_rx, tasks_rx);
+                    let started = init(&mut kernel);
+                    if started.is_err() {
+                        shared.shutdown();
+                    }
+                    if let Some(next) = next_turn {
+                        let _ = next.send(Some(shared));
+                    }
+                    running.wait();
+                    let result = match started {
+                        Ok(()) => kernel.run(),
+                        Err(error) => {
+                            kernel.stop();
+                            Err(error)
+                        }
+                    };
+                    kernel.detach(result.is_err());
+                    result
+                })
+                .map_err(Error::Io)?;
+            threads.push(thread);
+        }
+        drop(ready_tx);
+        let mut peers: Vec<Option<Peer>> = (0..self.kernels).map(|_| None).collect();
+        let mut failure = None;
+        for _ in 0..self.kernels {
+            match ready_rx.recv() {
+                Ok(Ok((index, peer))) => peers[index] = Some(peer),
+                Ok(Err(message)) => failure = Some(message),
+                Err(_) => failure = Some("a kernel thread ended while starting".to_owned()),
+            }
+        }
+        if let Some(message) = failure {
+            for turn in &turn_txs {
+                let _ = turn.send(None);
+            }
+            for thread in threads {
+                let _ = thread.join();
+            }
+            return Err(Error::Io(std::io::Error::other(message)));
+        }
+        let shared = Arc::new(Shared {
+            peers: peers
+                .into_iter()
+                .map(|p| p.expect("every kernel reported"))
+                .collect(),
+            directory: Directory::default(),
+            closing: AtomicBool::new(false),
+            sending: AtomicUsize::new(0),
+            active: AtomicIsize::new(self.kernels as isize),
+            draining: AtomicUsize::new(self.kernels),
+        });
+        let _ = turn_txs[0].send(Some(Arc::clone(&shared)));
+        running.wait();
+        Ok(Runtime { shared, threads })
+    }
+}
+
+/// Kernels on threads, one per core, running until every kernel has
+/// finished or [`shutdown`](RuntimeHandle::shutdown) is asked.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Runtime, Session, Value};
+///
+/// // Kernel 0 runs `init` first, so the alias exists when kernel 1's
+/// // session uses it.
+/// let runtime = Runtime::builder().kernels(2).pin(false).start(|kernel| {
+///     if kernel.id().0 == 0 {
+///         kernel.spawn(
+///             Session::new(())
+///                 .on("_start", |cx, _| cx.alias_set("doubler"))
+///                 .on("double", |_, args| Value::from(args[0].as_int().unwrap_or(0) * 2)),
+///         )?;
+///     } else {
+///         kernel.spawn(
+///             Session::new(())
+///                 // Across kernels a call is a post with a reply event; the
+///                 // caller stays alive until the reply arrives.
+///                 .on("_start", |cx, _| cx.call_reply("doubler", "double", (21,), "doubled"))
+///                 .on("doubled", |_, args| assert_eq!(args[0].as_int(), Some(42))),
+///         )?;
+///     }
+///     Ok(())
+/// })?;
+/// // Once every kernel is idle, IDLE ends the sessions, and the kernels.
+/// runtime.join()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<Result<()>>>,
+}
+
+impl Runtime {
+    /// A builder with the defaults: one pinned kernel per core.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// A handle for other threads: posts, shutdown, snapshots.
+    pub fn handle(&self) -> RuntimeHandle {
+        RuntimeHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// How many kernels run.
+    pub fn kernels(&self) -> usize {
+        self.shared.peers.len()
+    }
+
+    /// Waits for every kernel to finish.
+    ///
+    /// # Errors
+    ///
+    /// The first kernel's failure: an unhandled DIE ([`Error::Died`]), an
+    /// `init` error, or [`Error::Died`] for a kernel thread that panicked.
+    pub fn join(self) -> Result<()> {
+        let mut first = Ok(());
+        for thread in self.threads {
+            let result = thread
+                .join()
+                .unwrap_or_else(|_| Err(Error::Died("a kernel thread panicked".to_owned())));
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("kernels", &self.kernels())
+            .finish()
+    }
+}
+
+/// Reaches a running runtime from any thread.
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    shared: Arc<Shared>,
+}
+
+impl RuntimeHandle {
+    /// Posts `event` to a session of any kernel (SENDER is that kernel).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] for a kernel the runtime does not have or
+    /// has finished; [`Error::ShuttingDown`] once shutdown was asked;
+    /// [`Error::InboxFull`] when the target's inbox is full (this thread
+    /// has no overflow queue; the arguments come back in the error).
+    pub fn post(
+        &self,
+        target: SessionId,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        let message = Message::Post {
+            target,
+            sender: Origin::Session(SessionId::kernel_root(target.kernel())),
+            event: event.into(),
+            args: args.into(),
+        };
+        match self.shared.send(target.kernel(), message) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full(message)) => Err(Error::InboxFull(message.into_args())),
+            Err(SendError::Closing) => Err(Error::ShuttingDown),
+            Err(SendError::Gone) => Err(Error::NoSuchSession(target.to_string())),
+        }
+    }
+
+    /// Resolves an alias set on any kernel.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when no session holds it,
+    /// [`Error::AmbiguousAlias`] when sessions on several kernels do.
+    pub fn resolve(&self, alias: &str) -> Result<SessionId> {
+        self.shared.resolve(&Dest::from(alias))
+    }
+
+    /// Runs `task` on kernel `kernel`'s thread at its next slice, with the
+    /// kernel in hand (to spawn sessions there, say).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSession`] when that kernel does not exist or has
+    /// finished.
+    pub fn spawn_on(
+        &self,
+        kernel: KernelId,
+        task: impl FnOnce(&mut Kernel) + Send + 'static,
+    ) -> Result<()> {
+        let peer = self
+            .shared
+            .peers
+            .get(usize::from(kernel.0))
+            .ok_or_else(|| Error::NoSuchSession(format!("kernel {kernel}")))?;
+        if self.shared.is_closing() {
+            return Err(Error::ShuttingDown);
+        }
+        self.shared.active.fetch_add(1, Ordering::SeqCst);
+        peer.mailbox.announce_remote();
+        if peer.tasks.send(Box::new(task)).is_err() {
+            peer.mailbox.withdraw_remote();
+            self.shared.active.fetch_sub(1, Ordering::SeqCst);
+            return Err(Error::NoSuchSession(format!("kernel {kernel}")));
+        }
+        peer.mailbox.wake_if_parked();
+        Ok(())
+    }
+
+    /// Asks every kernel to finish: posts already accepted are delivered,
+    /// new cross-kernel posts fail with [`Error::ShuttingDown`], then every
+    /// session is stopped (with `_stop`), and [`Runtime::join`] returns.
+    pub fn shutdown(&self) {
+        self.shared.shutdown();
+    }
+
+    /// The latest snapshot kernel `kernel` published.
+    pub fn snapshot(&self, kernel: KernelId) -> Option<Arc<Snapshot>> {
+        self.shared
+            .peers
+            .get(usize::from(kernel.0))
+            .map(|peer| peer.reader.load())
+    }
+
+    /// A reader of kernel `kernel`'s snapshots, for observers that keep one.
+    pub fn snapshots(&self, kernel: KernelId) -> Option<SnapshotReader> {
+        self.shared
+            .peers
+            .get(usize::from(kernel.0))
+            .map(|peer| peer.reader.clone())
+    }
+
+    /// Asks every kernel to publish a snapshot at its next slice.
+    pub fn request_snapshots(&self) {
+        for peer in &self.shared.peers {
+            let _ = peer.mailbox.send(Message::Snapshot);
+        }
+    }
+
+    /// How many kernels the runtime has.
+    pub fn kernels(&self) -> usize {
+        self.shared.peers.len()
+    }
+}
+
+impl std::fmt::Debug for RuntimeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeHandle")
+            .field("kernels", &self.kernels())
+            .finish()
+    }
+}
+
+/// One kernel as the others see it.
+pub(crate) struct Peer {
+    remote: Sender<Message>,
+    tasks: Sender<Task>,
+    mailbox: Mailbox,
+    reader: SnapshotReader,
+}
+
+/// Why a cross-kernel message was not sent.
+///
+/// `Full` hands the message back by value: boxing it would allocate on
+/// every overflow, so the functions returning this allow its size.
+pub(crate) enum SendError {
+    /// The target's inbox is full; the message comes back.
+    Full(Message),
+    /// Shutdown was asked: no new cross-kernel posts.
+    Closing,
+    /// The target kernel does not exist or has finished.
+    Gone,
+}
+
+/// What every kernel of a runtime shares.
+pub(crate) struct Shared {
+    peers: Vec<Peer>,
+    pub directory: Directory,
+    closing: AtomicBool,
+    /// Senders between their `closing` check and their send: shutdown waits
+    /// for them, so every post accepted before it precedes its marker.
+    sending: AtomicUsize,
+    /// Kernels at work plus messages in flight; the decrement that reaches
+    /// zero finds the whole runtime idle (docs/architecture.md, "Runtime").
+    active: AtomicIsize,
+    /// Kernels still emptying their overflow queues after shutdown.
+    draining: AtomicUsize,
+}
+
+impl Shared {
+    /// Sends a new cross-kernel message, unless shutdown was asked.
+    #[allow(clippy::result_large_err)]
+    pub fn send(&self, kernel: KernelId, message: Message) -> Result<(), SendError> {
+        self.sending.fetch_add(1, Ordering::SeqCst);
+        let result = if self.closing.load(Ordering::SeqCst) {
+            Err(SendError::Closing)
+        } else {
+            self.deliver(kernel, message)
+        };
+        self.sending.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    /// Puts a message in `kernel`'s inbox if it has room, counting it as
+    /// work in flight and waking the kernel if it is parked
+    /// (docs/architecture.md, "Wake-ups").
+    #[allow(clippy::result_large_err)]
+    pub fn deliver(&self, kernel: KernelId, message: Message) -> Result<(), SendError> {
+        let Some(peer) = self.peers.get(usize::from(kernel.0)) else {
+            return Err(SendError::Gone);
+        };
+        self.active.fetch_add(1, Ordering::SeqCst);
+        peer.mailbox.announce_remote();
+        match peer.remote.try_send(message) {
+            Ok(()) => {
+                peer.mailbox.wake_if_parked();
+                Ok(())
+            }
+            Err(error) => {
+                peer.mailbox.withdraw_remote();
+                self.active.fetch_sub(1, Ordering::SeqCst);
+                Err(match error {
+                    TrySendError::Full(message) => SendError::Full(message),
+                    TrySendError::Disconnected(_) => SendError::Gone,
+                })
+            }
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// A kernel found nothing to do. `true` when the whole runtime is now
+    /// idle: the caller broadcasts IDLE.
+    pub fn went_idle(&self) -> bool {
+        self.active.fetch_sub(1, Ordering::SeqCst) == 1
+    }
+
+    /// A kernel that reported idle has work again.
+    pub fn got_busy(&self) {
+        self.active.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A message in flight was taken by its kernel.
+    pub fn taken(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Tells every kernel the runtime is idle (each then runs POE's IDLE).
+    pub fn broadcast_idle(&self) {
+        for peer in &self.peers {
+            self.active.fetch_add(1, Ordering::SeqCst);
+            if peer.mailbox.send(Message::RuntimeIdle).is_err() {
+                self.active.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Closes the runtime to new cross-kernel posts and tells every kernel.
+    pub fn shutdown(&self) {
+        if self.closing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        while self.sending.load(Ordering::SeqCst) != 0 {
+            thread::yield_now();
+        }
+        for peer in &self.peers {
+            let _ = peer.mailbox.send(Message::Shutdown);
+        }
+    }
+
+    /// A draining kernel has emptied its overflow queues.
+    pub fn drained(&self) {
+        self.draining.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether every kernel has emptied its overflow queues since shutdown.
+    pub fn all_drained(&self) -> bool {
+        self.draining.load(Ordering::SeqCst) == 0
+    }
+
+    /// Resolves a name through the directory.
+    pub fn resolve(&self, dest: &Dest) -> Result<SessionId> {
+        let Dest::Name(name) = dest else {
+            return Err(Error::NoSuchSession(dest.to_string()));
+        };
+        match self.directory.resolve(name) {
+            Found::One(id) => Ok(id),
+            Found::None => Err(Error::NoSuchSession(dest.to_string())),
+            Found::Many(sessions) => Err(Error::AmbiguousAlias {
+                alias: name.to_string(),
+                sessions,
+            }),
+        }
+    }
+
+    pub fn kernels(&self) -> usize {
+        self.peers.len()
+    }
+}
