@@ -21,6 +21,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::Run;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use roe::{Block, Error, Kernel, ListenAccept, ReadWrite, Session, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,12 +33,6 @@ const ROUND_TRIPS: usize = 20_000;
 /// Messages per pipelined run, and how many are in flight.
 const PIPELINED: usize = 200_000;
 const IN_FLIGHT: usize = 64;
-
-/// What one client run measured.
-struct Run {
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-}
 
 fn listener() -> (TcpListener, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");

@@ -2,7 +2,7 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use roe::{Kernel, Session, Value};
+use roe::{KernelId, Runtime, Session, Value};
 
 const USAGE: &str = "\
 usage: roe <command> [options]
@@ -12,7 +12,8 @@ commands:
   help      print this text
 
 node options:
-  --heartbeat <ms>   heartbeat period of the node session (default 1000)
+  --kernels <n>      kernels to run, one pinned thread each (default: one per core)
+  --heartbeat <ms>   heartbeat period of the node sessions (default 1000)
 ";
 
 fn main() -> ExitCode {
@@ -49,6 +50,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                         }
                         options.heartbeat = Duration::from_millis(ms);
                     }
+                    Long("kernels") => {
+                        let n: usize = parser.value()?.parse()?;
+                        if !(1..=MAX_KERNELS).contains(&n) {
+                            return Err(format!("--kernels must be 1 to {MAX_KERNELS}").into());
+                        }
+                        options.kernels = n;
+                    }
                     Long("help") | Short('h') => {
                         print!("{USAGE}");
                         return Ok(());
@@ -66,56 +74,87 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+/// More kernels than this is a typo, not a machine.
+const MAX_KERNELS: usize = 1024;
+
 struct NodeOptions {
+    kernels: usize,
     heartbeat: Duration,
 }
 
 impl Default for NodeOptions {
     fn default() -> NodeOptions {
         NodeOptions {
+            kernels: std::thread::available_parallelism().map_or(1, usize::from),
             heartbeat: Duration::from_secs(1),
         }
     }
 }
 
-/// The node session's state.
+/// A node session's state.
 struct Node {
     heartbeat: Duration,
     beats: u64,
 }
 
-/// Runs a kernel with the node session: it answers `ping` calls and beats
-/// on a timer, which keeps the kernel alive until SIGINT or SIGTERM, which
-/// stop it cleanly.
+/// Runs the node: a runtime of pinned kernels, each with a node session
+/// that answers `ping` calls and beats on a timer (which keeps its kernel
+/// alive). Kernel 0's also watches SIGINT and SIGTERM, on which it shuts the
+/// runtime down cleanly.
 fn node(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
-    let mut kernel = Kernel::new()?;
-    kernel.spawn(
-        Session::new(Node {
-            heartbeat: options.heartbeat,
-            beats: 0,
-        })
-        .on("_start", |cx, _| {
-            cx.alias_set("node")?;
-            // Watching INT and TERM without handling them is POE's clean
-            // shutdown: the terminal signal stops every session and `run`
-            // returns (an unwatched one would kill the process outright).
-            cx.sig("INT", "stopping", ())?;
-            cx.sig("TERM", "stopping", ())?;
-            let period = cx.heap.heartbeat;
-            cx.delay("heartbeat", period, ())
-        })
-        .on("stopping", |_, args| println!("stopping on SIG{}", args[0]))
-        .on("heartbeat", |cx, _| {
-            cx.heap.beats += 1;
-            let period = cx.heap.heartbeat;
-            cx.delay("heartbeat", period, ())
-        })
-        .on("ping", |cx, _| {
-            Value::from(format!("pong {}", cx.heap.beats))
-        }),
-    )?;
-    println!("ready kernel={} pid={}", kernel.name(), std::process::id());
-    kernel.run()?;
+    let heartbeat = options.heartbeat;
+    let runtime = Runtime::builder()
+        .kernels(options.kernels)
+        .start(move |kernel| {
+            kernel.spawn(node_session(kernel.id(), heartbeat))?;
+            Ok(())
+        })?;
+    let name = runtime
+        .handle()
+        .snapshot(KernelId(0))
+        .map(|snapshot| snapshot.name.clone())
+        .unwrap_or_default();
+    println!(
+        "ready kernels={} kernel={name} pid={}",
+        runtime.kernels(),
+        std::process::id()
+    );
+    runtime.join()?;
     println!("stopped");
     Ok(())
+}
+
+/// Kernel `id`'s node session, aliased `node/<id>` (and `node` on kernel 0).
+fn node_session(id: KernelId, heartbeat: Duration) -> Session<Node> {
+    Session::new(Node {
+        heartbeat,
+        beats: 0,
+    })
+    .on("_start", move |cx, _| {
+        cx.alias_set(&format!("node/{id}"))?;
+        if id.0 == 0 {
+            cx.alias_set("node")?;
+            cx.sig("INT", "stopping", ())?;
+            cx.sig("TERM", "stopping", ())?;
+        }
+        let period = cx.heap.heartbeat;
+        cx.delay("heartbeat", period, ())
+    })
+    .on("stopping", |cx, args| {
+        println!("stopping on SIG{}", args[0]);
+        // Handled here: the runtime's shutdown stops every kernel's
+        // sessions, each with its `_stop`.
+        cx.sig_handled();
+        if let Some(runtime) = cx.runtime() {
+            runtime.shutdown();
+        }
+    })
+    .on("heartbeat", |cx, _| {
+        cx.heap.beats += 1;
+        let period = cx.heap.heartbeat;
+        cx.delay("heartbeat", period, ())
+    })
+    .on("ping", |cx, _| {
+        Value::from(format!("pong {}", cx.heap.beats))
+    })
 }

@@ -1,7 +1,7 @@
 //! Shared by the benchmarks: setup that makes cross-thread numbers mean
 //! something on this machine kind, and latency summaries.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
 
@@ -30,4 +30,28 @@ pub fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
     samples.sort_unstable();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     (at(0.50), at(0.99))
+}
+
+/// What one run of round trips measured.
+pub struct Run {
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+}
+
+impl Run {
+    /// Times `round_trips` calls of `round_trip`, each alone and all together.
+    #[allow(dead_code)] // Not every benchmark has a blocking peer.
+    pub fn measure(round_trips: usize, mut round_trip: impl FnMut(u64)) -> Run {
+        let mut latencies = Vec::with_capacity(round_trips);
+        let started = Instant::now();
+        for n in 0..round_trips as u64 {
+            let sent_at = Instant::now();
+            round_trip(n);
+            latencies.push(sent_at.elapsed());
+        }
+        Run {
+            elapsed: started.elapsed(),
+            latencies,
+        }
+    }
 }

@@ -152,6 +152,12 @@ impl<'a, H: 'static> Context<'a, H> {
         self.core.root()
     }
 
+    /// The runtime this kernel runs in, if any: to shut it down, reach
+    /// other kernels' snapshots, or hand to another thread.
+    pub fn runtime(&self) -> Option<crate::RuntimeHandle> {
+        self.core.runtime_handle()
+    }
+
     /// The session the kernel considers active (POE's
     /// `get_active_session`): this one, or the kernel after `stop`.
     pub fn active_session(&self) -> SessionId {

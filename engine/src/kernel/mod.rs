@@ -112,6 +112,11 @@ impl Kernel {
         self.core.root()
     }
 
+    /// The runtime this kernel runs in, if any.
+    pub fn runtime(&self) -> Option<crate::RuntimeHandle> {
+        self.core.runtime_handle()
+    }
+
     /// Creates a session as a child of the kernel and runs its `_start`
     /// (POE's `POE::Session->create` outside any handler).
     ///

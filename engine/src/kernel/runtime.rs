@@ -21,7 +21,7 @@ use crate::{
     event::Event,
     id::{KernelId, SessionId},
     queue::Kind,
-    runtime::{SendError, Shared, Task},
+    runtime::{RuntimeHandle, SendError, Shared, Task},
     snapshot::{Counters, QueuedSnapshot, SessionSnapshot, Snapshot, SnapshotReader},
     value::Args,
 };
@@ -173,6 +173,13 @@ impl Attached {
 }
 
 impl Core {
+    /// A handle on the runtime this kernel belongs to.
+    pub(crate) fn runtime_handle(&self) -> Option<RuntimeHandle> {
+        self.runtime
+            .as_ref()
+            .map(|runtime| RuntimeHandle::new(Arc::clone(&runtime.shared)))
+    }
+
     /// Whether posts wait in overflow queues.
     #[inline]
     pub(crate) fn has_overflow(&self) -> bool {

@@ -300,6 +300,10 @@ pub struct RuntimeHandle {
 }
 
 impl RuntimeHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> RuntimeHandle {
+        RuntimeHandle { shared }
+    }
+
     /// Posts `event` to a session of any kernel (SENDER is that kernel).
     ///
     /// # Errors
