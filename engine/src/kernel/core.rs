@@ -951,7 +951,8 @@ impl Core {
     /// which sends IDLE once every kernel is idle.
     pub fn idle_check(&mut self) {
         self.fold_inbox();
-        if self.is_idle() && self.idle_alone() {
+        let idle = self.is_idle();
+        if self.idle_alone(idle) {
             let root = self.root();
             self.push_fifo(
                 root,
@@ -1133,7 +1134,14 @@ impl Core {
         let waker = self.reactor.waker();
         let timeout = if zero {
             timeout
+        } else if self.spin_for_messages(timeout) {
+            if !self.reactor.has_watchers() {
+                self.fold_inbox();
+                return;
+            }
+            Some(Duration::ZERO)
         } else {
+            self.report_idle();
             // Park, then look once more: a sender either sees us parked and
             // wakes us, or we see its message (docs/architecture.md).
             waker.park();

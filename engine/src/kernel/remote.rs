@@ -152,6 +152,11 @@ impl Mailbox {
         self.remote_pending.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Whether a message announced on the runtime's channels waits.
+    pub fn remote_waiting(&self) -> bool {
+        self.remote_pending.load(Ordering::SeqCst) != 0
+    }
+
     /// The announced message was not sent after all.
     pub fn withdraw_remote(&self) {
         self.remote_pending.fetch_sub(1, Ordering::SeqCst);

@@ -6,7 +6,7 @@ use std::{
     collections::VecDeque,
     panic::Location,
     sync::Arc,
-    time::{Duration, SystemTime},
+    time::{Duration, Instant, SystemTime},
 };
 
 use crossbeam_channel::Receiver;
@@ -33,6 +33,10 @@ const REMOTE_BATCH: usize = 1024;
 /// How soon a kernel with posts waiting in an overflow queue tries again.
 const OVERFLOW_RETRY: Duration = Duration::from_millis(1);
 
+/// How long a kernel in a conversation with other kernels looks for their
+/// next message before it blocks (see [`Core::spin_for_messages`]).
+const SPIN: Duration = Duration::from_micros(20);
+
 /// Where a kernel is in a runtime's shutdown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -52,10 +56,18 @@ pub(crate) struct Attached {
     tasks: Receiver<Task>,
     /// Posts to each kernel that found its inbox full, in order.
     overflow: Vec<VecDeque<Message>>,
+    /// The buffer a batch from the inbox is taken into, kept to avoid
+    /// reallocating.
+    batch: Vec<Message>,
     /// How many posts wait in `overflow`.
     overflowing: usize,
+    /// `received_remote` when the kernel last waited.
+    received_at_wait: u64,
     /// The kernel told the runtime it had nothing to do.
     reported_idle: bool,
+    /// This slice's idle check found nothing to do; told the runtime if
+    /// the kernel then blocks.
+    wants_idle: bool,
     /// IDLE ran here and left nothing to do; if the runtime is found idle
     /// again with nothing arrived since, ZOMBIE follows.
     idled: bool,
@@ -105,8 +117,11 @@ impl Kernel {
             remote,
             tasks,
             overflow,
+            batch: Vec::new(),
             overflowing: 0,
+            received_at_wait: 0,
             reported_idle: false,
+            wants_idle: false,
             idled: false,
             phase: Phase::Running,
         });
@@ -129,12 +144,13 @@ impl Kernel {
             return;
         };
         let tasks: Vec<Task> = runtime.tasks.try_iter().collect();
-        self.core.inbox.taken_remote(tasks.len());
-        for task in tasks {
+        if !tasks.is_empty() {
+            // Busy first, then the tasks stop counting as in flight: the
+            // runtime never looks idle in between.
             self.core.woke();
-            task(self);
-            if let Some(runtime) = &self.core.runtime {
-                runtime.shared.taken();
+            self.core.inbox.taken_remote(tasks.len());
+            for task in tasks {
+                task(self);
             }
         }
         self.core.take_remote(REMOTE_BATCH);
@@ -159,8 +175,17 @@ impl Kernel {
         if matches!(runtime.phase, Phase::Running | Phase::Draining) {
             runtime.shared.drained();
         }
-        if !runtime.reported_idle && runtime.shared.went_idle() {
-            runtime.shared.broadcast_idle();
+        // No more RuntimeIdle from here on; those already sent are in the
+        // mailbox, and their counts go with this kernel's own.
+        runtime.shared.finish(self.core.id());
+        let mut parties = usize::from(!runtime.reported_idle);
+        while let Some(message) = self.core.inbox.try_recv() {
+            if matches!(message, Message::RuntimeIdle) {
+                parties += 1;
+            }
+        }
+        if parties > 0 {
+            runtime.shared.leave(parties);
         }
     }
 }
@@ -298,15 +323,22 @@ impl Core {
         if waiting == 0 {
             return;
         }
-        let batch: Vec<Message> = runtime.remote.try_iter().take(limit).collect();
-        self.inbox.taken_remote(batch.len());
-        for message in batch {
-            self.woke();
-            self.counters.received_remote += 1;
+        // Busy first, then the messages stop counting as in flight: the
+        // runtime never looks idle in between.
+        self.woke();
+        let Some(runtime) = &mut self.runtime else {
+            return;
+        };
+        let mut batch = std::mem::take(&mut runtime.batch);
+        batch.extend(runtime.remote.try_iter().take(limit));
+        let taken = batch.len();
+        self.inbox.taken_remote(taken);
+        self.counters.received_remote += taken as u64;
+        for message in batch.drain(..) {
             self.apply(message);
-            if let Some(runtime) = &self.runtime {
-                runtime.shared.taken();
-            }
+        }
+        if let Some(runtime) = &mut self.runtime {
+            runtime.batch = batch;
         }
     }
 
@@ -339,43 +371,58 @@ impl Core {
             runtime.idled = false;
             if runtime.reported_idle {
                 runtime.reported_idle = false;
-                runtime.shared.got_busy();
+                runtime.shared.idle.enter();
             }
         }
     }
 
+    /// Right before blocking: a kernel that found itself idle in this
+    /// slice tells the runtime now. Reporting only when about to block
+    /// keeps kernels that trade messages faster than they block off the
+    /// runtime's shared count.
+    pub(crate) fn report_idle(&mut self) {
+        if let Some(runtime) = &mut self.runtime
+            && std::mem::take(&mut runtime.wants_idle)
+            && !runtime.reported_idle
+        {
+            runtime.reported_idle = true;
+            runtime.shared.leave(1);
+        }
+    }
+
     /// In a runtime, a kernel with nothing to do tells the runtime instead of
-    /// sending itself IDLE; when every kernel is idle and nothing is in
-    /// flight, the runtime sends IDLE to all of them. `true` when the kernel
-    /// should send itself IDLE now: a lone kernel, or one whose sessions the
-    /// shutdown has stopped. While a shutdown delivers what was accepted,
-    /// nobody idles.
-    pub(crate) fn idle_alone(&mut self) -> bool {
+    /// sending itself IDLE (when it is about to block: see
+    /// [`Core::report_idle`]); when every kernel is idle and nothing is in
+    /// flight, the runtime sends IDLE to all of them. `true` when an `idle`
+    /// kernel should send itself IDLE now: a lone kernel, or one whose
+    /// sessions the shutdown has stopped. While a shutdown delivers what was
+    /// accepted, nobody idles.
+    pub(crate) fn idle_alone(&mut self, idle: bool) -> bool {
         let Some(runtime) = &mut self.runtime else {
-            return true;
+            return idle;
         };
         match runtime.phase {
             Phase::Running => {
-                if !runtime.reported_idle {
-                    runtime.reported_idle = true;
-                    if runtime.shared.went_idle() {
-                        runtime.shared.broadcast_idle();
-                    }
-                }
+                runtime.wants_idle = idle;
                 false
             }
             Phase::Draining | Phase::Drained => false,
-            Phase::Stopping => true,
+            Phase::Stopping => idle,
         }
     }
 
     /// The runtime found every kernel idle: IDLE, as POE sends it, or
     /// ZOMBIE when IDLE already ran here and nothing arrived since.
     pub(crate) fn runtime_idle(&mut self) {
-        let idled = self.runtime.as_ref().is_some_and(|r| r.idled);
-        self.woke();
-        if let Some(runtime) = &self.runtime {
-            runtime.shared.taken();
+        let Some(runtime) = &mut self.runtime else {
+            return;
+        };
+        let idled = std::mem::take(&mut runtime.idled);
+        if runtime.reported_idle {
+            // The message counted as a busy party; now this kernel does.
+            runtime.reported_idle = false;
+        } else {
+            runtime.shared.leave(1);
         }
         if self.is_idle() {
             let root = self.root();
@@ -444,6 +491,36 @@ impl Core {
                         Location::caller(),
                     );
                 }
+            }
+        }
+    }
+
+    /// A kernel that took messages from other kernels since it last waited
+    /// is in a conversation, and the next message usually comes sooner than
+    /// a blocked thread can be woken (a few microseconds on this machine
+    /// kind, tens in some of its scheduling regimes). So it looks for one,
+    /// for up to [`SPIN`] or `limit`, before blocking; `true` when one came.
+    /// A kernel that received nothing never spins.
+    pub(crate) fn spin_for_messages(&mut self, limit: Option<Duration>) -> bool {
+        let Some(runtime) = &mut self.runtime else {
+            return false;
+        };
+        let received = self.counters.received_remote;
+        if received == runtime.received_at_wait {
+            return false;
+        }
+        runtime.received_at_wait = received;
+        let budget = limit.map_or(SPIN, |limit| limit.min(SPIN));
+        let started = Instant::now();
+        loop {
+            for _ in 0..64 {
+                if self.inbox.has_any() {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if started.elapsed() >= budget {
+                return false;
             }
         }
     }

@@ -74,7 +74,9 @@ pub(crate) struct Waker {
 impl Waker {
     /// Wakes the kernel if it is parked (or about to be).
     pub fn wake_if_parked(&self) {
-        if self.parked.swap(false, Ordering::SeqCst) {
+        // Loading first keeps the flag's cache line shared while the kernel
+        // is busy; only a parked kernel's is written.
+        if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
             self.wake();
         }
     }

@@ -9,11 +9,12 @@
 //! runtime-wide directory. See docs/architecture.md, "Runtime".
 
 mod directory;
+mod idle;
 
 use std::{
     sync::{
-        Arc, Barrier,
-        atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering},
+        Arc, Barrier, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     thread::{self, JoinHandle},
     time::Duration,
@@ -22,6 +23,7 @@ use std::{
 use crossbeam_channel::{Sender, TrySendError};
 
 pub(crate) use self::directory::{Directory, Found};
+use self::idle::{Idleness, Seen};
 use crate::{
     Kernel,
     error::{Error, Result},
@@ -145,6 +147,7 @@ impl RuntimeBuilder {
                         tasks: tasks_tx,
                         mailbox: kernel.mailbox(),
                         reader: kernel.snapshots(interval),
+                        finished: Mutex::new(false),
                     };
                     if ready.send(Ok((index, peer))).is_err() {
                         return Ok(());
@@ -201,7 +204,7 @@ impl RuntimeBuilder {
             directory: Directory::default(),
             closing: AtomicBool::new(false),
             sending: AtomicUsize::new(0),
-            active: AtomicIsize::new(self.kernels as isize),
+            idle: Idleness::new(self.kernels),
             draining: AtomicUsize::new(self.kernels),
         });
         let _ = turn_txs[0].send(Some(Arc::clone(&shared)));
@@ -324,7 +327,7 @@ impl RuntimeHandle {
             event: event.into(),
             args: args.into(),
         };
-        match self.shared.send(target.kernel(), message) {
+        match self.shared.send_external(target.kernel(), message) {
             Ok(()) => Ok(()),
             Err(SendError::Full(message)) => Err(Error::InboxFull(message.into_args())),
             Err(SendError::Closing) => Err(Error::ShuttingDown),
@@ -362,15 +365,17 @@ impl RuntimeHandle {
         if self.shared.is_closing() {
             return Err(Error::ShuttingDown);
         }
-        self.shared.active.fetch_add(1, Ordering::SeqCst);
+        // This thread is a busy party while it sends (see runtime/idle.rs).
+        self.shared.idle.enter();
         peer.mailbox.announce_remote();
-        if peer.tasks.send(Box::new(task)).is_err() {
+        let sent = peer.tasks.send(Box::new(task));
+        if sent.is_ok() {
+            peer.mailbox.wake_if_parked();
+        } else {
             peer.mailbox.withdraw_remote();
-            self.shared.active.fetch_sub(1, Ordering::SeqCst);
-            return Err(Error::NoSuchSession(format!("kernel {kernel}")));
         }
-        peer.mailbox.wake_if_parked();
-        Ok(())
+        self.shared.leave(1);
+        sent.map_err(|_| Error::NoSuchSession(format!("kernel {kernel}")))
     }
 
     /// Asks every kernel to finish: posts already accepted are delivered,
@@ -423,6 +428,10 @@ pub(crate) struct Peer {
     tasks: Sender<Task>,
     mailbox: Mailbox,
     reader: SnapshotReader,
+    /// The kernel has finished. A lock, not a flag: a `RuntimeIdle` sent
+    /// under it is either refused or in the mailbox the kernel drains when
+    /// it finishes, so its count is never lost.
+    finished: Mutex<bool>,
 }
 
 /// Why a cross-kernel message was not sent.
@@ -443,39 +452,49 @@ pub(crate) struct Shared {
     peers: Vec<Peer>,
     pub directory: Directory,
     closing: AtomicBool,
-    /// Senders between their `closing` check and their send: shutdown waits
-    /// for them, so every post accepted before it precedes its marker.
+    /// Threads outside the runtime between their `closing` check and their
+    /// send: shutdown waits for them, so every post accepted before it is
+    /// in an inbox before any kernel drains. (A kernel's own sends need no
+    /// such count: it learns of the shutdown on its own thread, after them.)
     sending: AtomicUsize,
-    /// Kernels at work plus messages in flight; the decrement that reaches
-    /// zero finds the whole runtime idle (docs/architecture.md, "Runtime").
-    active: AtomicIsize,
+    /// Busy parties; the `leave` that leaves none looks for messages in
+    /// flight and broadcasts IDLE (runtime/idle.rs).
+    pub idle: Idleness,
     /// Kernels still emptying their overflow queues after shutdown.
     draining: AtomicUsize,
 }
 
 impl Shared {
-    /// Sends a new cross-kernel message, unless shutdown was asked.
+    /// Sends a new cross-kernel message from a kernel, unless shutdown was
+    /// asked.
     #[allow(clippy::result_large_err)]
     pub fn send(&self, kernel: KernelId, message: Message) -> Result<(), SendError> {
+        if self.closing.load(Ordering::SeqCst) {
+            return Err(SendError::Closing);
+        }
+        self.deliver(kernel, message)
+    }
+
+    /// Sends a new cross-kernel message from a thread outside the runtime,
+    /// unless shutdown was asked.
+    #[allow(clippy::result_large_err)]
+    pub fn send_external(&self, kernel: KernelId, message: Message) -> Result<(), SendError> {
+        self.idle.enter();
         self.sending.fetch_add(1, Ordering::SeqCst);
-        let result = if self.closing.load(Ordering::SeqCst) {
-            Err(SendError::Closing)
-        } else {
-            self.deliver(kernel, message)
-        };
+        let result = self.send(kernel, message);
         self.sending.fetch_sub(1, Ordering::SeqCst);
+        self.leave(1);
         result
     }
 
-    /// Puts a message in `kernel`'s inbox if it has room, counting it as
-    /// work in flight and waking the kernel if it is parked
-    /// (docs/architecture.md, "Wake-ups").
+    /// Puts a message in `kernel`'s inbox if it has room, counting it as in
+    /// flight and waking the kernel if it is parked (docs/architecture.md,
+    /// "Wake-ups").
     #[allow(clippy::result_large_err)]
     pub fn deliver(&self, kernel: KernelId, message: Message) -> Result<(), SendError> {
         let Some(peer) = self.peers.get(usize::from(kernel.0)) else {
             return Err(SendError::Gone);
         };
-        self.active.fetch_add(1, Ordering::SeqCst);
         peer.mailbox.announce_remote();
         match peer.remote.try_send(message) {
             Ok(()) => {
@@ -484,7 +503,6 @@ impl Shared {
             }
             Err(error) => {
                 peer.mailbox.withdraw_remote();
-                self.active.fetch_sub(1, Ordering::SeqCst);
                 Err(match error {
                     TrySendError::Full(message) => SendError::Full(message),
                     TrySendError::Disconnected(_) => SendError::Gone,
@@ -497,29 +515,41 @@ impl Shared {
         self.closing.load(Ordering::SeqCst)
     }
 
-    /// A kernel found nothing to do. `true` when the whole runtime is now
-    /// idle: the caller broadcasts IDLE.
-    pub fn went_idle(&self) -> bool {
-        self.active.fetch_sub(1, Ordering::SeqCst) == 1
+    /// `n` busy parties stop; if none is left and nothing is in flight,
+    /// every kernel is told the runtime is idle (each then runs POE's IDLE).
+    pub fn leave(&self, n: usize) {
+        if let Some(seen) = self.idle.leave(n) {
+            self.broadcast_if_idle(seen);
+        }
     }
 
-    /// A kernel that reported idle has work again.
-    pub fn got_busy(&self) {
-        self.active.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// A message in flight was taken by its kernel.
-    pub fn taken(&self) {
-        self.active.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// Tells every kernel the runtime is idle (each then runs POE's IDLE).
-    pub fn broadcast_idle(&self) {
+    fn broadcast_if_idle(&self, seen: Seen) {
+        let in_flight = self.peers.iter().any(|peer| {
+            peer.mailbox.remote_waiting()
+                && !*peer.finished.lock().unwrap_or_else(|e| e.into_inner())
+        });
+        if in_flight || !self.idle.claim(seen, self.peers.len()) {
+            return;
+        }
+        // Each message counts as a busy party until its kernel takes it;
+        // finished kernels get none.
+        let mut skipped = 0;
         for peer in &self.peers {
-            self.active.fetch_add(1, Ordering::SeqCst);
-            if peer.mailbox.send(Message::RuntimeIdle).is_err() {
-                self.active.fetch_sub(1, Ordering::SeqCst);
+            let finished = peer.finished.lock().unwrap_or_else(|e| e.into_inner());
+            if *finished || peer.mailbox.send(Message::RuntimeIdle).is_err() {
+                skipped += 1;
             }
+        }
+        if skipped > 0 {
+            // Reaching zero here means every kernel has finished.
+            let _ = self.idle.leave(skipped);
+        }
+    }
+
+    /// Kernel `kernel` has finished: it takes no more `RuntimeIdle`.
+    pub fn finish(&self, kernel: KernelId) {
+        if let Some(peer) = self.peers.get(usize::from(kernel.0)) {
+            *peer.finished.lock().unwrap_or_else(|e| e.into_inner()) = true;
         }
     }
 
