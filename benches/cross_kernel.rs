@@ -37,9 +37,9 @@ const CAPACITY: usize = 4096;
 const PASSES: usize = 3;
 
 /// Pins the calling thread to CPU `index` modulo the CPUs there are, as
-/// roe's runtime pins kernel `index`.
-fn pin(index: usize) {
-    if std::env::var_os("W5_UNPINNED").is_some() {
+/// roe's runtime pins kernel `index`, when `pinned`.
+fn pin(index: usize, pinned: bool) {
+    if !pinned {
         return;
     }
     let cores = core_affinity::get_core_ids().unwrap_or_default();
@@ -60,11 +60,11 @@ struct Pinger {
     done: std_mpsc::Sender<Run>,
 }
 
-fn roe_ping_pong(round_trips: usize) -> Run {
+fn roe_ping_pong(round_trips: usize, pinned: bool) -> Run {
     let (done_tx, done_rx) = std_mpsc::channel();
     let done_tx = std::sync::Mutex::new(done_tx);
     let runtime = Runtime::builder()
-        .pin(std::env::var_os("W5_UNPINNED").is_none())
+        .pin(pinned)
         .kernels(2)
         .start(move |kernel| {
             if kernel.id() == KernelId(1) {
@@ -131,12 +131,12 @@ fn roe_ping_pong(round_trips: usize) -> Run {
     run
 }
 
-fn roe_fan_in(each: usize) -> Duration {
+fn roe_fan_in(each: usize, pinned: bool) -> Duration {
     let (done_tx, done_rx) = std_mpsc::channel();
     let done_tx = std::sync::Mutex::new(done_tx);
     let total = each * SENDERS;
     let runtime = Runtime::builder()
-        .pin(std::env::var_os("W5_UNPINNED").is_none())
+        .pin(pinned)
         .kernels(SENDERS + 1)
         .start(move |kernel| {
             if kernel.id() == KernelId(0) {
@@ -188,11 +188,11 @@ fn current_thread() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn tokio_ping_pong(round_trips: usize) -> Run {
+fn tokio_ping_pong(round_trips: usize, pinned: bool) -> Run {
     let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
     let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
     let ponger = thread::spawn(move || {
-        pin(1);
+        pin(1, pinned);
         current_thread().block_on(async move {
             while let Some(n) = ping_rx.recv().await {
                 pong_tx.send(n).await.unwrap();
@@ -200,7 +200,7 @@ fn tokio_ping_pong(round_trips: usize) -> Run {
         });
     });
     let pinger = thread::spawn(move || {
-        pin(0);
+        pin(0, pinned);
         current_thread().block_on(async move {
             let mut latencies = Vec::with_capacity(round_trips);
             let started = Instant::now();
@@ -221,11 +221,11 @@ fn tokio_ping_pong(round_trips: usize) -> Run {
     run
 }
 
-fn tokio_fan_in(each: usize) -> Duration {
+fn tokio_fan_in(each: usize, pinned: bool) -> Duration {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
     let total = each * SENDERS;
     let sink = thread::spawn(move || {
-        pin(0);
+        pin(0, pinned);
         current_thread().block_on(async move {
             let mut started = None;
             for _ in 0..total {
@@ -239,7 +239,7 @@ fn tokio_fan_in(each: usize) -> Duration {
         .map(|i| {
             let tx = tx.clone();
             thread::spawn(move || {
-                pin(i + 1);
+                pin(i + 1, pinned);
                 current_thread().block_on(async move {
                     for n in 0..each as u64 {
                         tx.send(n).await.unwrap();
@@ -257,17 +257,17 @@ fn tokio_fan_in(each: usize) -> Duration {
 
 // ----- crossbeam --------------------------------------------------------------------
 
-fn crossbeam_ping_pong(round_trips: usize) -> Run {
+fn crossbeam_ping_pong(round_trips: usize, pinned: bool) -> Run {
     let (ping_tx, ping_rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
     let (pong_tx, pong_rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
     let ponger = thread::spawn(move || {
-        pin(1);
+        pin(1, pinned);
         for n in ping_rx {
             pong_tx.send(n).unwrap();
         }
     });
     let pinger = thread::spawn(move || {
-        pin(0);
+        pin(0, pinned);
         Run::measure(round_trips, |n| {
             ping_tx.send(n).unwrap();
             assert_eq!(pong_rx.recv(), Ok(n));
@@ -278,11 +278,11 @@ fn crossbeam_ping_pong(round_trips: usize) -> Run {
     run
 }
 
-fn crossbeam_fan_in(each: usize) -> Duration {
+fn crossbeam_fan_in(each: usize, pinned: bool) -> Duration {
     let (tx, rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
     let total = each * SENDERS;
     let sink = thread::spawn(move || {
-        pin(0);
+        pin(0, pinned);
         let mut started = None;
         for _ in 0..total {
             rx.recv().unwrap();
@@ -294,7 +294,7 @@ fn crossbeam_fan_in(each: usize) -> Duration {
         .map(|i| {
             let tx = tx.clone();
             thread::spawn(move || {
-                pin(i + 1);
+                pin(i + 1, pinned);
                 for n in 0..each as u64 {
                     tx.send(n).unwrap();
                 }
@@ -310,8 +310,10 @@ fn crossbeam_fan_in(each: usize) -> Duration {
 
 // ----- the run ----------------------------------------------------------------------
 
-type PingPong = fn(usize) -> Run;
-type FanIn = fn(usize) -> Duration;
+/// A peer's ping-pong: round trips, and whether threads are pinned.
+type PingPong = fn(usize, bool) -> Run;
+/// A peer's fan-in: events per sender, and whether threads are pinned.
+type FanIn = fn(usize, bool) -> Duration;
 
 const PEERS: [(&str, PingPong, FanIn); 3] = [
     ("roe", roe_ping_pong, roe_fan_in),
@@ -324,41 +326,51 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// Recorded passes, interleaved across peers: the medians of p50, p99 and
-/// round trips per second, and of fan-in events per second.
+/// Recorded passes, interleaved across peers, with every thread pinned (as
+/// roe pins its kernels) and with none: the medians of p50, p99 and round
+/// trips per second, and of fan-in events per second.
 fn report() {
-    let mut results: Vec<[Vec<f64>; 4]> = PEERS.iter().map(|_| Default::default()).collect();
-    for _ in 0..PASSES {
-        for ((_, ping_pong, fan_in), result) in PEERS.iter().zip(&mut results) {
-            let mut run = ping_pong(ROUND_TRIPS);
-            let (p50, p99) = common::percentiles(&mut run.latencies);
-            result[0].push(p50.as_secs_f64() * 1e6);
-            result[1].push(p99.as_secs_f64() * 1e6);
-            result[2].push(ROUND_TRIPS as f64 / run.elapsed.as_secs_f64());
-            let elapsed = fan_in(FAN_IN_EACH);
-            result[3].push((FAN_IN_EACH * SENDERS) as f64 / elapsed.as_secs_f64());
+    for (pinned, mode) in [(true, "pinned"), (false, "unpinned")] {
+        let mut results: Vec<[Vec<f64>; 4]> = PEERS.iter().map(|_| Default::default()).collect();
+        for _ in 0..PASSES {
+            for ((_, ping_pong, fan_in), result) in PEERS.iter().zip(&mut results) {
+                let mut run = ping_pong(ROUND_TRIPS, pinned);
+                let (p50, p99) = common::percentiles(&mut run.latencies);
+                result[0].push(p50.as_secs_f64() * 1e6);
+                result[1].push(p99.as_secs_f64() * 1e6);
+                result[2].push(ROUND_TRIPS as f64 / run.elapsed.as_secs_f64());
+                let elapsed = fan_in(FAN_IN_EACH, pinned);
+                result[3].push((FAN_IN_EACH * SENDERS) as f64 / elapsed.as_secs_f64());
+            }
         }
-    }
-    for ((name, ..), result) in PEERS.iter().zip(&mut results) {
-        println!(
-            "W5 {name}: round trip p50 {:.2} µs, p99 {:.2} µs, {:.0} k round trips/s; \
-             fan-in {SENDERS}→1 {:.2} M events/s (medians of {PASSES} passes)",
-            median(&mut result[0]),
-            median(&mut result[1]),
-            median(&mut result[2]) / 1e3,
-            median(&mut result[3]) / 1e6,
-        );
+        for ((name, ..), result) in PEERS.iter().zip(&mut results) {
+            println!(
+                "W5 {mode} {name}: round trip p50 {:.2} µs, p99 {:.2} µs, {:.0} k round trips/s; \
+                 fan-in {SENDERS}→1 {:.2} M events/s (medians of {PASSES} passes)",
+                median(&mut result[0]),
+                median(&mut result[1]),
+                median(&mut result[2]) / 1e3,
+                median(&mut result[3]) / 1e6,
+            );
+        }
     }
 }
 
+/// Criterion's throughput groups, pinned, on shorter runs than the report's
+/// (a pinned tokio round trip can take tens of microseconds here).
 fn w5(c: &mut Criterion) {
+    let round_trips = ROUND_TRIPS / 10;
     let mut g = c.benchmark_group("W5 cross-kernel ping-pong");
-    g.throughput(Throughput::Elements(ROUND_TRIPS as u64));
+    g.throughput(Throughput::Elements(round_trips as u64));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(5));
     for (name, ping_pong, _) in PEERS {
-        g.bench_function(BenchmarkId::new(name, ROUND_TRIPS), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| ping_pong(ROUND_TRIPS).elapsed).sum());
+        g.bench_function(BenchmarkId::new(name, round_trips), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| ping_pong(round_trips, true).elapsed)
+                    .sum()
+            });
         });
     }
     g.finish();
@@ -368,7 +380,7 @@ fn w5(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(5));
     for (name, _, fan_in) in PEERS {
         g.bench_function(BenchmarkId::new(name, FAN_IN_EACH * SENDERS), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| fan_in(FAN_IN_EACH)).sum());
+            b.iter_custom(|iters| (0..iters).map(|_| fan_in(FAN_IN_EACH, true)).sum());
         });
     }
     g.finish();

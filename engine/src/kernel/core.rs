@@ -1135,6 +1135,8 @@ impl Core {
         let timeout = if zero {
             timeout
         } else if self.spin_for_messages(timeout) {
+            // No system call: sample handler times as in a busy slice.
+            self.sampler.every = false;
             if !self.reactor.has_watchers() {
                 self.fold_inbox();
                 return;

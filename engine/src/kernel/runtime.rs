@@ -56,9 +56,6 @@ pub(crate) struct Attached {
     tasks: Receiver<Task>,
     /// Posts to each kernel that found its inbox full, in order.
     overflow: Vec<VecDeque<Message>>,
-    /// The buffer a batch from the inbox is taken into, kept to avoid
-    /// reallocating.
-    batch: Vec<Message>,
     /// How many posts wait in `overflow`.
     overflowing: usize,
     /// `received_remote` when the kernel last waited.
@@ -117,7 +114,6 @@ impl Kernel {
             remote,
             tasks,
             overflow,
-            batch: Vec::new(),
             overflowing: 0,
             received_at_wait: 0,
             reported_idle: false,
@@ -231,6 +227,7 @@ impl Core {
     /// Sends `message` to `target`'s kernel, or queues it behind earlier
     /// overflow: posts from here to one kernel always arrive in order.
     pub(crate) fn send_remote(&mut self, target: SessionId, message: Message) -> Result<()> {
+        let me = self.id();
         let Some(runtime) = &mut self.runtime else {
             return Err(Error::NoSuchSession(target.to_string()));
         };
@@ -256,6 +253,7 @@ impl Core {
                 queue.push_back(message);
                 runtime.overflowing += 1;
                 self.counters.overflowed += 1;
+                runtime.shared.await_room(target.kernel(), me);
                 Ok(())
             }
             Err(SendError::Closing) => Err(Error::ShuttingDown),
@@ -288,6 +286,7 @@ impl Core {
     /// posts were accepted, so they go even once shutdown was asked; the
     /// target takes them before it stops.
     fn flush_overflow(&mut self) {
+        let me = self.id();
         let Some(runtime) = &mut self.runtime else {
             return;
         };
@@ -296,11 +295,19 @@ impl Core {
         }
         for (index, queue) in runtime.overflow.iter_mut().enumerate() {
             let kernel = KernelId(u16::try_from(index).expect("kernel numbers fit u16"));
-            while let Some(message) = queue.pop_front() {
+            while !queue.is_empty() {
+                if !runtime.shared.has_room(kernel) {
+                    runtime.shared.await_room(kernel, me);
+                    break;
+                }
+                let Some(message) = queue.pop_front() else {
+                    break;
+                };
                 match runtime.shared.deliver(kernel, message) {
                     Ok(()) => self.counters.sent_remote += 1,
                     Err(SendError::Full(message)) => {
                         queue.push_front(message);
+                        runtime.shared.await_room(kernel, me);
                         break;
                     }
                     // The kernel finished: its sessions are gone.
@@ -315,6 +322,7 @@ impl Core {
 
     /// Takes up to `limit` messages from the cross-kernel inbox.
     fn take_remote(&mut self, limit: usize) {
+        let me = self.id();
         let Some(runtime) = &self.runtime else {
             return;
         };
@@ -323,22 +331,21 @@ impl Core {
         if waiting == 0 {
             return;
         }
-        // Busy first, then the messages stop counting as in flight: the
-        // runtime never looks idle in between.
+        // A second handle on the channel (one atomic increment per batch)
+        // lets each message move from its slot straight into the queue.
+        let remote = runtime.remote.clone();
+        // Busy first; the messages stop counting as in flight only once
+        // applied: the runtime never looks idle in between.
         self.woke();
-        let Some(runtime) = &mut self.runtime else {
-            return;
-        };
-        let mut batch = std::mem::take(&mut runtime.batch);
-        batch.extend(runtime.remote.try_iter().take(limit));
-        let taken = batch.len();
-        self.inbox.taken_remote(taken);
-        self.counters.received_remote += taken as u64;
-        for message in batch.drain(..) {
+        let mut taken = 0;
+        for message in remote.try_iter().take(limit) {
+            taken += 1;
             self.apply(message);
         }
-        if let Some(runtime) = &mut self.runtime {
-            runtime.batch = batch;
+        self.inbox.taken_remote(taken);
+        self.counters.received_remote += taken as u64;
+        if let Some(runtime) = &self.runtime {
+            runtime.shared.room_made(me);
         }
     }
 

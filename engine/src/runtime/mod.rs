@@ -14,7 +14,7 @@ mod idle;
 use std::{
     sync::{
         Arc, Barrier, Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     thread::{self, JoinHandle},
     time::Duration,
@@ -147,6 +147,7 @@ impl RuntimeBuilder {
                         tasks: tasks_tx,
                         mailbox: kernel.mailbox(),
                         reader: kernel.snapshots(interval),
+                        overflow_waiters: AtomicU64::new(0),
                         finished: Mutex::new(false),
                     };
                     if ready.send(Ok((index, peer))).is_err() {
@@ -428,6 +429,9 @@ pub(crate) struct Peer {
     tasks: Sender<Task>,
     mailbox: Mailbox,
     reader: SnapshotReader,
+    /// Kernels with posts to this one waiting in overflow, as bits (kernel
+    /// `k` is bit `k % 64`: a spare wake-up is harmless).
+    overflow_waiters: AtomicU64,
     /// The kernel has finished. A lock, not a flag: a `RuntimeIdle` sent
     /// under it is either refused or in the mailbox the kernel drains when
     /// it finishes, so its count is never lost.
@@ -543,6 +547,40 @@ impl Shared {
         if skipped > 0 {
             // Reaching zero here means every kernel has finished.
             let _ = self.idle.leave(skipped);
+        }
+    }
+
+    /// Whether `kernel`'s inbox has room now (a resend of overflow checks
+    /// before it takes a message out of its queue).
+    pub fn has_room(&self, kernel: KernelId) -> bool {
+        self.peers
+            .get(usize::from(kernel.0))
+            .is_some_and(|peer| !peer.remote.is_full())
+    }
+
+    /// Kernel `waiter` has posts for `target` waiting in overflow: wake it
+    /// when `target` makes room.
+    pub fn await_room(&self, target: KernelId, waiter: KernelId) {
+        if let Some(peer) = self.peers.get(usize::from(target.0)) {
+            peer.overflow_waiters
+                .fetch_or(1 << (waiter.0 % 64), Ordering::SeqCst);
+        }
+    }
+
+    /// Kernel `target` took messages from its inbox: the kernels waiting
+    /// for room resend their overflow now, not at their next retry.
+    pub fn room_made(&self, target: KernelId) {
+        let Some(peer) = self.peers.get(usize::from(target.0)) else {
+            return;
+        };
+        if peer.overflow_waiters.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let waiters = peer.overflow_waiters.swap(0, Ordering::SeqCst);
+        for (index, waiter) in self.peers.iter().enumerate() {
+            if waiters & (1 << (index % 64)) != 0 {
+                waiter.mailbox.wake_if_parked();
+            }
         }
     }
 
