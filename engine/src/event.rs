@@ -3,6 +3,7 @@
 use std::{
     cell::RefCell,
     fmt,
+    num::NonZeroU32,
     sync::{Mutex, OnceLock, RwLock},
 };
 
@@ -18,8 +19,11 @@ use rustc_hash::FxHashMap;
 /// Interned names are never freed, so code that takes event names from
 /// outside the process must check them first (IKC does, against the events
 /// a kernel publishes).
+///
+/// The number is the name's index plus one, so `Option<Event>` is as small
+/// as an `Event` (queued items carry one).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Event(u32);
+pub struct Event(NonZeroU32);
 
 /// Names interned before any other, in this order, so the constants below
 /// hold without a lookup.
@@ -44,29 +48,41 @@ const PREDEFINED: [&str; 16] = [
 
 impl Event {
     /// `_start`: a session's first event, dispatched by `spawn`.
-    pub const START: Event = Event(0);
+    pub const START: Event = Event::nth(0);
     /// `_stop`: a session's last event.
-    pub const STOP: Event = Event(1);
+    pub const STOP: Event = Event::nth(1);
     /// `_child`: a child was created, gained or lost.
-    pub const CHILD: Event = Event(2);
+    pub const CHILD: Event = Event::nth(2);
     /// `_parent`: the session's parent changed.
-    pub const PARENT: Event = Event(3);
+    pub const PARENT: Event = Event::nth(3);
     /// `_default`: receives events that have no handler.
-    pub const DEFAULT: Event = Event(4);
+    pub const DEFAULT: Event = Event::nth(4);
     /// `_signal`: the kernel's own signal hook (never a user handler).
-    pub(crate) const SIGNAL: Event = Event(5);
+    pub(crate) const SIGNAL: Event = Event::nth(5);
     /// `DIE`: the signal an exception in a handler becomes.
-    pub const DIE: Event = Event(6);
-    pub(crate) const IDLE: Event = Event(7);
-    pub(crate) const ZOMBIE: Event = Event(8);
-    pub(crate) const UIDESTROY: Event = Event(9);
-    pub(crate) const INT: Event = Event(10);
-    pub(crate) const TERM: Event = Event(11);
-    pub(crate) const HUP: Event = Event(12);
-    pub(crate) const QUIT: Event = Event(13);
-    pub(crate) const KILL: Event = Event(14);
+    pub const DIE: Event = Event::nth(6);
+    pub(crate) const IDLE: Event = Event::nth(7);
+    pub(crate) const ZOMBIE: Event = Event::nth(8);
+    pub(crate) const UIDESTROY: Event = Event::nth(9);
+    pub(crate) const INT: Event = Event::nth(10);
+    pub(crate) const TERM: Event = Event::nth(11);
+    pub(crate) const HUP: Event = Event::nth(12);
+    pub(crate) const QUIT: Event = Event::nth(13);
+    pub(crate) const KILL: Event = Event::nth(14);
     /// The empty name, which no API accepts (POE's undefined event name).
-    pub(crate) const EMPTY: Event = Event(15);
+    pub(crate) const EMPTY: Event = Event::nth(15);
+
+    /// The `index`th name interned.
+    const fn nth(index: u32) -> Event {
+        match NonZeroU32::new(index + 1) {
+            Some(number) => Event(number),
+            None => panic!("fewer than 2^32 - 1 event names"),
+        }
+    }
+
+    fn index(self) -> usize {
+        self.0.get() as usize - 1
+    }
 
     /// Interns `name`.
     pub fn new(name: &str) -> Event {
@@ -89,7 +105,7 @@ impl Event {
     /// The name.
     pub fn as_str(self) -> &'static str {
         let table = interner().names.read().unwrap_or_else(|e| e.into_inner());
-        table.names[self.0 as usize]
+        table.names[self.index()]
     }
 }
 
@@ -160,11 +176,11 @@ impl Interner {
             return *event;
         }
         let mut table = self.names.write().unwrap_or_else(|e| e.into_inner());
-        let number = u32::try_from(table.names.len()).expect("fewer than 2^32 event names");
+        let index = u32::try_from(table.names.len()).expect("fewer than 2^32 event names");
         let name: &'static str = Box::leak(name.to_owned().into_boxed_str());
         table.names.push(name);
-        table.index.insert(name, Event(number));
-        Event(number)
+        table.index.insert(name, Event::nth(index));
+        Event::nth(index)
     }
 }
 
@@ -172,9 +188,9 @@ fn interner() -> &'static Interner {
     static INTERNER: OnceLock<Interner> = OnceLock::new();
     INTERNER.get_or_init(|| {
         let mut table = Table::default();
-        for (number, name) in (0..).zip(PREDEFINED) {
+        for (index, name) in (0..).zip(PREDEFINED) {
             table.names.push(name);
-            table.index.insert(name, Event(number));
+            table.index.insert(name, Event::nth(index));
         }
         Interner {
             write: Mutex::new(()),
