@@ -176,32 +176,66 @@ pub(crate) struct Core {
 
 /// Picks the dispatches whose handler time is measured: all of them in a
 /// slice that followed a real wait, where a clock read is cheap beside the
-/// system call, and one in [`Sampler::ONE_IN`] otherwise, counted that many
-/// times over, so accounting stays within a few percent of a saturated
-/// dispatch loop (docs/architecture.md, "Accounting").
+/// system call, and one in [`Sampler::ONE_IN`] on average otherwise,
+/// counted that many times over, so accounting stays within a few percent
+/// of a saturated dispatch loop (docs/architecture.md, "Accounting").
 pub(crate) struct Sampler {
     /// Time every dispatch of this slice.
-    pub every: bool,
-    /// xorshift state: a pseudo-random pick does not alias with periodic
-    /// event patterns as a counter would.
+    every: bool,
+    /// Dispatches to skip before the next measured one.
+    countdown: u32,
+    /// xorshift state for the gaps: random gaps do not alias with periodic
+    /// event patterns as a fixed stride would.
     state: u32,
 }
 
 impl Sampler {
     pub const ONE_IN: u64 = 32;
 
+    pub fn new() -> Sampler {
+        Sampler {
+            every: true,
+            countdown: 0,
+            state: 0x9e37_79b9,
+        }
+    }
+
     /// The weight of this dispatch's measurement, or `None` to skip it.
+    /// (While `every` is set, `countdown` stays zero.)
     #[inline]
     pub fn pick(&mut self) -> Option<u64> {
+        if self.countdown > 0 {
+            self.countdown -= 1;
+            return None;
+        }
+        Some(self.measure())
+    }
+
+    /// This dispatch is measured: its weight, and the gap to the next, of
+    /// 0 to `2 * ONE_IN - 2` skipped dispatches, uniformly: one measured
+    /// dispatch in `ONE_IN` on average.
+    #[inline(never)]
+    fn measure(&mut self) -> u64 {
         if self.every {
-            return Some(1);
+            return 1;
         }
         let mut x = self.state;
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
         self.state = x;
-        (u64::from(x) % Sampler::ONE_IN == 0).then_some(Sampler::ONE_IN)
+        self.countdown = x % (2 * Sampler::ONE_IN as u32 - 1);
+        Sampler::ONE_IN
+    }
+
+    /// Whether to time every dispatch from now on (after a real wait) or to
+    /// sample (in a busy loop).
+    #[inline]
+    pub fn time_every(&mut self, every: bool) {
+        self.every = every;
+        if every {
+            self.countdown = 0;
+        }
     }
 }
 
@@ -246,10 +280,7 @@ impl Core {
             runtime: None,
             publisher: None,
             counters: Counters::default(),
-            sampler: Sampler {
-                every: true,
-                state: 0x9e37_79b9,
-            },
+            sampler: Sampler::new(),
             replies: FxHashMap::default(),
         })
     }
@@ -363,9 +394,8 @@ impl Core {
             // An ID made from a number alone comes back with its slot.
             Dest::Session(id) => self
                 .sessions
-                .get(*id)
-                .filter(|_| id.kernel() == self.id)
-                .map(|record| record.id),
+                .find(*id)
+                .filter(|_| id.kernel() == self.id),
             Dest::Name(name) => name
                 .parse::<u64>()
                 .ok()
@@ -487,11 +517,11 @@ impl Core {
     ) -> Result<()> {
         self.fold_inbox();
         let target = match dest {
-            Dest::Session(id) if id.known_slot().is_some() => *id,
+            Dest::Session(id) if id.known_slot().is_some() || id.kernel() != self.id => *id,
             _ => self.resolve_anywhere(dest)?,
         };
         let sender = self.active.session;
-        if target.kernel() != self.id && self.runtime.is_some() {
+        if target.kernel() != self.id {
             return self.post_remote(target, sender, event, args);
         }
         if self.push_fifo(target, sender, event, Kind::Post, args, location) {
@@ -571,7 +601,7 @@ impl Core {
     /// Adds `delta` to one of a session's queued-item counts; a count leaving
     /// or reaching zero takes or releases one refcount. `false` when no such
     /// session lives on this kernel.
-    #[inline]
+    #[inline(always)]
     fn count_side(&mut self, id: SessionId, delta: i32, side: Side) -> bool {
         if id.kernel() != self.id {
             return false;
@@ -1047,7 +1077,7 @@ impl Core {
                 event,
                 args,
             } => {
-                if let Some(target) = self.sessions.get(target).map(|record| record.id) {
+                if let Some(target) = self.sessions.find(target) {
                     let sender = self.sender_of(sender);
                     self.push_fifo(target, sender, event, Kind::Post, args, Location::caller());
                 } else {
@@ -1061,7 +1091,7 @@ impl Core {
                 args,
                 reply,
             } => {
-                if let Some(target) = self.sessions.get(target).map(|record| record.id) {
+                if let Some(target) = self.sessions.find(target) {
                     self.push_fifo(target, sender, event, Kind::Call, args, Location::caller());
                     self.replies.insert(self.seq, reply);
                 } else {
@@ -1075,7 +1105,7 @@ impl Core {
                 event,
                 args,
             } => {
-                if let Some(target) = self.sessions.get(target).map(|record| record.id) {
+                if let Some(target) = self.sessions.find(target) {
                     self.push_fifo(target, sender, event, Kind::Post, args, Location::caller());
                     let _ = self.refcount_decrement(target, super::remote::AWAITING_REPLY);
                 } else {
@@ -1127,7 +1157,7 @@ impl Core {
     /// once, without a system call.
     pub fn wait(&mut self, timeout: Option<Duration>) {
         let zero = timeout.is_some_and(|t| t.is_zero());
-        self.sampler.every = !zero;
+        self.sampler.time_every(!zero);
         if zero && !self.reactor.has_watchers() {
             return;
         }
@@ -1136,7 +1166,7 @@ impl Core {
             timeout
         } else if self.spin_for_messages(timeout) {
             // No system call: sample handler times as in a busy slice.
-            self.sampler.every = false;
+            self.sampler.time_every(false);
             if !self.reactor.has_watchers() {
                 self.fold_inbox();
                 return;

@@ -276,7 +276,7 @@ impl Kernel {
         // With work queued and nothing else to watch, the idle check and the
         // wait cannot do anything; skipping them changes nothing POE could see.
         if self.core.is_busy() {
-            self.core.sampler.every = false;
+            self.core.sampler.time_every(false);
         } else {
             self.core.idle_check();
             let timeout = self.core.wait_timeout();

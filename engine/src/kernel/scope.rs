@@ -71,8 +71,14 @@ impl Scope<'_> {
     /// Dispatches a queued item at the top of a slice, where no handler runs
     /// and so no session is busy: the body is always in the table. Handler
     /// time is measured here, nested dispatches included.
-    #[inline]
-    fn dispatch_top(&mut self, env: &Envelope, args: &mut Args) -> Outcome {
+    #[inline(always)]
+    fn dispatch_top(&mut self, env: &Envelope, args: &mut Args) {
+        let _ = self.dispatch_top_outcome(env, args);
+    }
+
+    /// [`Scope::dispatch_top`], keeping the handler's outcome.
+    #[inline(always)]
+    fn dispatch_top_outcome(&mut self, env: &Envelope, args: &mut Args) -> Outcome {
         debug_assert!(
             self.chain.is_none(),
             "the queue is dispatched outside handlers"
@@ -469,7 +475,7 @@ impl Scope<'_> {
             location: item.location,
         };
         let mut args = self.core.args.take(item.args);
-        let answer = match self.dispatch_top(&env, &mut args) {
+        let answer = match self.dispatch_top_outcome(&env, &mut args) {
             Outcome::Returned(value) => Args::from((value,)),
             Outcome::Unhandled => Args::from((Value::Undef,)),
             Outcome::Died(error) => Args::from((Value::Undef, error.to_string())),

@@ -130,11 +130,10 @@ impl Table {
 
     pub fn remove(&mut self, id: SessionId) -> Option<Record> {
         self.get(id)?;
-        let slot = self.slot_of(id)?;
-        let record = self.slots[slot].take()?;
+        let record = self.slots[id.slot()].take()?;
         self.by_number.remove(&id.number());
-        if slot != 0 {
-            self.free.push(slot as u32);
+        if id.slot() != 0 {
+            self.free.push(id.slot() as u32);
         }
         self.len -= 1;
         Some(record)
@@ -142,7 +141,7 @@ impl Table {
 
     #[inline]
     pub fn get(&self, id: SessionId) -> Option<&Record> {
-        match self.slots.get(self.slot_of(id)?) {
+        match self.slots.get(id.slot()) {
             Some(Some(record)) if record.id == id => Some(record),
             _ => None,
         }
@@ -150,20 +149,20 @@ impl Table {
 
     #[inline]
     pub fn get_mut(&mut self, id: SessionId) -> Option<&mut Record> {
-        let slot = self.slot_of(id)?;
-        match self.slots.get_mut(slot) {
+        match self.slots.get_mut(id.slot()) {
             Some(Some(record)) if record.id == id => Some(record),
             _ => None,
         }
     }
 
-    /// Where `id` lives: its own slot, or by number for an ID made from a
-    /// number alone ([`SessionId::from_number`]).
-    #[inline]
-    fn slot_of(&self, id: SessionId) -> Option<usize> {
+    /// The live session `id` names, with its slot, also for an ID made
+    /// from a number alone ([`SessionId::from_number`]). Such IDs are
+    /// looked up here, where they come in, so every other lookup is an
+    /// index.
+    pub fn find(&self, id: SessionId) -> Option<SessionId> {
         match id.known_slot() {
-            Some(slot) => Some(slot),
-            None => self.by_number.get(&id.number()).map(|&slot| slot as usize),
+            Some(_) => self.get(id).map(|record| record.id),
+            None => self.by_number(id.number()).filter(|found| *found == id),
         }
     }
 
