@@ -392,10 +392,7 @@ impl Core {
     pub fn resolve(&self, dest: &Dest) -> Option<SessionId> {
         match dest {
             // An ID made from a number alone comes back with its slot.
-            Dest::Session(id) => self
-                .sessions
-                .find(*id)
-                .filter(|_| id.kernel() == self.id),
+            Dest::Session(id) => self.sessions.find(*id).filter(|_| id.kernel() == self.id),
             Dest::Name(name) => name
                 .parse::<u64>()
                 .ok()
