@@ -1,5 +1,7 @@
 //! Shared by the benchmarks: setup that makes cross-thread numbers mean
-//! something on this machine kind, and latency summaries.
+//! something on this machine kind, and latency summaries. Each benchmark
+//! uses a part of it.
+#![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
@@ -40,7 +42,6 @@ pub struct Run {
 
 impl Run {
     /// Times `round_trips` calls of `round_trip`, each alone and all together.
-    #[allow(dead_code)] // Not every benchmark has a blocking peer.
     pub fn measure(round_trips: usize, mut round_trip: impl FnMut(u64)) -> Run {
         let mut latencies = Vec::with_capacity(round_trips);
         let started = Instant::now();

@@ -4,7 +4,11 @@
 //! Dispatching calls live in [`super::scope`], which adds the frames of
 //! the handlers on the stack.
 
-use std::{collections::BTreeMap, panic::Location, time::Duration};
+use std::{
+    collections::BTreeMap,
+    panic::Location,
+    time::{Duration, Instant},
+};
 
 use rustc_hash::FxHashMap;
 
@@ -12,7 +16,7 @@ use super::{
     clock::Clock,
     dest::Dest,
     remote::{Inbox, Message, Origin},
-    runtime::{Attached, Publisher},
+    runtime::{Attached, Publisher, SPIN},
 };
 use crate::{
     error::{Error, Result},
@@ -169,6 +173,9 @@ pub(crate) struct Core {
     pub counters: Counters,
     /// Which dispatches are timed.
     pub sampler: Sampler,
+    /// Whether a wait found a descriptor ready since the kernel last
+    /// blocked (see [`Core::spin_for_io`]).
+    io_since_block: bool,
     /// The reply event of each queued call from another kernel, by item
     /// number.
     pub replies: FxHashMap<u64, Event>,
@@ -281,6 +288,7 @@ impl Core {
             publisher: None,
             counters: Counters::default(),
             sampler: Sampler::new(),
+            io_since_block: false,
             replies: FxHashMap::default(),
         })
     }
@@ -1169,6 +1177,12 @@ impl Core {
                 return;
             }
             Some(Duration::ZERO)
+        } else if self.spin_for_io(timeout) {
+            // The readiness (or message) found is the wait's result.
+            self.sampler.time_every(false);
+            self.fold_inbox();
+            self.clock.now();
+            return;
         } else {
             self.report_idle();
             // Park, then look once more: a sender either sees us parked and
@@ -1180,8 +1194,11 @@ impl Core {
                 timeout
             }
         };
+        let blocking = !timeout.is_some_and(|t| t.is_zero());
         let waited = self.reactor.wait(timeout);
         waker.unpark();
+        let found = self.reactor.found_ready();
+        self.io_since_block = found || (self.io_since_block && !blocking);
         if let Err(error) = waited {
             // The reactor cannot fail on valid descriptors; if it does, the
             // slice goes on and the next wait tries again.
@@ -1189,6 +1206,35 @@ impl Core {
         }
         self.fold_inbox();
         self.clock.now();
+    }
+
+    /// A kernel that found a descriptor ready since it last blocked is in a
+    /// conversation over it, and the next readiness usually comes sooner
+    /// than a blocked thread can be woken (as with messages, see
+    /// [`Core::spin_for_messages`]). So it polls its descriptors without
+    /// blocking, for up to [`SPIN`] or `limit`, before it blocks; `true` when
+    /// readiness or a message came, the readiness then being the reactor's
+    /// current result. A kernel that found nothing ready never spins.
+    fn spin_for_io(&mut self, limit: Option<Duration>) -> bool {
+        if !self.io_since_block {
+            return false;
+        }
+        let budget = limit.map_or(SPIN, |limit| limit.min(SPIN));
+        let started = Instant::now();
+        loop {
+            // A failed poll is left to the blocking wait that follows.
+            let polled = self.reactor.wait(Some(Duration::ZERO));
+            if polled.is_err() {
+                return false;
+            }
+            if self.reactor.found_ready() || self.inbox.has_any() {
+                return true;
+            }
+            if started.elapsed() >= budget {
+                return false;
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// The wait before the next slice: none if something is due, until the

@@ -33,9 +33,10 @@ const REMOTE_BATCH: usize = 1024;
 /// How soon a kernel with posts waiting in an overflow queue tries again.
 const OVERFLOW_RETRY: Duration = Duration::from_millis(1);
 
-/// How long a kernel in a conversation with other kernels looks for their
-/// next message before it blocks (see [`Core::spin_for_messages`]).
-const SPIN: Duration = Duration::from_micros(20);
+/// How long a kernel in a conversation (with other kernels, or over its
+/// descriptors) looks for the next message or readiness before it blocks
+/// (see [`Core::spin_for_messages`] and [`Core::spin_for_io`]).
+pub(super) const SPIN: Duration = Duration::from_micros(20);
 
 /// Where a kernel is in a runtime's shutdown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -212,6 +212,11 @@ impl Reactor {
         !self.by_fd.is_empty()
     }
 
+    /// Whether the last wait found a watched descriptor ready.
+    pub fn found_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// How many descriptors are watched.
     pub fn watched(&self) -> usize {
         self.by_fd.len()
