@@ -13,7 +13,7 @@ commands:
 
 node options:
   --kernels <n>      kernels to run, one pinned thread each (default: one per core)
-  --heartbeat <ms>   heartbeat period of the node sessions (default 1000)
+  --heartbeat <ms>   heartbeat period of the node sessions (default 1000, at most a day)
 ";
 
 fn main() -> ExitCode {
@@ -45,8 +45,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 match arg {
                     Long("heartbeat") => {
                         let ms: u64 = parser.value()?.parse()?;
-                        if ms == 0 {
-                            return Err("--heartbeat must be at least 1 ms".into());
+                        if !(1..=MAX_HEARTBEAT_MS).contains(&ms) {
+                            return Err(format!(
+                                "--heartbeat must be 1 to {MAX_HEARTBEAT_MS} ms (a day)"
+                            )
+                            .into());
                         }
                         options.heartbeat = Duration::from_millis(ms);
                     }
@@ -76,6 +79,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 /// More kernels than this is a typo, not a machine.
 const MAX_KERNELS: usize = 1024;
+
+/// The longest heartbeat period `roe node` takes: a day, in milliseconds.
+const MAX_HEARTBEAT_MS: u64 = 24 * 60 * 60 * 1000;
 
 struct NodeOptions {
     kernels: usize,

@@ -82,6 +82,7 @@ fn node_runs_the_kernels_asked_for_each_pinned() {
 fn node_rejects_bad_arguments() {
     for args in [
         &["node", "--heartbeat", "0"][..],
+        &["node", "--heartbeat", "18446744073709551615"],
         &["node", "--bogus"],
         &["node", "--kernels", "0"],
         &["node", "--kernels", "many"],
@@ -94,5 +95,8 @@ fn node_rejects_bad_arguments() {
         assert!(!output.status.success(), "{args:?} was accepted");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.starts_with("roe: "), "{args:?}: {stderr}");
+        // Refused before anything started.
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!stdout.contains("ready"), "{args:?} started: {stdout}");
     }
 }

@@ -688,3 +688,77 @@ fn check_consistent(snapshot: &Snapshot) {
     }
     assert!(c.dispatched >= snapshot.sessions.iter().map(|s| s.handled).sum::<u64>() / 2);
 }
+
+/// A session on kernel 0 that ticks until the runtime shuts down.
+fn ticker(kernel: &mut Kernel) -> Result<SessionId, Error> {
+    kernel.spawn(
+        Session::new(())
+            .on("_start", |cx, _| cx.yield_("tick", ()))
+            .on("tick", |cx, _| {
+                cx.delay("tick", Duration::from_millis(1), ())
+            }),
+    )
+}
+
+/// A panic outside any handler, in `init` or in a task given to
+/// `spawn_on`, fails the runtime as an unhandled DIE does: `join` returns
+/// it rather than wait forever for the kernel that panicked.
+#[test]
+fn a_panicking_init_or_task_ends_the_runtime_with_the_error() {
+    let rt = runtime(2)
+        .start(|kernel| {
+            if kernel.id().0 == 1 {
+                panic!("init fails on purpose");
+            }
+            ticker(kernel).map(drop)
+        })
+        .unwrap();
+    match rt.join() {
+        Err(Error::Died(text)) => assert!(text.contains("init fails on purpose"), "{text}"),
+        other => panic!("expected the init's panic, got {other:?}"),
+    }
+
+    let rt = runtime(2).start(|kernel| ticker(kernel).map(drop)).unwrap();
+    rt.handle()
+        .spawn_on(KernelId(1), |_| panic!("task fails on purpose"))
+        .unwrap();
+    match rt.join() {
+        Err(Error::Died(text)) => assert!(text.contains("task fails on purpose"), "{text}"),
+        other => panic!("expected the task's panic, got {other:?}"),
+    }
+}
+
+/// Once shutdown was asked, tasks are refused as posts are, and a kernel
+/// that asks for its snapshots again keeps publishing to the reader the
+/// runtime's handle holds.
+#[test]
+fn spawn_on_after_shutdown_is_refused_and_snapshot_readers_stay_live() {
+    let rt = runtime(1)
+        .snapshot_interval(Duration::from_secs(3600))
+        .start(|kernel| {
+            kernel.snapshots(Duration::from_secs(3600));
+            ticker(kernel).map(drop)
+        })
+        .unwrap();
+    let handle = rt.handle();
+    let before = handle.snapshot(KernelId(0)).unwrap().generation;
+    handle.request_snapshots();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while handle.snapshot(KernelId(0)).unwrap().generation == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runtime's reader saw no new snapshot"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    handle.shutdown();
+    assert!(matches!(
+        handle.spawn_on(KernelId(0), |_| {}),
+        Err(Error::ShuttingDown)
+    ));
+    assert!(matches!(
+        handle.post(SessionId::kernel_root(KernelId(0)), "x", ()),
+        Err(Error::ShuttingDown)
+    ));
+    rt.join().unwrap();
+}

@@ -202,8 +202,7 @@ fn invoke<H: 'static>(
     let saved = env.trap.then(|| core.enter(env.target, state, env.kind));
     let mut cx = Context::new(heap, handlers, options, core, shorten(chain), env, state);
     let result = if env.trap {
-        panic::catch_unwind(panic::AssertUnwindSafe(|| handler(&mut cx, args)))
-            .unwrap_or_else(|payload| Err(Error::Died(panic_message(payload.as_ref()))))
+        trap(|| handler(&mut cx, args))
     } else {
         // POE's `call` to the current session bypasses the dispatcher: no
         // trap, so a failure propagates into the calling handler.
@@ -269,6 +268,13 @@ fn redirect<H>(
         Value::List(std::mem::take(args).into_vec()),
     ));
     Some((Rc::clone(handler), Event::DEFAULT, original))
+}
+
+/// Runs `f`, turning a panic into [`Error::Died`] with the panic's text, as
+/// POE's `eval` turns a `die`.
+pub(crate) fn trap<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    panic::catch_unwind(panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|payload| Err(Error::Died(panic_message(payload.as_ref()))))
 }
 
 /// The text of a panic, as `die`'s message.

@@ -22,7 +22,7 @@ pub use self::{
 };
 pub(crate) use self::{
     core::Core,
-    frame::Body,
+    frame::{Body, trap},
     remote::{Mailbox, Message, Origin},
 };
 use crate::{

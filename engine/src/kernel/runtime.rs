@@ -14,6 +14,7 @@ use crossbeam_channel::Receiver;
 use super::{
     Kernel,
     core::Core,
+    frame::trap,
     remote::{Mailbox, Message, Origin},
 };
 use crate::{
@@ -89,12 +90,22 @@ impl Kernel {
     }
 
     /// Publishes this kernel's snapshot every `interval` (and on request);
-    /// returns the reader observers use.
+    /// returns the reader observers use. Asked again, it changes the
+    /// interval and returns the same reader, so observers that hold one
+    /// (a runtime's handle among them) keep seeing new snapshots.
     pub fn snapshots(&mut self, interval: Duration) -> SnapshotReader {
+        let interval = i64::try_from(interval.as_nanos()).unwrap_or(i64::MAX);
+        if let Some(publisher) = &mut self.core.publisher {
+            publisher.interval = interval;
+            publisher.next = 0;
+            let reader = publisher.reader.clone();
+            self.core.publish_snapshot();
+            return reader;
+        }
         let reader = SnapshotReader::new();
         self.core.publisher = Some(Publisher {
             reader: reader.clone(),
-            interval: i64::try_from(interval.as_nanos()).unwrap_or(i64::MAX),
+            interval,
             next: 0,
             generation: 0,
             seen: u64::MAX,
@@ -147,7 +158,15 @@ impl Kernel {
             self.core.woke();
             self.core.inbox.taken_remote(tasks.len());
             for task in tasks {
-                task(self);
+                // A panicking task fails the kernel as an unhandled DIE
+                // does: its error ends the runtime and reaches `join`.
+                if let Err(error) = trap(|| {
+                    task(self);
+                    Ok(())
+                }) {
+                    self.core.unhandled_die(error.to_string());
+                    self.stop();
+                }
             }
         }
         self.core.take_remote(REMOTE_BATCH);
@@ -257,8 +276,7 @@ impl Core {
                 runtime.shared.await_room(target.kernel(), me);
                 Ok(())
             }
-            Err(SendError::Closing) => Err(Error::ShuttingDown),
-            Err(SendError::Gone) => Err(Error::NoSuchSession(target.to_string())),
+            Err(error) => Err(error.into_error(target)),
         }
     }
 
@@ -272,15 +290,12 @@ impl Core {
         if runtime.overflow.get(index).is_some_and(|q| !q.is_empty()) {
             return Err(Error::InboxFull(message.into_args()));
         }
-        match runtime.shared.send(target.kernel(), message) {
-            Ok(()) => {
-                self.counters.sent_remote += 1;
-                Ok(())
-            }
-            Err(SendError::Full(message)) => Err(Error::InboxFull(message.into_args())),
-            Err(SendError::Closing) => Err(Error::ShuttingDown),
-            Err(SendError::Gone) => Err(Error::NoSuchSession(target.to_string())),
-        }
+        runtime
+            .shared
+            .send(target.kernel(), message)
+            .map_err(|error| error.into_error(target))?;
+        self.counters.sent_remote += 1;
+        Ok(())
     }
 
     /// Resends overflow, in order, while the targets have room. These
@@ -414,7 +429,12 @@ impl Core {
                 runtime.wants_idle = idle;
                 false
             }
-            Phase::Draining | Phase::Drained => false,
+            Phase::Draining | Phase::Drained => {
+                // An idleness noted while running must not be reported
+                // while a shutdown delivers what was accepted.
+                runtime.wants_idle = false;
+                false
+            }
             Phase::Stopping => idle,
         }
     }

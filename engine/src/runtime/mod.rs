@@ -29,7 +29,7 @@ use crate::{
     error::{Error, Result},
     event::Event,
     id::{KernelId, SessionId},
-    kernel::{Dest, Mailbox, Message, Origin},
+    kernel::{Dest, Mailbox, Message, Origin, trap},
     snapshot::{Snapshot, SnapshotReader},
     value::Args,
 };
@@ -157,7 +157,9 @@ impl RuntimeBuilder {
                         return Ok(());
                     };
                     kernel.attach(Arc::clone(&shared), remote_rx, tasks_rx);
-                    let started = init(&mut kernel);
+                    // A panicking `init` fails like one that returns an
+                    // error, rather than leave the others waiting for it.
+                    let started = trap(|| init(&mut kernel));
                     if started.is_err() {
                         shared.shutdown();
                     }
@@ -328,12 +330,9 @@ impl RuntimeHandle {
             event: event.into(),
             args: args.into(),
         };
-        match self.shared.send_external(target.kernel(), message) {
-            Ok(()) => Ok(()),
-            Err(SendError::Full(message)) => Err(Error::InboxFull(message.into_args())),
-            Err(SendError::Closing) => Err(Error::ShuttingDown),
-            Err(SendError::Gone) => Err(Error::NoSuchSession(target.to_string())),
-        }
+        self.shared
+            .send_external(target.kernel(), message)
+            .map_err(|error| error.into_error(target))
     }
 
     /// Resolves an alias set on any kernel.
@@ -353,30 +352,36 @@ impl RuntimeHandle {
     ///
     /// [`Error::NoSuchSession`] when that kernel does not exist or has
     /// finished.
+    #[allow(clippy::result_large_err)] // `SendError` as the senders use it.
     pub fn spawn_on(
         &self,
         kernel: KernelId,
         task: impl FnOnce(&mut Kernel) + Send + 'static,
     ) -> Result<()> {
+        let gone = || Error::NoSuchSession(format!("kernel {kernel}"));
         let peer = self
             .shared
             .peers
             .get(usize::from(kernel.0))
-            .ok_or_else(|| Error::NoSuchSession(format!("kernel {kernel}")))?;
-        if self.shared.is_closing() {
-            return Err(Error::ShuttingDown);
+            .ok_or_else(gone)?;
+        let sent = self.shared.send_from_outside(|| {
+            peer.mailbox.announce_remote();
+            match peer.tasks.send(Box::new(task)) {
+                Ok(()) => {
+                    peer.mailbox.wake_if_parked();
+                    Ok(())
+                }
+                Err(_) => {
+                    peer.mailbox.withdraw_remote();
+                    Err(SendError::Gone)
+                }
+            }
+        });
+        match sent {
+            Ok(()) => Ok(()),
+            Err(SendError::Closing) => Err(Error::ShuttingDown),
+            Err(_) => Err(gone()),
         }
-        // This thread is a busy party while it sends (see runtime/idle.rs).
-        self.shared.idle.enter();
-        peer.mailbox.announce_remote();
-        let sent = peer.tasks.send(Box::new(task));
-        if sent.is_ok() {
-            peer.mailbox.wake_if_parked();
-        } else {
-            peer.mailbox.withdraw_remote();
-        }
-        self.shared.leave(1);
-        sent.map_err(|_| Error::NoSuchSession(format!("kernel {kernel}")))
     }
 
     /// Asks every kernel to finish: posts already accepted are delivered,
@@ -451,6 +456,18 @@ pub(crate) enum SendError {
     Gone,
 }
 
+impl SendError {
+    /// What a sender to `target` is told (a full inbox hands the
+    /// arguments back).
+    pub fn into_error(self, target: SessionId) -> Error {
+        match self {
+            SendError::Full(message) => Error::InboxFull(message.into_args()),
+            SendError::Closing => Error::ShuttingDown,
+            SendError::Gone => Error::NoSuchSession(target.to_string()),
+        }
+    }
+}
+
 /// What every kernel of a runtime shares.
 pub(crate) struct Shared {
     peers: Vec<Peer>,
@@ -483,9 +500,30 @@ impl Shared {
     /// unless shutdown was asked.
     #[allow(clippy::result_large_err)]
     pub fn send_external(&self, kernel: KernelId, message: Message) -> Result<(), SendError> {
+        self.send_from_outside(|| self.deliver(kernel, message))
+    }
+
+    /// Runs `send`, a send from a thread outside the runtime, unless
+    /// shutdown was asked: the thread is a busy party meanwhile (see
+    /// runtime/idle.rs), and counted in `sending`, so a shutdown waits for
+    /// it and everything it sent is delivered.
+    #[allow(clippy::result_large_err)]
+    fn send_from_outside(
+        &self,
+        send: impl FnOnce() -> Result<(), SendError>,
+    ) -> Result<(), SendError> {
+        // Refused at once, so that posting threads cannot hold a shutdown
+        // up; checked again once counted, where the refusal is exact.
+        if self.is_closing() {
+            return Err(SendError::Closing);
+        }
         self.idle.enter();
         self.sending.fetch_add(1, Ordering::SeqCst);
-        let result = self.send(kernel, message);
+        let result = if self.is_closing() {
+            Err(SendError::Closing)
+        } else {
+            send()
+        };
         self.sending.fetch_sub(1, Ordering::SeqCst);
         self.leave(1);
         result
