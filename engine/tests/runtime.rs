@@ -672,6 +672,15 @@ fn check_consistent(snapshot: &Snapshot) {
     assert_eq!(to, (c.queued + c.timers) as u64, "{snapshot:#?}");
     let timers: usize = snapshot.sessions.iter().map(|s| s.timers).sum();
     assert_eq!(timers, c.timers);
+    // The timers listed are the soonest, in firing order.
+    assert!(
+        snapshot
+            .timers
+            .windows(2)
+            .all(|w| (w[0].due, w[0].seq) <= (w[1].due, w[1].seq)),
+        "{:#?}",
+        snapshot.timers
+    );
     for session in &snapshot.sessions {
         for child in &session.children {
             let child = snapshot
@@ -761,4 +770,46 @@ fn spawn_on_after_shutdown_is_refused_and_snapshot_readers_stay_live() {
         Err(Error::ShuttingDown)
     ));
     rt.join().unwrap();
+}
+
+/// A snapshot counts each session's own timers and watchers (one per
+/// descriptor and mode), and lists the soonest timers first.
+#[test]
+fn a_snapshot_counts_each_session_s_timers_and_watchers() {
+    use std::os::unix::net::UnixStream;
+
+    let (near, _far) = UnixStream::pair().unwrap();
+    let mut kernel = Kernel::new().unwrap();
+    let reader = kernel.snapshots(Duration::from_secs(3600));
+    let watcher = kernel
+        .spawn(Session::new(()).on("_start", move |cx, _| {
+            cx.select_read(&near, "readable", ())?;
+            cx.select_write(&near, "writable", ())?;
+            cx.delay("later", Duration::from_secs(3600), ())?;
+            Ok::<_, Error>(())
+        }))
+        .unwrap();
+    let timed = kernel
+        .spawn(Session::new(()).on("_start", |cx, _| {
+            // `delay` would replace the timer of the same name, as POE's does.
+            for seconds in [3000, 1000, 2000] {
+                cx.delay_add("later", Duration::from_secs(seconds), ())?;
+            }
+            Ok::<_, Error>(())
+        }))
+        .unwrap();
+    kernel.snapshots(Duration::from_secs(3600));
+    let snapshot = reader.load();
+    let counts = |id: SessionId| {
+        let s = snapshot
+            .session(id.number())
+            .expect("the session is listed");
+        (s.timers, s.watchers)
+    };
+    assert_eq!(counts(watcher), (1, 2));
+    assert_eq!(counts(timed), (3, 0));
+    check_consistent(&snapshot);
+    let firing: Vec<SessionId> = snapshot.timers.iter().map(|t| t.target).collect();
+    assert_eq!(firing, [timed, timed, timed, watcher]);
+    kernel.stop();
 }

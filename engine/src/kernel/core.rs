@@ -1119,7 +1119,12 @@ impl Core {
             }
             Message::RuntimeIdle => self.runtime_idle(),
             Message::Shutdown => self.begin_shutdown(),
-            Message::Snapshot => self.publish_snapshot(),
+            Message::Snapshot => {
+                if let Some(runtime) = &self.runtime {
+                    runtime.shared.snapshot_answered(self.id);
+                }
+                self.publish_snapshot();
+            }
             Message::Release { session, tag } => {
                 // The session may be gone already; nothing is held then.
                 let _ = self.refcount_decrement(session, &tag);

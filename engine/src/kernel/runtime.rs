@@ -10,6 +10,7 @@ use std::{
 };
 
 use crossbeam_channel::Receiver;
+use rustc_hash::FxHashMap;
 
 use super::{
     Kernel,
@@ -638,13 +639,16 @@ impl Core {
             })
             .collect();
         sessions.sort_by_key(|s| s.id.number());
+        // One pass over timers and watchers each, not one per session.
+        let mut held: FxHashMap<SessionId, (usize, usize)> = FxHashMap::default();
         for item in self.timers.items() {
-            if let Some(s) = sessions.iter_mut().find(|s| s.id == item.target) {
-                s.timers += 1;
-            }
+            held.entry(item.target).or_default().0 += 1;
+        }
+        for session in self.reactor.watcher_sessions() {
+            held.entry(session).or_default().1 += 1;
         }
         for session in &mut sessions {
-            session.watchers = self.reactor.watched_by(session.id);
+            (session.timers, session.watchers) = held.get(&session.id).copied().unwrap_or_default();
         }
         let clock = &self.clock;
         let queued = |item: &crate::queue::Item| QueuedSnapshot {
@@ -661,9 +665,14 @@ impl Core {
             .take(Snapshot::LISTED)
             .map(queued)
             .collect();
-        let mut timers: Vec<QueuedSnapshot> = self.timers.items().map(queued).collect();
-        timers.sort_by_key(|t| (t.due, t.seq));
-        timers.truncate(Snapshot::LISTED);
+        // The first LISTED timers by due time, without sorting them all.
+        let mut soonest: Vec<&crate::queue::Item> = self.timers.items().collect();
+        if soonest.len() > Snapshot::LISTED {
+            soonest.select_nth_unstable_by_key(Snapshot::LISTED, |item| (item.due, item.seq));
+            soonest.truncate(Snapshot::LISTED);
+        }
+        soonest.sort_unstable_by_key(|item| (item.due, item.seq));
+        let timers = soonest.into_iter().map(queued).collect();
         let overflow_waiting = self.runtime.as_ref().map_or(0, |r| r.overflowing);
         Snapshot {
             kernel: self.id(),

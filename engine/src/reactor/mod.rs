@@ -223,13 +223,13 @@ impl Reactor {
     }
 
     /// How many watchers (descriptor and mode) `session` has.
-    pub fn watched_by(&self, session: SessionId) -> usize {
+    /// The session of every watcher (descriptor and mode), one entry each.
+    pub fn watcher_sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
         self.handles
             .iter()
             .flatten()
             .flat_map(|handle| handle.watches.iter().flatten())
-            .filter(|watch| watch.session == session)
-            .count()
+            .map(|watch| watch.session)
     }
 
     /// Watches `fd` in `mode` for `session`. Watching again in the same mode

@@ -148,6 +148,7 @@ impl RuntimeBuilder {
                         mailbox: kernel.mailbox(),
                         reader: kernel.snapshots(interval),
                         overflow_waiters: AtomicU64::new(0),
+                        snapshot_asked: AtomicBool::new(false),
                         finished: Mutex::new(false),
                     };
                     if ready.send(Ok((index, peer))).is_err() {
@@ -410,7 +411,9 @@ impl RuntimeHandle {
     /// Asks every kernel to publish a snapshot at its next slice.
     pub fn request_snapshots(&self) {
         for peer in &self.shared.peers {
-            let _ = peer.mailbox.send(Message::Snapshot);
+            if !peer.snapshot_asked.swap(true, Ordering::SeqCst) {
+                let _ = peer.mailbox.send(Message::Snapshot);
+            }
         }
     }
 
@@ -437,6 +440,9 @@ pub(crate) struct Peer {
     /// Kernels with posts to this one waiting in overflow, as bits (kernel
     /// `k` is bit `k % 64`: a spare wake-up is harmless).
     overflow_waiters: AtomicU64,
+    /// A snapshot was asked for and not yet published: observers asking
+    /// in a loop add no more requests than the kernel serves.
+    snapshot_asked: AtomicBool,
     /// The kernel has finished. A lock, not a flag: a `RuntimeIdle` sent
     /// under it is either refused or in the mailbox the kernel drains when
     /// it finishes, so its count is never lost.
@@ -619,6 +625,13 @@ impl Shared {
             if waiters & (1 << (index % 64)) != 0 {
                 waiter.mailbox.wake_if_parked();
             }
+        }
+    }
+
+    /// Kernel `kernel` is answering a snapshot request: a new one may come.
+    pub fn snapshot_answered(&self, kernel: KernelId) {
+        if let Some(peer) = self.peers.get(usize::from(kernel.0)) {
+            peer.snapshot_asked.store(false, Ordering::SeqCst);
         }
     }
 
