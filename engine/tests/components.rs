@@ -2,6 +2,8 @@
 //! sockets on 127.0.0.1: echo, concurrency limits, shutdown, reconnection
 //! and connect errors.
 
+mod common;
+
 use std::{
     cell::{Cell, RefCell},
     net::TcpListener,
@@ -9,24 +11,11 @@ use std::{
     time::Duration,
 };
 
+use common::Log;
 use roe_engine::{
     Backoff, Connection, Context, Domain, Error, Failure, Kernel, Line, Session, TcpClient,
     TcpServer, Value,
 };
-
-/// A shared log the callbacks append to.
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<String>>>);
-
-impl Log {
-    fn push(&self, line: impl Into<String>) {
-        self.0.borrow_mut().push(line.into());
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.0.borrow().clone()
-    }
-}
 
 /// A record's bytes (Line records are text, or bytes when not UTF-8).
 fn bytes(record: &Value) -> Vec<u8> {

@@ -2,25 +2,14 @@
 //! re-entrant dispatch, postbacks and callbacks, local payloads, and the
 //! object and package handler styles.
 
+mod common;
+
 use std::{cell::RefCell, rc::Rc, sync::mpsc, thread, time::Duration};
 
+use common::Log;
 use roe_engine::{
     Args, Context, Error, Kernel, Object, Package, Postback, Session, SessionId, Value,
 };
-
-/// A shared log the handlers append to.
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<String>>>);
-
-impl Log {
-    fn push(&self, line: impl Into<String>) {
-        self.0.borrow_mut().push(line.into());
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.0.borrow().clone()
-    }
-}
 
 #[test]
 fn a_panicking_handler_raises_die_and_its_session_survives() {

@@ -1,23 +1,12 @@
 //! POE::Wheel::Run with real child processes: output, input, exit status,
 //! signals, flow control, and no zombies left behind.
 
+mod common;
+
 use std::{cell::RefCell, process::Command, rc::Rc, time::Duration};
 
+use common::Log;
 use roe_engine::{Error, Kernel, Run, Session, Stream};
-
-/// A shared log the handlers append to.
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<String>>>);
-
-impl Log {
-    fn push(&self, line: impl Into<String>) {
-        self.0.borrow_mut().push(line.into());
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.0.borrow().clone()
-    }
-}
 
 /// Whether `pid` has been reaped: `waitpid` no longer knows it.
 fn is_reaped(pid: u32) -> bool {

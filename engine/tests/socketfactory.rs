@@ -1,6 +1,8 @@
 //! POE::Wheel::SocketFactory over real sockets: TCP on 127.0.0.1 and ::1,
 //! Unix-domain sockets, failures as events, flow control and timeouts.
 
+mod common;
+
 use std::{
     cell::RefCell,
     net::{TcpListener, TcpStream},
@@ -10,23 +12,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::Log;
 use roe_engine::{
     Args, Context, Domain, Error, Kernel, Line, ReadWrite, Session, SocketFactory, Value,
 };
-
-/// A shared log the handlers append to.
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<String>>>);
-
-impl Log {
-    fn push(&self, line: impl Into<String>) {
-        self.0.borrow_mut().push(line.into());
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.0.borrow().clone()
-    }
-}
 
 /// A port nothing listens on: bound, read, and closed again.
 fn closed_port() -> u16 {
