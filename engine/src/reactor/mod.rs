@@ -429,9 +429,17 @@ impl Reactor {
     fn update(&mut self, slot: u32) -> io::Result<()> {
         let handle = self.handle(slot);
         let key = key_of(slot, handle.generation) as usize;
-        handle
-            .registration
-            .modify(key, handle.interest(key), PollMode::Level)
+        let interest = handle.interest(key);
+        // epoll reports hang-ups and errors even with no interest, and with
+        // every watcher paused nobody takes them: level-triggered, the
+        // kernel would wake for them forever. One-shot, they come once;
+        // a watcher that resumes re-arms the descriptor and sees them.
+        let mode = if interest.readable || interest.writable || interest.is_priority() {
+            PollMode::Level
+        } else {
+            PollMode::Oneshot
+        };
+        handle.registration.modify(key, interest, mode)
     }
 
     fn handle(&self, slot: u32) -> &Handle {
