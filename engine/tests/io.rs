@@ -286,3 +286,86 @@ fn an_oversized_line_is_an_error_and_reading_goes_on() {
     kernel.run().unwrap();
     assert_eq!(*log.borrow(), ["error filter 0", "input short"]);
 }
+
+/// A descriptor that hangs up while its only watcher is paused does not
+/// keep waking the kernel (epoll reports a hang-up even with no interest):
+/// the kernel sleeps until the watcher resumes, which then sees the end
+/// of file.
+#[test]
+fn a_hang_up_under_a_paused_watcher_does_not_spin_the_kernel() {
+    use std::{io::Read, os::unix::net::UnixStream};
+
+    let (near, far) = UnixStream::pair().unwrap();
+    let near = Rc::new(near);
+    let mut kernel = Kernel::new().unwrap();
+    let reader = kernel.snapshots(Duration::from_secs(3600));
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&seen);
+    let (n1, n2, n3) = (Rc::clone(&near), Rc::clone(&near), near);
+    kernel
+        .spawn(
+            Session::new(Some(far))
+                .on("_start", move |cx, _| {
+                    cx.select_read(&*n1, "readable", ())?;
+                    cx.select_pause_read(&*n1);
+                    // The peer goes away while nobody reads.
+                    *cx.heap = None;
+                    cx.delay("resume", Duration::from_millis(50), ())
+                })
+                .on("resume", move |cx, _| {
+                    cx.select_resume_read(&*n2);
+                })
+                .on("readable", move |cx, _| {
+                    let mut buf = [0u8; 16];
+                    let n = (&*n3).read(&mut buf).unwrap();
+                    log.borrow_mut().push(n);
+                    cx.select_remove(&*n3, roe_engine::Mode::Read);
+                }),
+        )
+        .unwrap();
+    kernel.run().unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        [0],
+        "the resumed watcher reads the end of file"
+    );
+    kernel.snapshots(Duration::from_secs(3600));
+    let slices = reader.load().counters.slices;
+    // A handful of slices, not one per wake-up for 50 ms.
+    assert!(slices < 100, "{slices} slices while the watcher was paused");
+}
+
+/// Flow control: `put` past the high mark posts the high event, and the
+/// write at the end of the dispatch that empties the buffer posts the low
+/// event (a producer paused on the first waits for the second).
+#[test]
+fn high_and_low_marks_both_arrive_when_output_drains_at_once() {
+    use std::os::unix::net::UnixStream;
+
+    let (near, _far) = UnixStream::pair().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let (high, low) = (Rc::clone(&log), Rc::clone(&log));
+    let mut kernel = Kernel::new().unwrap();
+    kernel
+        .spawn(
+            Session::new((Some(near), None))
+                .on("_start", |cx, _| {
+                    let near = cx.heap.0.take().unwrap();
+                    let wheel = ReadWrite::builder(near, Stream::new())
+                        .high_mark(10, "high")
+                        .low_mark(0, "low")
+                        .start(cx)?;
+                    wheel.put(vec![7u8; 100]).unwrap();
+                    cx.heap.1 = Some(wheel);
+                    Ok::<_, Error>(())
+                })
+                .on("high", move |_, _| high.borrow_mut().push("high"))
+                .on("low", move |cx, _| {
+                    low.borrow_mut().push("low");
+                    cx.heap.1 = None;
+                }),
+        )
+        .unwrap();
+    kernel.run().unwrap();
+    assert_eq!(*log.borrow(), ["high", "low"]);
+}

@@ -485,14 +485,20 @@ impl<F: Filter + 'static> Inner<F> {
 impl<F: Filter> Flush for Inner<F> {
     fn flush(&self, core: &mut Core) {
         self.queued.set(false);
-        let (flushed, events) = {
+        let (flushed, events, watermark) = {
             let mut state = self.state.borrow_mut();
-            (state.flush(), state.events)
+            let flushed = state.flush();
+            (flushed, state.events, state.watermark())
         };
         let me = self.session;
         let post = |core: &mut Core, event: Event, args: Args| {
             core.enqueue(me, me, event, Kind::Post, args, Location::caller());
         };
+        // Output written here can fall below the low mark as well as when
+        // the descriptor is writable later.
+        if let Some(event) = watermark {
+            post(core, event, Args::from((self.id.number(),)));
+        }
         match flushed {
             Ok(true) => {
                 if let Some(event) = events.flushed {
