@@ -1038,9 +1038,16 @@ impl Core {
         }
     }
 
+    /// Applies the messages waiting now, not those that arrive meanwhile:
+    /// a thread posting faster than the kernel applies cannot hold it
+    /// here. The rest wait for the next fold (the kernel does not block
+    /// while any do).
     #[cold]
     fn fold_pending(&mut self) {
-        while let Some(message) = self.inbox.try_recv() {
+        for _ in 0..self.inbox.pending() {
+            let Some(message) = self.inbox.try_recv() else {
+                break;
+            };
             self.woke();
             self.apply(message);
         }

@@ -162,11 +162,19 @@ impl Core {
 
     /// Drops a stopping session's `sig_child` watchers.
     pub fn forget_pids_of(&mut self, session: crate::id::SessionId) {
+        let mut removed = false;
         self.pids.retain(|_, watches| {
+            let before = watches.len();
             watches.retain(|w| w.session != session);
+            removed |= watches.len() != before;
             !watches.is_empty()
         });
-        self.release_os_signal(Event::new("CHLD"));
+        // Only a session that watched a child can release CHLD: any other
+        // stop must not reach the process-wide signal owner (starting its
+        // thread, or taking its lock, on every session's stop).
+        if removed {
+            self.release_os_signal(Event::new("CHLD"));
+        }
     }
 
     /// An OS signal arrived: reap watched children on CHLD, and broadcast

@@ -196,7 +196,12 @@ impl Inbox {
     /// atomic load).
     #[inline]
     pub fn has_pending(&self) -> bool {
-        self.mailbox.pending.load(Ordering::SeqCst) != 0
+        self.pending() != 0
+    }
+
+    /// How many messages from postbacks and other threads wait.
+    pub fn pending(&self) -> usize {
+        self.mailbox.pending.load(Ordering::SeqCst)
     }
 
     /// Whether a message may wait on the runtime's channels.
