@@ -1,8 +1,8 @@
-//! POE 1.370's reference traces (`shared/spec/poe/traces/`), ported: each
-//! test prints what the Perl script prints and compares it, byte for byte,
-//! with POE's recorded output in `expected/`. The scripts in `perl/` are
-//! the ones this project wrote for behaviours the spec checks but does not
-//! ship (`perl/run_all.sh --check` compares them with real POE).
+//! POE 1.370's reference traces, ported: each test `tNN_name` prints what
+//! the Perl script `perl/NN_name.pl` prints and compares it, byte for byte,
+//! with POE's recorded output in `expected/NN_name.out`. Every recorded
+//! trace ships with the script that produces it; `perl/run_all.sh --check`
+//! re-runs all of them under real POE and compares them with `expected/`.
 
 #[macro_use]
 mod harness;

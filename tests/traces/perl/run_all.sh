@@ -1,10 +1,13 @@
 #!/bin/sh
-# Regenerate (default) or check (--check) the reference traces created here
-# (the ones semantics.md section 9 marks with a dagger, which are not shipped
-# with the spec).  Needs Perl with POE 1.370 (Debian: apt-get install
-# libpoe-perl).  Each NN_name.pl prints a deterministic trace on stdout; the
-# Rust ports compare against ../expected/NN_name.out, which holds
-# stdout+stderr of one run.
+# Regenerate (default) or check (--check) every POE reference trace.
+# Each NN_name.pl here exercises one behaviour of POE::Kernel (described in
+# its header comment) and prints a deterministic trace on stdout; its
+# recorded output, stdout+stderr of one run, is ../expected/NN_name.out, and
+# the Rust port tests/traces/tNN_name.rs must print the same bytes.
+# --check re-runs every script under real POE and compares its output with
+# the recorded one, printing "ok" or "DIFF" per script; it exits non-zero if
+# any differs.  Without --check the recorded outputs are rewritten.
+# Needs Perl with POE 1.370 (Debian: apt-get install libpoe-perl).
 cd "$(dirname "$0")" || exit 1
 mode=${1:-generate}
 status=0
