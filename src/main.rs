@@ -1,4 +1,7 @@
-//! The `roe` command: `roe node` runs a full node on embedded defaults.
+//! The `roe` command: `roe node` runs a full node on embedded defaults;
+//! `roe bench` runs the project's workloads on roe (see src/bench/).
+
+mod bench;
 
 use std::{process::ExitCode, time::Duration};
 
@@ -9,11 +12,33 @@ usage: roe <command> [options]
 
 commands:
   node      run a node on embedded defaults until it is stopped
+  bench     run the benchmark workloads on roe, one line per result
   help      print this text
 
 node options:
   --kernels <n>      kernels to run, one pinned thread each (default: one per core)
   --heartbeat <ms>   heartbeat period of the node sessions (default 1000, at most a day)
+
+bench options:
+  --only <a,b,...>   run only the workloads whose names contain one of these
+  --scale <f>        multiply every count by f (above 0, at most 1000; default 1)
+
+bench workloads, in order, and their counts at --scale 1:
+  w1_pingpong          1,000,000 events between two sessions
+  w1_pingpong_io       the same beside an idle socket and pipe watched for reading
+  w2_selfpost_chain    1,000,000 events, each yielded by the one before
+  w2_selfpost_burst    1,000,000 events yielded by one handler, then drained
+  w3_fanin             1,000,000 events from 4 sessions to one, 64 at a time
+  w4_timers            1,000,000 timers within 100 ms, all fired (rate per CPU-second)
+  w4_timers_cancel     the same, every other timer cancelled
+  w5_xthread_pingpong  200,000 round trips between two pinned kernels
+  w5_xthread_fanin     200,000 events from each of 2 kernels to a third
+  w6_tcp_rr            100,000 round trips of 64 bytes over loopback TCP
+  w6_tcp_pipelined     1,000,000 messages of 64 bytes, 64 in flight
+
+Each result is a line `workload=<name> impl=roe ops=<n> secs=<s> ops_per_sec=<x>`,
+plus `p50_us=<x> p99_us=<x>` where round trips are timed, and
+`cpu_secs=<x> rate_basis=cpu` where the rate is per CPU-second (W4).
 ";
 
 fn main() -> ExitCode {
@@ -69,6 +94,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             node(&options)
         }
+        "bench" => match bench::Options::parse(&mut parser)? {
+            Some(options) => bench::run(&options),
+            None => {
+                print!("{USAGE}");
+                Ok(())
+            }
+        },
         "help" => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,313 @@
+//! `roe bench`: the project's workloads (W1–W6 of docs/benchmarks.md) on
+//! roe alone, one line of `key=value` fields per result, so that other
+//! tools can put roe beside its peers without criterion.
+//!
+//! Each workload is the shape of its criterion benchmark in `benches/`, run
+//! once at a count given by `--scale`, and checks its own result (every
+//! event handled, every timer fired, every response back) so that it can
+//! never time a no-op: a workload that falls short is an error, reported on
+//! stderr, and the command exits non-zero after running the rest.
+
+mod cross_kernel;
+mod dispatch;
+mod tcp;
+mod timers;
+
+use std::{ffi::OsString, time::Duration};
+
+use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+
+/// What a workload and the command fail with; the message is shown as is.
+pub type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// One workload: its name in the output, its count at `--scale 1`, the
+/// least count it can run with, and the function that runs it once.
+struct Workload {
+    name: &'static str,
+    count: u64,
+    min: u64,
+    run: fn(u64) -> Outcome<Measured>,
+}
+
+/// Every workload, in the order a default run prints them. The counts are
+/// the ones `roe help` states.
+const WORKLOADS: [Workload; 11] = [
+    Workload {
+        name: "w1_pingpong",
+        count: 1_000_000,
+        min: 1,
+        run: dispatch::ping_pong,
+    },
+    Workload {
+        name: "w1_pingpong_io",
+        count: 1_000_000,
+        min: 1,
+        run: dispatch::ping_pong_io,
+    },
+    Workload {
+        name: "w2_selfpost_chain",
+        count: 1_000_000,
+        min: 1,
+        run: dispatch::chain,
+    },
+    Workload {
+        name: "w2_selfpost_burst",
+        count: 1_000_000,
+        min: 1,
+        run: dispatch::burst,
+    },
+    Workload {
+        name: "w3_fanin",
+        count: 1_000_000,
+        // Every producer posts at least once.
+        min: dispatch::PRODUCERS,
+        run: dispatch::fan_in,
+    },
+    Workload {
+        name: "w4_timers",
+        count: 1_000_000,
+        min: 1,
+        run: timers::fire_all,
+    },
+    Workload {
+        name: "w4_timers_cancel",
+        count: 1_000_000,
+        // One timer cancelled and one fired, or it is not this workload.
+        min: 2,
+        run: timers::cancel_half,
+    },
+    Workload {
+        name: "w5_xthread_pingpong",
+        count: 200_000,
+        min: 1,
+        run: cross_kernel::ping_pong,
+    },
+    Workload {
+        name: "w5_xthread_fanin",
+        // Per producer kernel; the sink receives twice this.
+        count: 200_000,
+        min: 1,
+        run: cross_kernel::fan_in,
+    },
+    Workload {
+        name: "w6_tcp_rr",
+        count: 100_000,
+        min: 1,
+        run: tcp::round_trips,
+    },
+    Workload {
+        name: "w6_tcp_pipelined",
+        count: 1_000_000,
+        // A full window in flight at least once.
+        min: tcp::IN_FLIGHT as u64,
+        run: tcp::pipelined,
+    },
+];
+
+/// The largest `--scale`: beyond it a count is a typo, not a benchmark (a
+/// thousand million timers would not fit in memory).
+const MAX_SCALE: f64 = 1000.0;
+
+/// What `roe bench` was asked to do.
+pub struct Options {
+    /// Multiplies every workload's count.
+    scale: f64,
+    /// Runs only workloads whose names contain one of these; all if empty.
+    only: Vec<String>,
+}
+
+impl Options {
+    /// Reads `roe bench`'s options; `None` when `--help` asks for the usage
+    /// text instead.
+    ///
+    /// # Errors
+    ///
+    /// An unknown option or argument, a bad number, a `--scale` that is not
+    /// a positive finite number up to [`MAX_SCALE`], or an `--only` name
+    /// that matches no workload.
+    pub fn parse(parser: &mut lexopt::Parser) -> Outcome<Option<Options>> {
+        use lexopt::prelude::*;
+
+        let mut options = Options {
+            scale: 1.0,
+            only: Vec::new(),
+        };
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Long("scale") => options.scale = parse_scale(parser.value()?)?,
+                Long("only") => {
+                    let list = parser.value()?.string()?;
+                    for name in list.split(',') {
+                        options.only.push(check_only(name)?.to_owned());
+                    }
+                }
+                Long("help") | Short('h') => return Ok(None),
+                other => return Err(other.unexpected().into()),
+            }
+        }
+        Ok(Some(options))
+    }
+
+    /// Whether the workload `name` runs.
+    fn selects(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|item| name.contains(item.as_str()))
+    }
+
+    /// A workload's count at this scale: never below its least count.
+    fn count(&self, workload: &Workload) -> u64 {
+        // Counts are at most a million and the scale at most MAX_SCALE, so
+        // the conversion is exact.
+        let scaled = (workload.count as f64 * self.scale).round() as u64;
+        scaled.max(workload.min)
+    }
+}
+
+/// `--scale`'s value: a finite number above 0, up to [`MAX_SCALE`].
+fn parse_scale(value: OsString) -> Outcome<f64> {
+    let text = value.to_string_lossy();
+    let scale: f64 = text
+        .parse()
+        .map_err(|_| format!("--scale wants a number, not {text:?}"))?;
+    if !(scale.is_finite() && scale > 0.0 && scale <= MAX_SCALE) {
+        return Err(format!("--scale must be above 0 and at most {MAX_SCALE}, not {text}").into());
+    }
+    Ok(scale)
+}
+
+/// One `--only` name: it must match at least one workload, or a typo would
+/// quietly run nothing.
+fn check_only(name: &str) -> Outcome<&str> {
+    if name.is_empty() {
+        // It would match every workload: surely a stray comma.
+        return Err("--only: an empty name in the list".into());
+    }
+    if WORKLOADS.iter().any(|w| w.name.contains(name)) {
+        return Ok(name);
+    }
+    let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+    Err(format!(
+        "--only: no workload matches {name:?} (workloads: {})",
+        names.join(", ")
+    )
+    .into())
+}
+
+/// Runs the selected workloads in order, printing a line per result as it
+/// comes.
+///
+/// # Errors
+///
+/// How many workloads failed, once all have run; each failure's reason is
+/// already on stderr.
+pub fn run(options: &Options) -> Outcome<()> {
+    settle_wakeups();
+    let mut failed = 0;
+    let mut ran = 0;
+    for workload in WORKLOADS.iter().filter(|w| options.selects(w.name)) {
+        ran += 1;
+        match (workload.run)(options.count(workload)) {
+            Ok(measured) => println!("{}", measured.line(workload.name)),
+            Err(error) => {
+                eprintln!("roe: bench: {}: {error}", workload.name);
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!("bench: {failed} of {ran} workloads failed").into());
+    }
+    Ok(())
+}
+
+/// Pins the calling thread to one CPU and releases it again.
+///
+/// On this project's VM kind a process lands in a slow regime for
+/// cross-thread wake-ups (tens of microseconds) until a thread has been
+/// pinned and unpinned once (see `benches/common/mod.rs`), so W5 and W6
+/// would measure the regime, not roe. Where affinity cannot be read or set,
+/// there is nothing to settle, and the run goes on.
+fn settle_wakeups() {
+    let Ok(all) = sched_getaffinity(None) else {
+        return;
+    };
+    let Some(first) = (0..CpuSet::MAX_CPU).find(|&cpu| all.is_set(cpu)) else {
+        return;
+    };
+    let mut one = CpuSet::new();
+    one.set(first);
+    if sched_setaffinity(None, &one).is_ok() {
+        std::thread::sleep(Duration::from_millis(10));
+        // Failing to unpin would run every workload on one CPU; the
+        // cross-thread workloads would then measure that.
+        let _ = sched_setaffinity(None, &all);
+    }
+}
+
+/// What one run of a workload measured.
+pub struct Measured {
+    /// Operations done: events handled, timer operations, round trips or
+    /// messages, as the workload counts them.
+    ops: u64,
+    /// Wall-clock time of the measured part.
+    secs: Duration,
+    /// Each round trip's latency, where the workload times them.
+    latencies: Vec<Duration>,
+    /// CPU time of the running thread, where the rate is per CPU-second.
+    cpu: Option<Duration>,
+}
+
+impl Measured {
+    /// `ops` operations in `secs` of wall-clock time.
+    fn new(ops: u64, secs: Duration) -> Measured {
+        Measured {
+            ops,
+            secs,
+            latencies: Vec::new(),
+            cpu: None,
+        }
+    }
+
+    /// Adds per-round-trip latencies, reported as p50 and p99.
+    fn with_latencies(mut self, latencies: Vec<Duration>) -> Measured {
+        self.latencies = latencies;
+        self
+    }
+
+    /// Makes the rate per CPU-second of the thread, which spent `cpu`.
+    fn per_cpu(mut self, cpu: Duration) -> Measured {
+        self.cpu = Some(cpu);
+        self
+    }
+
+    /// The output line for workload `name`.
+    fn line(mut self, name: &str) -> String {
+        let basis = self.cpu.unwrap_or(self.secs).as_secs_f64();
+        // A clock too coarse to see the run would make the rate infinite.
+        let rate = self.ops as f64 / basis.max(1e-9);
+        let mut line = format!(
+            "workload={name} impl=roe ops={} secs={:.9} ops_per_sec={rate:.0}",
+            self.ops,
+            self.secs.as_secs_f64()
+        );
+        if let Some((p50, p99)) = percentiles(&mut self.latencies) {
+            line += &format!(
+                " p50_us={:.2} p99_us={:.2}",
+                p50.as_secs_f64() * 1e6,
+                p99.as_secs_f64() * 1e6
+            );
+        }
+        if let Some(cpu) = self.cpu {
+            line += &format!(" cpu_secs={:.9} rate_basis=cpu", cpu.as_secs_f64());
+        }
+        line
+    }
+}
+
+/// The p50 and p99 of `samples` (sorted in place), as benches/common
+/// computes them; `None` when there are none.
+fn percentiles(samples: &mut [Duration]) -> Option<(Duration, Duration)> {
+    samples.sort_unstable();
+    let last = samples.len().checked_sub(1)?;
+    let at = |q: f64| samples[(last as f64 * q).round() as usize];
+    Some((at(0.50), at(0.99)))
+}

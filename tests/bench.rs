@@ -1,0 +1,144 @@
+//! `roe bench`: a scaled run prints one line per workload, in order and in
+//! the exact format other tools read; `--only` picks workloads; bad
+//! arguments fail with a one-line message on stderr.
+
+use std::process::{Command, Output};
+
+fn roe_bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_roe"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .expect("the roe binary runs")
+}
+
+/// Every workload, in output order, with its ops at `--scale 0.001` and the
+/// keys its line has after `ops_per_sec`.
+const EXPECTED: [(&str, u64, &[&str]); 11] = [
+    ("w1_pingpong", 1_000, &[]),
+    ("w1_pingpong_io", 1_000, &[]),
+    ("w2_selfpost_chain", 1_000, &[]),
+    ("w2_selfpost_burst", 1_000, &[]),
+    ("w3_fanin", 1_000, &[]),
+    ("w4_timers", 2_000, &["cpu_secs", "rate_basis"]),
+    ("w4_timers_cancel", 2_000, &["cpu_secs", "rate_basis"]),
+    ("w5_xthread_pingpong", 200, &["p50_us", "p99_us"]),
+    // 200 events from each of two kernels.
+    ("w5_xthread_fanin", 400, &[]),
+    ("w6_tcp_rr", 100, &["p50_us", "p99_us"]),
+    ("w6_tcp_pipelined", 1_000, &["p50_us", "p99_us"]),
+];
+
+/// Checks one output line against the workload it should report: the keys
+/// in order, each value a number of the right kind.
+fn check_line(line: &str, (name, ops, extra): (&str, u64, &[&str])) {
+    let fields: Vec<(&str, &str)> = line
+        .split(' ')
+        .map(|field| {
+            field
+                .split_once('=')
+                .unwrap_or_else(|| panic!("field {field:?} of {line:?} is not key=value"))
+        })
+        .collect();
+    let keys: Vec<&str> = fields.iter().map(|&(key, _)| key).collect();
+    let mut expected_keys = vec!["workload", "impl", "ops", "secs", "ops_per_sec"];
+    expected_keys.extend_from_slice(extra);
+    assert_eq!(keys, expected_keys, "keys of {line:?}");
+    assert_eq!(fields[0].1, name, "{line:?}");
+    assert_eq!(fields[1].1, "roe", "{line:?}");
+    assert_eq!(
+        fields[2].1.parse::<u64>().ok(),
+        Some(ops),
+        "ops of {line:?}"
+    );
+    for &(key, value) in &fields[3..] {
+        if key == "rate_basis" {
+            assert_eq!(value, "cpu", "{line:?}");
+            continue;
+        }
+        let number: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("{key} of {line:?} is not a number"));
+        assert!(
+            number.is_finite() && number > 0.0,
+            "{key} of {line:?} is not a positive number"
+        );
+    }
+}
+
+#[test]
+fn a_scaled_run_prints_every_workload_in_order_and_format() {
+    let output = roe_bench(&["--scale", "0.001"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(stderr.is_empty(), "stderr: {stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), EXPECTED.len(), "output:\n{stdout}");
+    for (line, expected) in lines.into_iter().zip(EXPECTED) {
+        check_line(line, expected);
+    }
+}
+
+#[test]
+fn only_runs_the_workloads_whose_names_contain_an_item() {
+    let output = roe_bench(&["--only", "chain,w6_tcp_rr", "--scale", "0.001"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "output:\n{stdout}");
+    check_line(lines[0], EXPECTED[2]);
+    check_line(lines[1], EXPECTED[9]);
+}
+
+#[test]
+fn counts_never_fall_below_what_a_workload_needs() {
+    let output = roe_bench(&["--only", "w3,cancel,pipelined", "--scale", "1e-9"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{:?}", output.status);
+    let ops: Vec<&str> = stdout
+        .lines()
+        .map(|line| line.split(' ').nth(2).unwrap_or_default())
+        .collect();
+    assert_eq!(ops, ["ops=4", "ops=4", "ops=64"], "output:\n{stdout}");
+}
+
+#[test]
+fn bad_arguments_fail_with_a_message() {
+    for args in [
+        &["--scale", "0"][..],
+        &["--scale", "-1"],
+        &["--scale", "NaN"],
+        &["--scale", "inf"],
+        &["--scale", "many"],
+        &["--scale"],
+        &["--only", "w9_nothing"],
+        &["--only", "w1,,w2"],
+        &["--frobnicate"],
+        &["stray"],
+    ] {
+        let output = roe_bench(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(output.stdout.is_empty(), "{args:?} ran workloads");
+        assert!(
+            stderr.starts_with("roe: ") && stderr.lines().count() == 1,
+            "{args:?}: stderr {stderr:?}"
+        );
+    }
+}
+
+#[test]
+fn help_describes_bench() {
+    let output = roe_bench(&["--help"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    for word in ["--only", "--scale", "w5_xthread_fanin"] {
+        assert!(stdout.contains(word), "help lacks {word}:\n{stdout}");
+    }
+}
