@@ -169,7 +169,7 @@ fn node_session(id: KernelId, heartbeat: Duration) -> Session<Node> {
         beats: 0,
     })
     .on("_start", move |cx, _| {
-        cx.alias_set(&format!("node/{id}"))?;
+        cx.alias_set(format!("node/{id}"))?;
         if id.0 == 0 {
             cx.alias_set("node")?;
             cx.sig("INT", "stopping", ())?;
@@ -183,7 +183,7 @@ fn node_session(id: KernelId, heartbeat: Duration) -> Session<Node> {
         // Handled here: the runtime's shutdown stops every kernel's
         // sessions, each with its `_stop`.
         cx.sig_handled();
-        if let Some(runtime) = cx.runtime() {
+        if let Some(runtime) = roe::RuntimeHandle::current() {
             runtime.shutdown();
         }
     })

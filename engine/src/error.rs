@@ -1,14 +1,44 @@
-//! The engine's error type.
+//! The engine's errors.
 
 use std::{error, fmt, io};
 
-use crate::id::{SessionId, TimerId};
+use crate::{
+    event::Event,
+    id::{SessionId, TimerId},
+    value::{Args, NotLocal},
+};
 
-/// What went wrong in a kernel call.
+/// What went wrong in a kernel call, or in a handler.
 ///
 /// POE reports failures through return codes and `$!`; roe returns them as
 /// values. [`Error::errno`] gives the POSIX number POE would have used, so a
 /// port can keep its checks (see docs/porting.md).
+///
+/// Handlers return `Result<T, E>` for any `E: Into<Error>`: the kernel's own
+/// errors, [`std::io::Error`], a boxed error of any kind (which becomes
+/// [`Error::Handler`]), or a message (`Err("why".into())`). An error out of
+/// a handler becomes POE's `DIE` signal; if no session handles it,
+/// [`Kernel::run`](crate::Kernel::run) returns [`Error::Died`] with where it
+/// happened.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Error, Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(Session::new(()).on("_start", |cx, _| {
+///     // No session holds this alias: the post fails, and `?` makes the
+///     // failure the handler's, which becomes the DIE signal.
+///     cx.post("nobody", "hello", ())?;
+///     Ok::<_, Error>(())
+/// }))?;
+/// let Err(Error::Died(died)) = kernel.run() else { panic!("the DIE went unhandled") };
+/// assert_eq!(died.event().as_str(), "_start");
+/// assert!(matches!(died.error(), Error::NoSuchSession(name) if name == "nobody"));
+/// assert_eq!(died.error().errno(), Some(3)); // ESRCH
+/// # Ok::<(), Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug)]
 pub enum Error {
@@ -40,15 +70,19 @@ pub enum Error {
     /// beyond the frames the current dispatch can reach (see
     /// docs/architecture.md, "Re-entrant dispatch").
     Busy(SessionId),
-    /// A handler failed: it returned an error or panicked. Inside the kernel
-    /// this becomes POE's `DIE` signal; out of `run` it means nobody handled
-    /// that signal.
-    Died(String),
+    /// A handler failed with an error of its own (anything boxed, or a
+    /// message from [`Error::handler`]).
+    Handler(Box<dyn error::Error + Send + Sync>),
+    /// A handler panicked; the panic's message.
+    Panicked(String),
+    /// A handler's failure became POE's `DIE` signal and no session handled
+    /// it: what [`Kernel::run`](crate::Kernel::run) and
+    /// [`Runtime::join`](crate::Runtime::join) return then.
+    Died(Box<Died>),
     /// An operating-system error.
     Io(io::Error),
-    /// Another kernel's inbox is full and the call does not wait (the
-    /// arguments come back).
-    InboxFull(crate::value::Args),
+    /// Another kernel's inbox is full and the call does not wait.
+    InboxFull,
     /// The runtime is shutting down: no new cross-kernel posts.
     ShuttingDown,
     /// Sessions on several kernels hold this alias.
@@ -63,17 +97,99 @@ pub enum Error {
 /// `Result` with the engine's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A handler failure nobody handled: the error, and where it happened, as
+/// POE's DIE signal describes it (`dest_session`, `event`, `file`, `line`).
+///
+/// The file and line are the caller's: where the event being handled was
+/// posted, called or set from (POE's `CALLER_FILE` and `CALLER_LINE`).
+#[derive(Debug)]
+pub struct Died {
+    pub(crate) error: Error,
+    pub(crate) session: SessionId,
+    pub(crate) event: Event,
+    pub(crate) kernel: String,
+    pub(crate) file: String,
+    pub(crate) line: u32,
+    /// Failures of DIE's own handlers while it was being handled, earliest
+    /// first (POE appends them to the message).
+    pub(crate) also: Vec<String>,
+}
+
+impl Died {
+    /// What the handler failed with.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// Takes the handler's error.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// The session whose handler failed.
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    /// The event it was handling.
+    pub fn event(&self) -> Event {
+        self.event
+    }
+
+    /// The kernel's name (POE's `$kernel->ID`).
+    pub fn kernel(&self) -> &str {
+        &self.kernel
+    }
+
+    /// The source file the event was sent from.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The source line the event was sent from.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// The handler error's text, followed by what failed while the DIE was
+    /// being handled, as POE's rethrown message reads.
+    pub fn message(&self) -> String {
+        let mut text = self.error.to_string();
+        for more in &self.also {
+            text.push_str("Additional error thrown in handler for previous error:\n");
+            text.push_str(more);
+        }
+        text
+    }
+}
+
+impl fmt::Display for Died {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "session {} died handling {:?} on kernel {} (sent at {} line {}): {}",
+            self.session,
+            self.event.as_str(),
+            self.kernel,
+            self.file,
+            self.line,
+            self.message()
+        )
+    }
+}
+
 impl Error {
     /// A handler error with a message, for handlers that fail without an
-    /// underlying error value.
+    /// underlying error value (Perl's `die "message"`).
     pub fn handler(message: impl fmt::Display) -> Error {
-        Error::Died(message.to_string())
+        Error::Handler(message.to_string().into())
     }
 
     /// The `errno` POE would set or return for this failure, if it has one.
     pub fn errno(&self) -> Option<i32> {
         const EPERM: i32 = 1;
         const ESRCH: i32 = 3;
+        const EAGAIN: i32 = 11;
         const EEXIST: i32 = 17;
         const EINVAL: i32 = 22;
         match self {
@@ -85,9 +201,11 @@ impl Error {
             Error::NotPermitted(_) => Some(EPERM),
             Error::InvalidArgument(_) => Some(EINVAL),
             Error::Io(e) => e.raw_os_error(),
-            Error::InboxFull(_) => Some(11),
+            Error::InboxFull => Some(EAGAIN),
             Error::MissingStart
             | Error::Busy(_)
+            | Error::Handler(_)
+            | Error::Panicked(_)
             | Error::Died(_)
             | Error::ShuttingDown
             | Error::AmbiguousAlias { .. } => None,
@@ -112,9 +230,11 @@ impl fmt::Display for Error {
                 f,
                 "session {id} is busy in a handler this dispatch cannot reach"
             ),
-            Error::Died(message) => f.write_str(message),
+            Error::Handler(error) => error.fmt(f),
+            Error::Panicked(message) => f.write_str(message),
+            Error::Died(died) => died.fmt(f),
             Error::Io(e) => e.fmt(f),
-            Error::InboxFull(_) => f.write_str("the target kernel's inbox is full"),
+            Error::InboxFull => f.write_str("the target kernel's inbox is full"),
             Error::ShuttingDown => f.write_str("the runtime is shutting down"),
             Error::AmbiguousAlias { alias, sessions } => {
                 write!(f, "alias {alias:?} is held on several kernels:")?;
@@ -131,6 +251,8 @@ impl error::Error for Error {
     fn source(&self) -> Option<&(dyn error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            Error::Handler(e) => Some(e.as_ref()),
+            Error::Died(died) => Some(&died.error),
             _ => None,
         }
     }
@@ -139,5 +261,91 @@ impl error::Error for Error {
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
         Error::Io(e)
+    }
+}
+
+impl From<Box<dyn error::Error + Send + Sync>> for Error {
+    fn from(e: Box<dyn error::Error + Send + Sync>) -> Error {
+        Error::Handler(e)
+    }
+}
+
+impl From<String> for Error {
+    /// A handler's failure with this message (Perl's `die $message`).
+    fn from(message: String) -> Error {
+        Error::Handler(message.into())
+    }
+}
+
+impl From<&str> for Error {
+    /// A handler's failure with this message (Perl's `die $message`).
+    fn from(message: &str) -> Error {
+        Error::Handler(message.into())
+    }
+}
+
+impl From<NotLocal> for Error {
+    fn from(e: NotLocal) -> Error {
+        Error::Handler(Box::new(e))
+    }
+}
+
+/// Why [`try_post`](crate::Context::try_post) did not queue an event; the
+/// arguments come back in every case (crossbeam's `TrySendError`).
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Args, Error, TryPostError};
+///
+/// fn retry_later(error: TryPostError) -> Option<Args> {
+///     match error {
+///         TryPostError::Full(args) => Some(args),
+///         TryPostError::Failed(_, _) => None,
+///     }
+/// }
+/// let error: Error = TryPostError::Full(Args::from((1,))).into();
+/// assert!(matches!(error, Error::InboxFull));
+/// ```
+#[derive(Debug)]
+pub enum TryPostError<T = Args> {
+    /// The target kernel's inbox is full.
+    Full(T),
+    /// The post failed for another reason: the destination does not
+    /// resolve, or the runtime is shutting down.
+    Failed(Error, T),
+}
+
+impl<T> TryPostError<T> {
+    /// The arguments that were not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            TryPostError::Full(args) | TryPostError::Failed(_, args) => args,
+        }
+    }
+
+    /// Whether the target's inbox was full (trying again later may work).
+    pub fn is_full(&self) -> bool {
+        matches!(self, TryPostError::Full(_))
+    }
+}
+
+impl<T> fmt::Display for TryPostError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryPostError::Full(_) => Error::InboxFull.fmt(f),
+            TryPostError::Failed(error, _) => error.fmt(f),
+        }
+    }
+}
+
+impl<T: fmt::Debug> error::Error for TryPostError<T> {}
+
+impl<T> From<TryPostError<T>> for Error {
+    fn from(e: TryPostError<T>) -> Error {
+        match e {
+            TryPostError::Full(_) => Error::InboxFull,
+            TryPostError::Failed(error, _) => error,
+        }
     }
 }

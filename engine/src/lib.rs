@@ -52,19 +52,20 @@
 
 #![deny(unsafe_code)]
 
+mod clock;
 mod component;
 mod error;
 mod event;
 mod filter;
 mod id;
 mod kernel;
+mod mailbox;
 mod queue;
 mod reactor;
 mod runtime;
 mod session;
 mod signal;
 mod snapshot;
-mod timer;
 mod value;
 mod wheel;
 
@@ -73,17 +74,20 @@ pub use crate::{
         Backoff, ClientConnection, Connection, Failure, Listening, ServerInfo, Spawner, TcpClient,
         TcpServer,
     },
-    error::{Error, Result},
+    error::{Died, Error, Result, TryPostError},
     event::Event,
     filter::{Block, Filter, FilterError, Line, Speedy, Stack, Stream},
     id::{KernelId, SessionId, TimerId},
-    kernel::{Callback, Context, Dest, Kernel, Postback, RemovedTimer, Shift},
+    kernel::{
+        Answer, Callback, Context, Dest, Io, Kernel, Postback, Readiness, RemovedTimer, Shift,
+        Source, SourceRef,
+    },
     reactor::Mode,
     runtime::{Runtime, RuntimeBuilder, RuntimeHandle},
     session::{Object, Package, Return, Session},
     signal::is_handled as is_signal_handled,
     snapshot::{Counters, QueuedSnapshot, SessionSnapshot, Snapshot, SnapshotReader},
-    value::{Args, Local, Map, Str, Value},
+    value::{Args, Local, Map, NotLocal, Str, Value},
     wheel::{
         Domain, Duplex, FollowTail, FollowTailBuilder, ListenAccept, Listener, ReadWrite,
         ReadWriteBuilder, Run, RunBuilder, SocketFactory, SocketFactoryBuilder, WheelId,

@@ -21,7 +21,10 @@ use signal_hook::{
     low_level::emulate_default_handler,
 };
 
-use crate::{event::Event, kernel::Mailbox};
+use crate::{
+    event::Event,
+    mailbox::{Mailbox, Message},
+};
 
 /// Names one kernel among all of the process's, for subscriptions (kernel
 /// numbers repeat across independent `Kernel`s).
@@ -128,7 +131,7 @@ impl Owner {
             }
             delivered = true;
             // A kernel that is gone drops out.
-            subscriber.mailbox.send_signal(number).is_ok()
+            subscriber.mailbox.send(Message::Signal(number)).is_ok()
         });
         drop(state);
         if !delivered && number != sig::SIGPIPE {

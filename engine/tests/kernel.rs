@@ -78,10 +78,12 @@ fn an_unhandled_failure_stops_every_session_and_run_returns_it() {
         )
         .unwrap();
     let error = kernel.run().unwrap_err();
-    assert!(
-        matches!(error, Error::Died(ref text) if text == "disk on fire"),
-        "{error:?}"
-    );
+    let Error::Died(died) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(died.message(), "disk on fire");
+    assert_eq!(died.event(), "fail");
+    assert!(died.file().ends_with("kernel.rs"), "{}", died.file());
     // POE stops in reverse of a breadth-first walk whose siblings roe visits
     // in ascending ID, so siblings stop newest first.
     assert_eq!(log.lines(), ["second stopped", "first stopped"]);

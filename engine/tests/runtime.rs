@@ -16,7 +16,9 @@ use std::{
     time::Duration,
 };
 
-use roe_engine::{Error, Kernel, KernelId, Runtime, Session, SessionId, Snapshot, Value};
+use roe_engine::{
+    Error, Kernel, KernelId, Runtime, Session, SessionId, Snapshot, TryPostError, Value,
+};
 
 /// A log the kernels' handlers append to, from any thread.
 #[derive(Clone, Default)]
@@ -56,7 +58,7 @@ fn posts_between_each_pair_of_kernels_arrive_in_order_under_load() {
             // The receiver: next expected number per sending kernel.
             kernel.spawn(
                 Session::new(BTreeMap::<i64, i64>::new())
-                    .on("_start", move |cx, _| cx.alias_set(&format!("rx{me}")))
+                    .on("_start", move |cx, _| cx.alias_set(format!("rx{me}")))
                     .on("n", |cx, args| {
                         let (from, n) = (args[0].as_int().unwrap(), args[1].as_int().unwrap());
                         let next = cx.heap.entry(from).or_insert(0);
@@ -363,7 +365,7 @@ fn a_full_inbox_gives_try_post_its_arguments_back_and_post_waits_in_order() {
                     cx.try_post(target, "n", (n,))?;
                 }
                 match cx.try_post(target, "n", (99,)) {
-                    Err(Error::InboxFull(args)) => l.push(format!("back {}", args[0])),
+                    Err(TryPostError::Full(args)) => l.push(format!("back {}", args[0])),
                     other => panic!("expected a full inbox, got {other:?}"),
                 }
                 for n in CAPACITY as i64..CAPACITY as i64 + 100 {
@@ -372,7 +374,7 @@ fn a_full_inbox_gives_try_post_its_arguments_back_and_post_waits_in_order() {
                 // Behind overflow, try_post refuses too (order is kept).
                 assert!(matches!(
                     cx.try_post(target, "n", (98,)),
-                    Err(Error::InboxFull(_))
+                    Err(TryPostError::Full(_))
                 ));
                 Ok::<_, Error>(())
             }))?;
@@ -485,7 +487,12 @@ fn an_unhandled_die_on_one_kernel_ends_the_runtime_with_the_error() {
         })
         .unwrap();
     match rt.join() {
-        Err(Error::Died(text)) => assert!(text.contains("on purpose"), "{text}"),
+        Err(Error::Died(died)) => {
+            assert!(
+                matches!(died.error(), Error::InvalidArgument("on purpose")),
+                "{died}"
+            );
+        }
         other => panic!("expected the DIE, got {other:?}"),
     }
 }
@@ -586,7 +593,7 @@ fn the_handle_posts_resolves_and_spawns_from_outside() {
     rt.join().unwrap();
     assert!(matches!(
         handle.post(desk, "note", ()),
-        Err(Error::NoSuchSession(_))
+        Err(TryPostError::Failed(Error::NoSuchSession(_), _))
     ));
 }
 
@@ -605,14 +612,14 @@ fn snapshots_stay_consistent_while_kernels_run() {
             kernel.spawn(
                 Session::new(0u64)
                     .on("_start", move |cx, _| {
-                        cx.alias_set(&format!("churn{}", cx.kernel_id().0))?;
+                        cx.alias_set(format!("churn{}", cx.kernel_id().0))?;
                         cx.yield_("round", ());
                         Ok::<_, Error>(())
                     })
                     .on("round", move |cx, _| {
                         *cx.heap += 1;
                         if s.load(Ordering::SeqCst) {
-                            return cx.alias_remove(&format!("churn{}", cx.kernel_id().0));
+                            return cx.alias_remove(format!("churn{}", cx.kernel_id().0));
                         }
                         // A short-lived child, a timer and a post across.
                         cx.spawn(
@@ -723,7 +730,7 @@ fn a_panicking_init_or_task_ends_the_runtime_with_the_error() {
         })
         .unwrap();
     match rt.join() {
-        Err(Error::Died(text)) => assert!(text.contains("init fails on purpose"), "{text}"),
+        Err(Error::Panicked(text)) => assert!(text.contains("init fails on purpose"), "{text}"),
         other => panic!("expected the init's panic, got {other:?}"),
     }
 
@@ -732,7 +739,7 @@ fn a_panicking_init_or_task_ends_the_runtime_with_the_error() {
         .spawn_on(KernelId(1), |_| panic!("task fails on purpose"))
         .unwrap();
     match rt.join() {
-        Err(Error::Died(text)) => assert!(text.contains("task fails on purpose"), "{text}"),
+        Err(Error::Panicked(text)) => assert!(text.contains("task fails on purpose"), "{text}"),
         other => panic!("expected the task's panic, got {other:?}"),
     }
 }
@@ -767,7 +774,7 @@ fn spawn_on_after_shutdown_is_refused_and_snapshot_readers_stay_live() {
     ));
     assert!(matches!(
         handle.post(SessionId::kernel_root(KernelId(0)), "x", ()),
-        Err(Error::ShuttingDown)
+        Err(TryPostError::Failed(Error::ShuttingDown, _))
     ));
     rt.join().unwrap();
 }

@@ -134,7 +134,10 @@ fn start_wheel(
 ) -> Result<ReadWrite<Line>, Error> {
     let builder = match socket.take_local::<TcpStream>() {
         Ok(socket) => ReadWrite::builder(socket, Line::new()),
-        Err(other) => ReadWrite::builder(other.take_local::<UnixStream>().unwrap(), Line::new()),
+        Err(other) => ReadWrite::builder(
+            other.into_value().take_local::<UnixStream>().unwrap(),
+            Line::new(),
+        ),
     };
     builder.input(input).start(cx)
 }

@@ -2,14 +2,16 @@
 
 use std::{net::TcpStream, os::unix::net::UnixStream, rc::Rc, time::Duration};
 
-use super::{Callback0, CallbackFailure, CallbackRecord, Failure, Spawner, run0};
+use super::{
+    Callback0, CallbackFailure, CallbackRecord, Failure, Spawner, UserHandler, run0, user_handler,
+};
 use crate::{
     error::{Error, Result},
     event::Event,
     filter::{Filter, FilterError, Line},
     id::SessionId,
     kernel::Context,
-    session::{Handler, Return, Session, wrap},
+    session::{Return, Session},
     value::{Args, Value},
     wheel::{Domain, Duplex, ReadWrite, SocketFactory},
 };
@@ -75,7 +77,7 @@ struct ClientConfig<S, F: Filter> {
     disconnected: Option<Callback0<ClientConnection<S, F>>>,
     shutdown_on_error: bool,
     backoff: Option<Backoff>,
-    handlers: Vec<(Event, Handler<ClientConnection<S, F>>)>,
+    handlers: Vec<(Event, UserHandler<ClientConnection<S, F>>)>,
 }
 
 /// The client session's heap (POE's client `$_[HEAP]`).
@@ -386,7 +388,9 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         C: Fn(&mut Context<'_, ClientConnection<S, F>>, Args) -> R + 'static,
         R: Return,
     {
-        self.config.handlers.push((event.into(), wrap(handler)));
+        self.config
+            .handlers
+            .push((event.into(), user_handler(handler)));
         self
     }
 
@@ -451,7 +455,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
             cx.heap.connector = None;
             let wheel = match args.take(0).take_local::<TcpStream>() {
                 Ok(socket) => start_wheel(cx, socket, &c)?,
-                Err(other) => match other.take_local::<UnixStream>() {
+                Err(other) => match other.into_value().take_local::<UnixStream>() {
                     Ok(socket) => start_wheel(cx, socket, &c)?,
                     Err(_) => return Err(Error::InvalidArgument("a connection needs its socket")),
                 },

@@ -28,7 +28,7 @@ use crate::{
     error::Result,
     id::SessionId,
     kernel::{Context, Kernel},
-    session::Session,
+    session::{Return, Session},
     value::{Args, Value},
 };
 
@@ -109,6 +109,18 @@ impl fmt::Display for Failure {
         }
         Ok(())
     }
+}
+
+/// A handler added to a component's sessions with `on`.
+type UserHandler<H> = Rc<dyn Fn(&mut Context<'_, H>, Args) -> Result<Value>>;
+
+/// Stores a handler of any return type.
+fn user_handler<H, C, R>(handler: C) -> UserHandler<H>
+where
+    C: Fn(&mut Context<'_, H>, Args) -> R + 'static,
+    R: Return,
+{
+    Rc::new(move |cx: &mut Context<'_, H>, args: Args| handler(cx, args).into_result())
 }
 
 /// A stored callback without arguments beyond the context.

@@ -3,14 +3,16 @@
 
 use std::{cell::Cell, net::SocketAddr, net::TcpStream, os::unix::net::UnixStream, rc::Rc};
 
-use super::{Callback0, CallbackFailure, CallbackRecord, Failure, Spawner, run0};
+use super::{
+    Callback0, CallbackFailure, CallbackRecord, Failure, Spawner, UserHandler, run0, user_handler,
+};
 use crate::{
     error::{Error, Result},
     event::Event,
     filter::{Filter, FilterError, Line},
     id::SessionId,
     kernel::Context,
-    session::{Handler, Return, Session, wrap},
+    session::{Return, Session},
     value::{Args, Value},
     wheel::{Domain, ReadWrite, SocketFactory},
 };
@@ -123,7 +125,7 @@ struct ConnectionConfig<S, F: Filter> {
     error: Option<CallbackFailure<Connection<S, F>>>,
     flushed: Option<Callback0<Connection<S, F>>>,
     shutdown_on_error: bool,
-    handlers: Vec<(Event, Handler<Connection<S, F>>)>,
+    handlers: Vec<(Event, UserHandler<Connection<S, F>>)>,
 }
 
 /// The listener session's heap (POE's listener `$_[HEAP]`).
@@ -405,7 +407,9 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         C: Fn(&mut Context<'_, Connection<S, F>>, Args) -> R + 'static,
         R: Return,
     {
-        self.connection.handlers.push((event.into(), wrap(handler)));
+        self.connection
+            .handlers
+            .push((event.into(), user_handler(handler)));
         self
     }
 
@@ -544,7 +548,7 @@ fn connection_session<S: 'static, F: Filter + 'static>(
     session = session.on("_start", move |cx, mut args| {
         let wheel = match args.take(0).take_local::<TcpStream>() {
             Ok(socket) => start_wheel(cx, socket, &c)?,
-            Err(other) => match other.take_local::<UnixStream>() {
+            Err(other) => match other.into_value().take_local::<UnixStream>() {
                 Ok(socket) => start_wheel(cx, socket, &c)?,
                 Err(_) => {
                     return Err(Error::InvalidArgument(

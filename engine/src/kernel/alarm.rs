@@ -11,7 +11,7 @@ use crate::{
     error::{Error, Result},
     event::Event,
     id::TimerId,
-    queue::Item,
+    queue::item::{Item, Kind},
     value::Args,
 };
 
@@ -71,14 +71,13 @@ impl Core {
         location: &'static Location<'static>,
     ) -> TimerId {
         let me = self.active();
-        self.enqueue_timer(me, event, args, due, location)
+        self.enqueue_timer(me, event, Kind::Timer, args, due, location)
     }
 
     fn clear_named(&mut self, event: Event) {
         let me = self.active();
-        for item in self.timers.remove_named(me, event) {
+        for (item, _) in self.queue.remove_timers(me, Some(event)) {
             self.dequeued(&item);
-            self.args.take(item.args);
         }
     }
 
@@ -168,8 +167,8 @@ impl Core {
             ));
         }
         let item = self
-            .timers
-            .get(id.slot(), id.number())
+            .queue
+            .timer(id.slot(), id.number())
             .ok_or(Error::NoSuchTimer(id))?;
         if item.target != self.active() {
             return Err(Error::NotPermitted("the timer belongs to another session"));
@@ -183,41 +182,41 @@ impl Core {
             .nanos()
             .and_then(|n| due.checked_add(n))
             .ok_or(OUT_OF_RANGE)?;
-        self.timers.set_due(id.slot(), id.number(), due);
+        self.queue.set_due(id.slot(), id.number(), due);
         Ok(self.clock.to_wall_time(due))
     }
 
     pub fn delay_adjust(&mut self, id: TimerId, delay: Duration) -> Result<SystemTime> {
         self.own_timer(id)?;
         let due = self.clock.after(delay).ok_or(OUT_OF_RANGE)?;
-        self.timers.set_due(id.slot(), id.number(), due);
+        self.queue.set_due(id.slot(), id.number(), due);
         Ok(self.clock.to_wall_time(due))
     }
 
     pub fn alarm_remove(&mut self, id: TimerId) -> Result<RemovedTimer> {
         self.own_timer(id)?;
-        let item = self
-            .timers
-            .remove(id.slot(), id.number())
+        let (item, args) = self
+            .queue
+            .remove_timer(id.slot(), id.number())
             .ok_or(Error::NoSuchTimer(id))?;
-        Ok(self.removed(item))
+        Ok(self.removed(item, args))
     }
 
     pub fn alarm_remove_all(&mut self) -> Vec<RemovedTimer> {
         let me = self.active();
-        self.timers
-            .remove_session(me)
+        self.queue
+            .remove_timers(me, None)
             .into_iter()
-            .map(|item| self.removed(item))
+            .map(|(item, args)| self.removed(item, args))
             .collect()
     }
 
-    fn removed(&mut self, item: Item) -> RemovedTimer {
+    fn removed(&mut self, item: Item, args: Args) -> RemovedTimer {
         self.dequeued(&item);
         RemovedTimer {
             event: item.event,
             due: self.clock.to_wall_time(item.due),
-            args: self.args.take(item.args),
+            args,
         }
     }
 }

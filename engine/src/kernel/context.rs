@@ -10,16 +10,19 @@ use std::{
 
 use super::{
     alarm::{RemovedTimer, Shift},
-    core::{Core, Envelope},
+    core::{Core, Envelope, Frames, Outcome, Scope, shorten},
     dest::Dest,
-    frame::{Frame, Frames, Parts, shorten},
-    remote::{Callback, Postback, anon_event_tag},
-    scope::Scope,
+    frame::Frame,
+    postback::{AWAITING_REPLY, Callback, Postback, anon_event_tag},
+    signals::Watch,
+    source::Io,
 };
 use crate::{
-    error::{Error, Result},
+    error::{Error, Result, TryPostError},
     event::Event,
     id::{KernelId, SessionId, TimerId},
+    mailbox::{Message, Origin},
+    queue::item::Kind,
     reactor::Mode,
     session::{Handlers, Object, Options, Return, object_handler, wrap},
     value::{Args, Str, Value},
@@ -38,22 +41,22 @@ use crate::{
 pub struct Context<'a, H> {
     /// The session's heap (POE's `$_[HEAP]`).
     pub heap: &'a mut H,
-    handlers: &'a mut Handlers<H>,
-    options: &'a Options,
-    core: &'a mut Core,
+    pub(super) handlers: &'a mut Handlers<H>,
+    pub(super) options: &'a mut Options,
+    pub(super) core: &'a mut Core,
     chain: Option<&'a mut (dyn Frames + 'a)>,
-    session: SessionId,
-    sender: SessionId,
-    state: Event,
-    caller_state: Option<Event>,
-    caller: &'static Location<'static>,
+    pub(super) session: SessionId,
+    pub(super) sender: SessionId,
+    pub(super) state: Event,
+    pub(super) caller_state: Option<Event>,
+    pub(super) caller: &'static Location<'static>,
 }
 
 impl<'a, H: 'static> Context<'a, H> {
     pub(crate) fn new(
         heap: &'a mut H,
         handlers: &'a mut Handlers<H>,
-        options: &'a Options,
+        options: &'a mut Options,
         core: &'a mut Core,
         chain: Option<&'a mut (dyn Frames + 'a)>,
         env: &Envelope,
@@ -77,22 +80,17 @@ impl<'a, H: 'static> Context<'a, H> {
         self.core
     }
 
-    /// The kernel's state, for the I/O layer built into this crate.
-    pub(crate) fn core(&mut self) -> &mut Core {
-        self.core
-    }
-
     /// Runs `f` with a scope whose chain starts with this handler's frame,
     /// so nested dispatch can reach this session.
     fn scope<R>(&mut self, f: impl FnOnce(&mut Scope<'_>) -> R) -> R {
         let mut parts = Parts {
             heap: &mut *self.heap,
             handlers: &mut *self.handlers,
-            options: self.options,
+            options: &mut *self.options,
         };
         let mut frame = Frame {
             id: self.session,
-            busy: Some(&mut parts),
+            body: Some(&mut parts),
             prev: shorten(self.chain.as_deref_mut()),
         };
         let mut scope = Scope {
@@ -152,12 +150,6 @@ impl<'a, H: 'static> Context<'a, H> {
         self.core.root()
     }
 
-    /// The runtime this kernel runs in, if any: to shut it down, reach
-    /// other kernels' snapshots, or hand to another thread.
-    pub fn runtime(&self) -> Option<crate::RuntimeHandle> {
-        self.core.runtime_handle()
-    }
-
     /// The session the kernel considers active (POE's
     /// `get_active_session`): this one, or the kernel after `stop`.
     pub fn active_session(&self) -> SessionId {
@@ -200,7 +192,7 @@ impl<'a, H: 'static> Context<'a, H> {
             me,
             me,
             event.into(),
-            crate::queue::Kind::Post,
+            Kind::Post,
             args.into(),
             Location::caller(),
         );
@@ -231,20 +223,25 @@ impl<'a, H: 'static> Context<'a, H> {
     }
 
     /// Calls `event` in `dest`, on this kernel or another, and posts the
-    /// handler's value back to this session as `reply` (IKC's RSVP: a call
-    /// across kernels is a post with a reply address, never a wait).
+    /// outcome back to this session as `reply` (IKC's RSVP: a call across
+    /// kernels is a post with a reply address, never a wait).
     ///
-    /// `reply` gets ARG0 = the value (`undef` when the handler failed or
-    /// there was none) and, when the target could not be reached once the
-    /// call arrived, ARG1 = why. On this kernel the handler runs at once, as
-    /// [`call`](Context::call) runs it, and the reply is queued. Across
-    /// kernels this session is kept alive until the reply arrives.
+    /// `reply` gets ARG0 = the handler's value and, when the handler did
+    /// not simply return, why in ARG1 and ARG2; [`Answer::from_args`]
+    /// reads them, so a missing handler or a gone session is told apart
+    /// from a handler that returned `undef`. On this kernel the handler
+    /// runs at once, as [`call`](Context::call) runs it, and the reply is
+    /// queued. Across kernels this session is kept alive until the reply
+    /// arrives.
+    ///
+    /// [`Answer::from_args`]: crate::Answer::from_args
     ///
     /// # Errors
     ///
     /// [`Error::NoSuchSession`] when `dest` does not resolve (on this kernel
     /// or in the runtime's directory), [`Error::AmbiguousAlias`],
-    /// [`Error::ShuttingDown`]; on this kernel, as `call`.
+    /// [`Error::ShuttingDown`]; on this kernel, a call to this session's
+    /// own failing handler returns its error, as `call` does.
     #[track_caller]
     pub fn call_reply(
         &mut self,
@@ -253,15 +250,21 @@ impl<'a, H: 'static> Context<'a, H> {
         args: impl Into<Args>,
         reply: impl Into<Event>,
     ) -> Result<()> {
+        let location = Location::caller();
         let (dest, event, args, reply) = (dest.into(), event.into(), args.into(), reply.into());
         let target = self.core.resolve_anywhere(&dest)?;
         let me = self.core.active();
         if target.kernel() == self.core.id() {
-            let value = self.call(target, event, args)?;
-            self.yield_(reply, (value,));
+            let outcome = self.scope(|scope| scope.call_outcome(target, event, args, location));
+            let answer = match outcome {
+                Outcome::Died(error) if target == me => return Err(error),
+                outcome => Core::answer(outcome, target),
+            };
+            self.core
+                .enqueue(me, me, reply, Kind::Post, answer, location);
             return Ok(());
         }
-        let message = super::remote::Message::Call {
+        let message = Message::Call {
             target,
             sender: me,
             event,
@@ -269,40 +272,70 @@ impl<'a, H: 'static> Context<'a, H> {
             reply,
         };
         // The reply needs this session alive; it lets go when it arrives.
-        self.core
-            .refcount_increment(me, super::remote::AWAITING_REPLY)?;
+        self.refcount_increment(me, AWAITING_REPLY)?;
         let sent = self.core.send_remote(target, message);
         if sent.is_err() {
-            self.core
-                .refcount_decrement(me, super::remote::AWAITING_REPLY)?;
+            self.refcount_decrement(me, AWAITING_REPLY)?;
         }
         sent
     }
 
     /// Queues `event` for `dest` as [`post`](Context::post) does, but never
     /// waits in an overflow queue: when `dest` is on another kernel whose
-    /// inbox is full, the arguments come back in [`Error::InboxFull`].
+    /// inbox is full, the arguments come back in [`TryPostError::Full`].
     ///
     /// # Errors
     ///
-    /// As `post`, and [`Error::InboxFull`].
+    /// [`TryPostError::Full`] with the arguments when the target's inbox is
+    /// full; [`TryPostError::Failed`] with the reason (as `post`'s) and the
+    /// arguments otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::{Kernel, Session, TryPostError};
+    ///
+    /// let mut kernel = Kernel::new()?;
+    /// kernel.spawn(Session::new(()).on("_start", |cx, _| {
+    ///     match cx.try_post("nobody", "hello", (1,)) {
+    ///         Err(TryPostError::Failed(error, args)) => {
+    ///             assert_eq!(error.errno(), Some(3));
+    ///             assert_eq!(args[0].as_int(), Some(1));
+    ///         }
+    ///         other => panic!("{other:?}"),
+    ///     }
+    /// }))?;
+    /// kernel.run()?;
+    /// # Ok::<(), roe_engine::Error>(())
+    /// ```
     #[track_caller]
+    #[allow(clippy::result_large_err)] // The arguments come back by value.
     pub fn try_post(
         &mut self,
         dest: impl Into<Dest>,
         event: impl Into<Event>,
         args: impl Into<Args>,
-    ) -> Result<()> {
+    ) -> std::result::Result<(), TryPostError> {
         let (dest, event, args) = (dest.into(), event.into(), args.into());
-        let target = self.core.resolve_anywhere(&dest)?;
+        let target = match self.core.resolve_anywhere(&dest) {
+            Ok(target) => target,
+            Err(error) => return Err(TryPostError::Failed(error, args)),
+        };
+        let me = self.core.active();
         if target.kernel() == self.core.id() {
-            return self
-                .core
-                .post(&Dest::Session(target), event, args, Location::caller());
+            if !self.core.sessions.contains(target) {
+                return Err(TryPostError::Failed(
+                    Error::NoSuchSession(dest.to_string()),
+                    args,
+                ));
+            }
+            self.core
+                .enqueue(target, me, event, Kind::Post, args, Location::caller());
+            return Ok(());
         }
-        let message = super::remote::Message::Post {
+        let message = Message::Post {
             target,
-            sender: super::remote::Origin::Session(self.core.active()),
+            sender: Origin::Session(me),
             event,
             args,
         };
@@ -389,13 +422,13 @@ impl<'a, H: 'static> Context<'a, H> {
     // ----- aliases --------------------------------------------------------------
 
     /// Gives this session an alias (POE's `alias_set`). Setting an alias it
-    /// already holds succeeds.
+    /// already holds succeeds. In a runtime, other kernels resolve it too.
     ///
     /// # Errors
     ///
     /// [`Error::AliasInUse`] when another session holds it.
-    pub fn alias_set(&mut self, alias: &str) -> Result<()> {
-        self.core.alias_set(alias)
+    pub fn alias_set(&mut self, alias: impl Into<Str>) -> Result<()> {
+        self.core.alias_set(alias.into())
     }
 
     /// Removes one of this session's aliases (POE's `alias_remove`).
@@ -404,8 +437,8 @@ impl<'a, H: 'static> Context<'a, H> {
     ///
     /// [`Error::NoSuchAlias`] when nobody holds it, [`Error::NotPermitted`]
     /// when another session does.
-    pub fn alias_remove(&mut self, alias: &str) -> Result<()> {
-        self.core.alias_remove(alias)
+    pub fn alias_remove(&mut self, alias: impl AsRef<str>) -> Result<()> {
+        self.core.alias_remove(alias.as_ref())
     }
 
     /// This session's aliases, sorted (POE's `alias_list()`).
@@ -432,7 +465,10 @@ impl<'a, H: 'static> Context<'a, H> {
     ///
     /// [`Error::NoSuchSession`] when the session is gone.
     pub fn refcount_increment(&mut self, session: SessionId, tag: &str) -> Result<i64> {
-        self.core.refcount_increment(session, tag)
+        self.core
+            .sessions
+            .extref_inc(session, tag)
+            .ok_or_else(|| Error::NoSuchSession(session.to_string()))
     }
 
     /// Decrements a session's public refcount `tag`; returns its new value
@@ -442,7 +478,10 @@ impl<'a, H: 'static> Context<'a, H> {
     ///
     /// [`Error::NoSuchSession`] when the session is gone.
     pub fn refcount_decrement(&mut self, session: SessionId, tag: &str) -> Result<i64> {
-        self.core.refcount_decrement(session, tag)
+        self.core
+            .sessions
+            .extref_dec(session, tag)
+            .ok_or_else(|| Error::NoSuchSession(session.to_string()))
     }
 
     // ----- timers ---------------------------------------------------------------
@@ -608,19 +647,41 @@ impl<'a, H: 'static> Context<'a, H> {
         event: impl Into<Event>,
         args: impl Into<Args>,
     ) -> Result<()> {
-        self.core.sig(name.into(), event.into(), args.into())
+        let (signal, event, args) = (name.into(), event.into(), args.into());
+        let me = self.core.active();
+        let record = self
+            .core
+            .sessions
+            .get_mut(me)
+            .ok_or(Error::NoActiveSession)?;
+        if !record.signals.contains(&signal) {
+            record.signals.push(signal);
+        }
+        self.core.signals.watch(signal, me, Watch { event, args });
+        if let Some(number) = crate::signal::number(signal.as_str()) {
+            let mailbox = self.core.inbox.mailbox();
+            crate::signal::subscribe(self.core.signals.instance(), &mailbox, number)?;
+        }
+        Ok(())
     }
 
     /// Stops watching the signal `name` (POE's `sig($name)`).
     pub fn sig_remove(&mut self, name: impl Into<Event>) {
-        self.core.sig_remove(name.into());
+        let signal = name.into();
+        let me = self.core.active();
+        if let Some(record) = self.core.sessions.get_mut(me) {
+            record.signals.retain(|&s| s != signal);
+        }
+        if self.core.signals.unwatch(signal, me) {
+            self.core.release_os_signal(signal);
+        }
     }
 
     /// Marks the signal being dispatched as handled, so a terminal signal
     /// stops nobody (POE's `sig_handled`). Handler return values do not
     /// count.
     pub fn sig_handled(&mut self) {
-        self.core.sig_handled();
+        self.core.signals.handled();
     }
 
     /// Watches for a child process to exit (POE's `sig_child`): once it
@@ -785,8 +846,8 @@ impl<'a, H: 'static> Context<'a, H> {
         event: impl Into<Event>,
         context: impl Into<Args>,
     ) -> Result<Postback> {
-        self.core
-            .refcount_increment(self.session, anon_event_tag())?;
+        let session = self.session;
+        self.refcount_increment(session, anon_event_tag())?;
         Ok(Postback::new(
             self.core.inbox.mailbox(),
             self.session,
@@ -807,13 +868,99 @@ impl<'a, H: 'static> Context<'a, H> {
         event: impl Into<Event>,
         context: impl Into<Args>,
     ) -> Result<Callback> {
-        self.core
-            .refcount_increment(self.session, anon_event_tag())?;
+        let session = self.session;
+        self.refcount_increment(session, anon_event_tag())?;
         Ok(Callback::new(
             self.core.inbox.mailbox(),
             self.session,
             event.into(),
             context.into(),
         ))
+    }
+
+    // ----- options and I/O ---------------------------------------------------------
+
+    /// Changes one of this session's options at run time, as POE's
+    /// `$_[SESSION]->option(trace => 1, default => 0)` does; returns the
+    /// option's previous value. `trace` logs every event dispatched to the
+    /// session; `default` warns about events that have neither a handler
+    /// nor `_default`. Values read as POE reads them: `1`/`0`, `on`/`off`,
+    /// `yes`/`no`, `true`/`false`, and Perl's truth otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an option other than `trace` and
+    /// `default`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::{Kernel, Session};
+    ///
+    /// let mut kernel = Kernel::new()?;
+    /// kernel.spawn(Session::new(()).on("_start", |cx, _| {
+    ///     assert!(!cx.option("trace", "on")?);
+    ///     assert!(cx.option("trace", 0)?);
+    ///     Ok::<_, roe_engine::Error>(())
+    /// }))?;
+    /// kernel.run()?;
+    /// # Ok::<(), roe_engine::Error>(())
+    /// ```
+    pub fn option(&mut self, name: &str, value: impl Into<Value>) -> Result<bool> {
+        let on = match value.into() {
+            Value::Str(word) => match word.to_ascii_lowercase().as_str() {
+                "on" | "yes" | "true" => true,
+                "off" | "no" | "false" => false,
+                _ => Value::Str(word).is_true(),
+            },
+            other => other.is_true(),
+        };
+        let slot = match name.to_ascii_lowercase().as_str() {
+            "trace" => &mut self.options.trace,
+            "default" => &mut self.options.default,
+            _ => return Err(Error::InvalidArgument("the options are trace and default")),
+        };
+        Ok(std::mem::replace(slot, on))
+    }
+
+    /// The kernel's I/O operations for this session: what an I/O
+    /// [`Source`](crate::Source) is built and watched with (see
+    /// [`Io`]).
+    pub fn io(&mut self) -> Io<'_> {
+        Io::new(self)
+    }
+}
+
+/// A session's body as the table stores it.
+pub(crate) struct TypedBody<H> {
+    pub heap: H,
+    pub handlers: Handlers<H>,
+    pub options: Options,
+}
+
+/// A running session's body, split into the borrows its `Context` holds.
+pub(crate) struct Parts<'a, H> {
+    pub heap: &'a mut H,
+    pub handlers: &'a mut Handlers<H>,
+    pub options: &'a mut Options,
+}
+
+impl<H> TypedBody<H> {
+    pub(super) fn parts(&mut self) -> Parts<'_, H> {
+        Parts {
+            heap: &mut self.heap,
+            handlers: &mut self.handlers,
+            options: &mut self.options,
+        }
+    }
+}
+
+impl<H> Parts<'_, H> {
+    pub(super) fn reborrow(&mut self) -> Parts<'_, H> {
+        Parts {
+            heap: &mut *self.heap,
+            handlers: &mut *self.handlers,
+            options: &mut *self.options,
+        }
     }
 }

@@ -1,34 +1,51 @@
 //! `Kernel`: one thread's event loop, POE's `POE::Kernel`.
 
+mod accounting;
 mod alarm;
-mod clock;
-mod context;
+mod aliases;
+mod answer;
+pub(crate) mod context;
 mod core;
 mod dest;
+mod dispatch;
 mod frame;
+mod inbox;
+mod introspect;
+mod invoke;
 mod io;
-mod remote;
-mod runtime;
-mod scope;
+mod lifecycle;
+mod link;
+mod names;
+mod postback;
+mod queueing;
+mod sessions;
+mod signals;
+mod source;
+mod wait;
 
 use std::panic::Location;
 
-use self::scope::Scope;
 pub use self::{
     alarm::{RemovedTimer, Shift},
+    answer::Answer,
     context::Context,
     dest::Dest,
-    remote::{Callback, Postback},
+    postback::{Callback, Postback},
+    source::{Io, Readiness, Source, SourceRef},
+};
+use self::{
+    core::{Core, Scope},
+    signals::Watch,
 };
 pub(crate) use self::{
-    core::Core,
-    frame::{Body, trap},
-    remote::{Mailbox, Message, Origin},
+    frame::trap,
+    link::{Batch, Delivery, Link, Reaction, SendError, Task},
 };
 use crate::{
     error::Result,
     event::Event,
     id::{KernelId, SessionId},
+    mailbox::Mailbox,
     session::Session,
     value::{Args, Str, Value},
 };
@@ -64,6 +81,8 @@ use crate::{
 /// ```
 pub struct Kernel {
     core: Core,
+    /// The runtime's batch, kept between slices to reuse its buffers.
+    batch: Batch,
 }
 
 impl Kernel {
@@ -85,6 +104,7 @@ impl Kernel {
     pub fn with_id(id: KernelId) -> Result<Kernel> {
         Ok(Kernel {
             core: Core::new(id, kernel_name(id))?,
+            batch: Batch::default(),
         })
     }
 
@@ -112,17 +132,13 @@ impl Kernel {
         self.core.root()
     }
 
-    /// The runtime this kernel runs in, if any.
-    pub fn runtime(&self) -> Option<crate::RuntimeHandle> {
-        self.core.runtime_handle()
-    }
-
     /// Creates a session as a child of the kernel and runs its `_start`
     /// (POE's `POE::Session->create` outside any handler).
     ///
     /// # Errors
     ///
     /// [`Error::MissingStart`](crate::Error::MissingStart) when it has no `_start` handler.
+    #[track_caller]
     pub fn spawn<H: 'static>(&mut self, session: Session<H>) -> Result<SessionId> {
         self.scope().spawn(session)
     }
@@ -235,19 +251,19 @@ impl Kernel {
     /// failed.
     pub fn run(&mut self) -> Result<()> {
         if !self.core.sessions.is_empty() {
-            self.core.watch_idle();
+            self.watch_idle();
             while !self.core.sessions.is_empty() {
                 self.timeslice();
                 // An unhandled DIE stopped every session. A lone kernel then
                 // finishes through IDLE, as POE's does; one in a runtime
                 // finishes now rather than wait for the others to idle.
-                if self.core.has_exception() && self.core.runtime.is_some() {
+                if self.core.has_failed() && self.core.link.is_some() {
                     break;
                 }
             }
-            self.core.finalize();
+            self.finalize();
         }
-        self.core.take_exception()
+        self.core.take_failure()
     }
 
     /// Runs one timeslice (POE's `run_one_timeslice`). Returns `false`, and
@@ -258,34 +274,58 @@ impl Kernel {
     /// As [`Kernel::run`].
     pub fn run_one_timeslice(&mut self) -> Result<bool> {
         if self.core.sessions.is_empty() {
-            self.core.finalize();
-            self.core.take_exception()?;
+            self.finalize();
+            self.core.take_failure()?;
             return Ok(false);
         }
         self.timeslice();
-        self.core.take_exception()?;
+        self.core.take_failure()?;
         Ok(true)
     }
 
-    /// POE's timeslice: the idle check, the wait, then everything due when
-    /// the slice began, then a garbage-collection sweep.
-    fn timeslice(&mut self) {
-        self.core.counters.slices += 1;
-        // Output put outside any handler (the main program) goes out now.
-        self.core.flush_wheels();
-        // With work queued and nothing else to watch, the idle check and the
-        // wait cannot do anything; skipping them changes nothing POE could see.
-        if self.core.is_busy() {
-            self.core.sampler.time_every(false);
-        } else {
-            self.core.idle_check();
-            let timeout = self.core.wait_timeout();
-            self.core.wait(timeout);
-            self.scope().dispatch_io();
+    /// `run` makes the kernel watch IDLE, so it can follow up with ZOMBIE.
+    fn watch_idle(&mut self) {
+        let root = self.core.root();
+        let watch = Watch {
+            event: Event::SIGNAL,
+            args: Args::new(),
+        };
+        self.core.signals.watch(Event::IDLE, root, watch);
+    }
+
+    /// After the last session: drops what is left (POE's `_finalize_kernel`).
+    fn finalize(&mut self) {
+        let core = &mut self.core;
+        crate::signal::forget(core.signals.instance());
+        let root = core.root();
+        core.signals.unwatch(Event::IDLE, root);
+        core.queue.clear();
+        core.sessions.clear_marks();
+        core.fold();
+        // Observers see the kernel as it ended.
+        core.publish_snapshot();
+    }
+
+    // ----- for the runtime ------------------------------------------------------
+
+    /// The kernel's mailbox, for the runtime's peer table.
+    pub(crate) fn mailbox(&self) -> Mailbox {
+        self.core.inbox.mailbox()
+    }
+
+    /// Joins a runtime.
+    pub(crate) fn attach(&mut self, link: Box<dyn Link>) {
+        self.core.link = Some(link);
+    }
+
+    /// Leaves the runtime, once finished (`failed`: with an error).
+    /// Observers see a last snapshot.
+    pub(crate) fn detach(&mut self, failed: bool) {
+        self.core.publish_snapshot();
+        if let Some(link) = self.core.link.take() {
+            let inbox = &self.core.inbox;
+            link.finish(failed, &mut || inbox.try_recv());
         }
-        self.runtime_slice();
-        self.scope().dispatch_due();
-        self.core.maybe_publish();
     }
 }
 
@@ -295,7 +335,7 @@ impl std::fmt::Debug for Kernel {
             .field("id", &self.core.id())
             .field("name", &self.core.name())
             .field("sessions", &self.session_count())
-            .field("queued", &self.core.queued())
+            .field("queued", &self.core.queue.len())
             .finish()
     }
 }

@@ -12,26 +12,32 @@
 //! registered edge-triggered and never read (netty's and libevent's trick):
 //! one system call per wait, plus one write per wake-up. See
 //! docs/benchmarks.md for what that saves.
+//!
+//! Waiting on the poller's descriptor ourselves rests on three facts of
+//! `polling` 3.11.0's Linux backend, which is why the workspace pins that
+//! exact version: `Poller::as_fd` is its epoll descriptor; the keys it is
+//! given come back as the events' data; and its own descriptors in that
+//! epoll set (a notifier eventfd and a timerfd, both under the key
+//! `usize::MAX`) stay silent as long as nobody calls `Poller::notify` or
+//! `Poller::wait`, which roe never does. The test
+//! `polling_keeps_the_promises_the_reactor_relies_on` fails if an upgrade
+//! breaks any of them.
 
 mod sys;
 
 use std::{
     io,
-    os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
+    os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
     rc::Rc,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
     time::Duration,
 };
 
 use polling::{PollMode, Poller};
 use rustc_hash::FxHashMap;
-use rustix::event::{EventfdFlags, Timespec, epoll, epoll::EventFlags, eventfd};
+use rustix::event::{Timespec, epoll, epoll::EventFlags};
 
 use self::sys::Registration;
-use crate::{event::Event, id::SessionId, value::Args};
+use crate::{event::Event, id::SessionId, mailbox::Waker, value::Args};
 
 /// Which kind of readiness a watcher waits for (POE's `MODE_RD`, `MODE_WR`,
 /// `MODE_EX`; the number is the mode's `ARG1`).
@@ -59,52 +65,32 @@ const WAKE_KEY: u64 = u64::MAX - 1;
 /// Events read per wait; more stay ready for the next (level-triggered).
 const WAIT_BATCH: usize = 1024;
 
-/// Wakes a kernel blocked in its reactor's wait, from any thread.
-///
-/// The kernel marks itself parked before it blocks; a waker writes the
-/// eventfd only then, so messages to a busy kernel cost no system call.
-/// Both sides use sequentially consistent operations on `parked` and on the
-/// message counters, so either the kernel sees the message before blocking
-/// or the sender sees the kernel parked (docs/architecture.md).
-pub(crate) struct Waker {
-    fd: OwnedFd,
-    parked: AtomicBool,
+/// Where a watcher's readiness goes.
+#[derive(Clone)]
+pub(crate) enum Route {
+    /// A session's event (POE's `select_*`), with its arguments after the
+    /// descriptor and mode.
+    Event { event: Event, args: Args },
+    /// One of the session's I/O sources, by its number in the kernel.
+    Source(u32),
 }
 
-impl Waker {
-    /// Wakes the kernel if it is parked (or about to be).
-    pub fn wake_if_parked(&self) {
-        // Loading first keeps the flag's cache line shared while the kernel
-        // is busy; only a parked kernel's is written.
-        if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
-            self.wake();
-        }
-    }
-
-    /// Wakes the kernel's next or current wait.
-    pub fn wake(&self) {
-        // A full counter (2^64 - 2 writes) means a wake-up is pending anyway.
-        let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
-    }
-
-    /// Marks the kernel parked; the caller must look for work again before
-    /// blocking.
-    pub fn park(&self) {
-        self.parked.store(true, Ordering::SeqCst);
-    }
-
-    pub fn unpark(&self) {
-        self.parked.store(false, Ordering::SeqCst);
-    }
-}
-
-/// One watch: a session's event for one mode of one descriptor.
+/// One watch: a session's route for one mode of one descriptor.
 #[derive(Clone)]
 pub(crate) struct Watch {
     pub session: SessionId,
-    pub event: Event,
-    pub args: Args,
+    pub route: Route,
     pub paused: bool,
+}
+
+impl Watch {
+    /// Whether this is `session`'s watch (its source `source`'s, when
+    /// given): a source never touches another source's watchers of a
+    /// descriptor number it gave away.
+    fn is(&self, session: SessionId, source: Option<u32>) -> bool {
+        self.session == session
+            && source.is_none_or(|source| matches!(self.route, Route::Source(s) if s == source))
+    }
 }
 
 /// A watched descriptor.
@@ -166,7 +152,6 @@ pub(crate) struct Ready {
 /// The kernel's poller, its watchers and its wake-up.
 pub(crate) struct Reactor {
     poller: Rc<Poller>,
-    waker: Arc<Waker>,
     _wake_registration: Registration,
     handles: Vec<Option<Handle>>,
     free: Vec<u32>,
@@ -177,22 +162,18 @@ pub(crate) struct Reactor {
 }
 
 impl Reactor {
-    pub fn new() -> io::Result<Reactor> {
+    /// A reactor woken by `waker`.
+    pub fn new(waker: &Waker) -> io::Result<Reactor> {
         let poller = Rc::new(Poller::new()?);
-        let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
         let registration = Registration::new(
             &poller,
-            fd.as_fd(),
+            waker.as_fd(),
             WAKE_KEY as usize,
             polling::Event::readable(WAKE_KEY as usize),
             PollMode::Edge,
         )?;
         Ok(Reactor {
             poller,
-            waker: Arc::new(Waker {
-                fd,
-                parked: AtomicBool::new(false),
-            }),
             _wake_registration: registration,
             handles: Vec::new(),
             free: Vec::new(),
@@ -201,10 +182,6 @@ impl Reactor {
             events: Vec::with_capacity(WAIT_BATCH),
             ready: Vec::new(),
         })
-    }
-
-    pub fn waker(&self) -> Arc<Waker> {
-        Arc::clone(&self.waker)
     }
 
     /// Whether any descriptor is watched (POE's idle test counts them).
@@ -239,8 +216,7 @@ impl Reactor {
         fd: BorrowedFd<'_>,
         mode: Mode,
         session: SessionId,
-        event: Event,
-        args: Args,
+        route: Route,
     ) -> Result<Holding, WatchError> {
         let number = fd.as_raw_fd();
         let slot = match self.by_fd.get(&number) {
@@ -262,8 +238,7 @@ impl Reactor {
             empty => {
                 *empty = Some(Watch {
                     session,
-                    event,
-                    args,
+                    route,
                     paused: false,
                 });
             }
@@ -272,15 +247,22 @@ impl Reactor {
         Ok(if held { Holding::Same } else { Holding::Took })
     }
 
-    /// Stops watching `fd` in `mode` for `session`.
-    pub fn unwatch(&mut self, fd: RawFd, mode: Mode, session: SessionId) -> Holding {
+    /// Stops watching `fd` in `mode` for `session` (only for its source
+    /// `source`, when given).
+    pub fn unwatch(
+        &mut self,
+        fd: RawFd,
+        mode: Mode,
+        session: SessionId,
+        source: Option<u32>,
+    ) -> Holding {
         let Some(&slot) = self.by_fd.get(&fd) else {
             return Holding::Same;
         };
         let handle = self.handle_mut(slot);
         if handle.watches[mode.index()]
             .as_ref()
-            .is_none_or(|watch| watch.session != session)
+            .is_none_or(|watch| !watch.is(session, source))
         {
             return Holding::Same;
         }
@@ -294,13 +276,21 @@ impl Reactor {
         }
     }
 
-    /// Pauses or resumes a watcher; `false` if there is none (POE's 0).
-    pub fn set_paused(&mut self, fd: RawFd, mode: Mode, session: SessionId, paused: bool) -> bool {
+    /// Pauses or resumes `session`'s watcher (its source `source`'s, when
+    /// given); `false` if there is none (POE's 0).
+    pub fn set_paused(
+        &mut self,
+        fd: RawFd,
+        mode: Mode,
+        session: SessionId,
+        source: Option<u32>,
+        paused: bool,
+    ) -> bool {
         let Some(&slot) = self.by_fd.get(&fd) else {
             return false;
         };
         match &mut self.handle_mut(slot).watches[mode.index()] {
-            Some(watch) if watch.session == session => watch.paused = paused,
+            Some(watch) if watch.is(session, source) => watch.paused = paused,
             _ => return false,
         }
         // A failure to modify leaves the old interest; the next wait shows it.
@@ -345,7 +335,7 @@ impl Reactor {
         }
         for event in &self.events {
             let key = event.data.u64();
-            if key != WAKE_KEY && key != usize::MAX as u64 {
+            if key != WAKE_KEY {
                 self.ready.push((key, event.flags));
             }
         }
@@ -482,5 +472,52 @@ fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
     match (rustix::fs::fstat(a), rustix::fs::fstat(b)) {
         (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// The reactor waits on `polling`'s epoll descriptor itself (see the
+    /// module's docs). This fails if a new `polling` stops keeping what
+    /// that relies on: the descriptor is an epoll set, keys come back as
+    /// given, and nothing of `polling`'s own ever shows up.
+    #[test]
+    fn polling_keeps_the_promises_the_reactor_relies_on() {
+        let waker = Waker::new().unwrap();
+        let mut reactor = Reactor::new(&waker).unwrap();
+        reactor.wait(Some(Duration::ZERO)).unwrap();
+        assert!(!reactor.found_ready(), "an idle poller reports nothing");
+
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let session = SessionId::kernel_root(crate::id::KernelId(0));
+        let route = Route::Source(7);
+        reactor
+            .watch(reader.as_fd(), Mode::Read, session, route)
+            .unwrap();
+        reactor.wait(Some(Duration::ZERO)).unwrap();
+        assert!(!reactor.found_ready());
+
+        writer.write_all(b"x").unwrap();
+        waker.wake();
+        reactor.wait(Some(Duration::from_secs(5))).unwrap();
+        // Nothing of `polling`'s own (under `usize::MAX`) shows up.
+        assert_eq!(reactor.ready.len(), 1);
+        let mut ready = Vec::new();
+        reactor.take_ready(&mut ready);
+        assert_eq!(
+            ready.len(),
+            1,
+            "only the pipe, not the waker or polling's own"
+        );
+        assert_eq!(ready[0].fd, reader.as_raw_fd());
+        assert_eq!(ready[0].mode, Mode::Read);
+        assert!(matches!(
+            reactor.watch_for(&ready[0]).map(|w| &w.route),
+            Some(Route::Source(7))
+        ));
     }
 }

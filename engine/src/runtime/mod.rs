@@ -10,8 +10,10 @@
 
 mod directory;
 mod idle;
+mod link;
 
 use std::{
+    cell::RefCell,
     sync::{
         Arc, Barrier, Mutex,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
@@ -22,20 +24,25 @@ use std::{
 
 use crossbeam_channel::{Sender, TrySendError};
 
-pub(crate) use self::directory::{Directory, Found};
-use self::idle::{Idleness, Seen};
+use self::{
+    directory::{Directory, Found},
+    idle::{Idleness, Seen},
+    link::Attached,
+};
 use crate::{
-    Kernel,
-    error::{Error, Result},
+    error::{Error, Result, TryPostError},
     event::Event,
     id::{KernelId, SessionId},
-    kernel::{Dest, Mailbox, Message, Origin, trap},
+    kernel::{Kernel, SendError, Task, trap},
+    mailbox::{Control, Mailbox, Message, Origin},
     snapshot::{Snapshot, SnapshotReader},
-    value::Args,
+    value::{Args, Str},
 };
 
-/// Work run on a kernel's own thread with the kernel in hand.
-pub(crate) type Task = Box<dyn FnOnce(&mut Kernel) + Send>;
+thread_local! {
+    /// The runtime of the kernel running on this thread, if any.
+    static CURRENT: RefCell<Option<RuntimeHandle>> = const { RefCell::new(None) };
+}
 
 /// Builds a [`Runtime`].
 #[derive(Clone, Debug)]
@@ -157,7 +164,17 @@ impl RuntimeBuilder {
                     let Ok(Some(shared)) = turn.recv() else {
                         return Ok(());
                     };
-                    kernel.attach(Arc::clone(&shared), remote_rx, tasks_rx);
+                    CURRENT.with(|current| {
+                        *current.borrow_mut() = Some(RuntimeHandle {
+                            shared: Arc::clone(&shared),
+                        });
+                    });
+                    kernel.attach(Box::new(Attached::new(
+                        Arc::clone(&shared),
+                        id,
+                        remote_rx,
+                        tasks_rx,
+                    )));
                     // A panicking `init` fails like one that returns an
                     // error, rather than leave the others waiting for it.
                     let started = trap(|| init(&mut kernel));
@@ -176,6 +193,7 @@ impl RuntimeBuilder {
                         }
                     };
                     kernel.detach(result.is_err());
+                    CURRENT.with(|current| current.borrow_mut().take());
                     result
                 })
                 .map_err(Error::Io)?;
@@ -283,7 +301,7 @@ impl Runtime {
         for thread in self.threads {
             let result = thread
                 .join()
-                .unwrap_or_else(|_| Err(Error::Died("a kernel thread panicked".to_owned())));
+                .unwrap_or_else(|_| Err(Error::Panicked("a kernel thread panicked".to_owned())));
             if first.is_ok() {
                 first = result;
             }
@@ -307,24 +325,46 @@ pub struct RuntimeHandle {
 }
 
 impl RuntimeHandle {
-    pub(crate) fn new(shared: Arc<Shared>) -> RuntimeHandle {
-        RuntimeHandle { shared }
+    /// The runtime of the kernel running on this thread: inside a handler
+    /// or an `init`, the runtime the kernel belongs to; `None` on other
+    /// threads and for a lone [`Kernel`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::{Runtime, RuntimeHandle, Session};
+    ///
+    /// assert!(RuntimeHandle::current().is_none());
+    /// let runtime = Runtime::builder().kernels(1).pin(false).start(|kernel| {
+    ///     kernel.spawn(Session::new(()).on("_start", |_, _| {
+    ///         // Stop the whole runtime from a handler.
+    ///         RuntimeHandle::current().expect("on a kernel's thread").shutdown();
+    ///     }))?;
+    ///     Ok(())
+    /// })?;
+    /// runtime.join()?;
+    /// # Ok::<(), roe_engine::Error>(())
+    /// ```
+    pub fn current() -> Option<RuntimeHandle> {
+        CURRENT.with(|current| current.borrow().clone())
     }
 
     /// Posts `event` to a session of any kernel (SENDER is that kernel).
     ///
     /// # Errors
     ///
+    /// [`TryPostError::Full`] when the target's inbox is full (this thread
+    /// has no overflow queue); [`TryPostError::Failed`] with
     /// [`Error::NoSuchSession`] for a kernel the runtime does not have or
-    /// has finished; [`Error::ShuttingDown`] once shutdown was asked;
-    /// [`Error::InboxFull`] when the target's inbox is full (this thread
-    /// has no overflow queue; the arguments come back in the error).
+    /// that has finished, or [`Error::ShuttingDown`] once shutdown was
+    /// asked. The arguments come back in every case.
+    #[allow(clippy::result_large_err)] // The arguments come back by value.
     pub fn post(
         &self,
         target: SessionId,
         event: impl Into<Event>,
         args: impl Into<Args>,
-    ) -> Result<()> {
+    ) -> std::result::Result<(), TryPostError> {
         let message = Message::Post {
             target,
             sender: Origin::Session(SessionId::kernel_root(target.kernel())),
@@ -333,7 +373,7 @@ impl RuntimeHandle {
         };
         self.shared
             .send_external(target.kernel(), message)
-            .map_err(|error| error.into_error(target))
+            .map_err(|error| error.into_try(target))
     }
 
     /// Resolves an alias set on any kernel.
@@ -343,7 +383,7 @@ impl RuntimeHandle {
     /// [`Error::NoSuchSession`] when no session holds it,
     /// [`Error::AmbiguousAlias`] when sessions on several kernels do.
     pub fn resolve(&self, alias: &str) -> Result<SessionId> {
-        self.shared.resolve(&Dest::from(alias))
+        self.shared.resolve(&Str::new(alias))
     }
 
     /// Runs `task` on kernel `kernel`'s thread at its next slice, with the
@@ -353,7 +393,6 @@ impl RuntimeHandle {
     ///
     /// [`Error::NoSuchSession`] when that kernel does not exist or has
     /// finished.
-    #[allow(clippy::result_large_err)] // `SendError` as the senders use it.
     pub fn spawn_on(
         &self,
         kernel: KernelId,
@@ -365,23 +404,21 @@ impl RuntimeHandle {
             .peers
             .get(usize::from(kernel.0))
             .ok_or_else(gone)?;
-        let sent = self.shared.send_from_outside(|| {
+        let task: Task = Box::new(task);
+        let sent = self.shared.outside(task, |task| {
             peer.mailbox.announce_remote();
-            match peer.tasks.send(Box::new(task)) {
-                Ok(()) => {
-                    peer.mailbox.wake_if_parked();
-                    Ok(())
-                }
-                Err(_) => {
-                    peer.mailbox.withdraw_remote();
-                    Err(SendError::Gone)
-                }
+            let sent = peer.tasks.send(task).is_ok();
+            if sent {
+                peer.mailbox.wake_if_parked();
+            } else {
+                peer.mailbox.withdraw_remote();
             }
+            sent
         });
         match sent {
-            Ok(()) => Ok(()),
-            Err(SendError::Closing) => Err(Error::ShuttingDown),
-            Err(_) => Err(gone()),
+            Ok(true) => Ok(()),
+            Ok(false) => Err(gone()),
+            Err(_) => Err(Error::ShuttingDown),
         }
     }
 
@@ -412,7 +449,7 @@ impl RuntimeHandle {
     pub fn request_snapshots(&self) {
         for peer in &self.shared.peers {
             if !peer.snapshot_asked.swap(true, Ordering::SeqCst) {
-                let _ = peer.mailbox.send(Message::Snapshot);
+                let _ = peer.mailbox.send(Message::Control(Control::Snapshot));
             }
         }
     }
@@ -449,31 +486,6 @@ pub(crate) struct Peer {
     finished: Mutex<bool>,
 }
 
-/// Why a cross-kernel message was not sent.
-///
-/// `Full` hands the message back by value: boxing it would allocate on
-/// every overflow, so the functions returning this allow its size.
-pub(crate) enum SendError {
-    /// The target's inbox is full; the message comes back.
-    Full(Message),
-    /// Shutdown was asked: no new cross-kernel posts.
-    Closing,
-    /// The target kernel does not exist or has finished.
-    Gone,
-}
-
-impl SendError {
-    /// What a sender to `target` is told (a full inbox hands the
-    /// arguments back).
-    pub fn into_error(self, target: SessionId) -> Error {
-        match self {
-            SendError::Full(message) => Error::InboxFull(message.into_args()),
-            SendError::Closing => Error::ShuttingDown,
-            SendError::Gone => Error::NoSuchSession(target.to_string()),
-        }
-    }
-}
-
 /// What every kernel of a runtime shares.
 pub(crate) struct Shared {
     peers: Vec<Peer>,
@@ -497,7 +509,7 @@ impl Shared {
     #[allow(clippy::result_large_err)]
     pub fn send(&self, kernel: KernelId, message: Message) -> Result<(), SendError> {
         if self.closing.load(Ordering::SeqCst) {
-            return Err(SendError::Closing);
+            return Err(SendError::Closing(message));
         }
         self.deliver(kernel, message)
     }
@@ -506,29 +518,27 @@ impl Shared {
     /// unless shutdown was asked.
     #[allow(clippy::result_large_err)]
     pub fn send_external(&self, kernel: KernelId, message: Message) -> Result<(), SendError> {
-        self.send_from_outside(|| self.deliver(kernel, message))
+        self.outside(message, |message| self.deliver(kernel, message))
+            .unwrap_or_else(|message| Err(SendError::Closing(message)))
     }
 
-    /// Runs `send`, a send from a thread outside the runtime, unless
-    /// shutdown was asked: the thread is a busy party meanwhile (see
-    /// runtime/idle.rs), and counted in `sending`, so a shutdown waits for
-    /// it and everything it sent is delivered.
-    #[allow(clippy::result_large_err)]
-    fn send_from_outside(
-        &self,
-        send: impl FnOnce() -> Result<(), SendError>,
-    ) -> Result<(), SendError> {
+    /// Runs `send` with `payload`, a send from a thread outside the
+    /// runtime, unless shutdown was asked (then the payload comes back):
+    /// the thread is a busy party meanwhile (see runtime/idle.rs), and
+    /// counted in `sending`, so a shutdown waits for it and everything it
+    /// sent is delivered.
+    fn outside<P, T>(&self, payload: P, send: impl FnOnce(P) -> T) -> Result<T, P> {
         // Refused at once, so that posting threads cannot hold a shutdown
         // up; checked again once counted, where the refusal is exact.
         if self.is_closing() {
-            return Err(SendError::Closing);
+            return Err(payload);
         }
         self.idle.enter();
         self.sending.fetch_add(1, Ordering::SeqCst);
         let result = if self.is_closing() {
-            Err(SendError::Closing)
+            Err(payload)
         } else {
-            send()
+            Ok(send(payload))
         };
         self.sending.fetch_sub(1, Ordering::SeqCst);
         self.leave(1);
@@ -541,7 +551,7 @@ impl Shared {
     #[allow(clippy::result_large_err)]
     pub fn deliver(&self, kernel: KernelId, message: Message) -> Result<(), SendError> {
         let Some(peer) = self.peers.get(usize::from(kernel.0)) else {
-            return Err(SendError::Gone);
+            return Err(SendError::Gone(message));
         };
         peer.mailbox.announce_remote();
         match peer.remote.try_send(message) {
@@ -553,7 +563,7 @@ impl Shared {
                 peer.mailbox.withdraw_remote();
                 Err(match error {
                     TrySendError::Full(message) => SendError::Full(message),
-                    TrySendError::Disconnected(_) => SendError::Gone,
+                    TrySendError::Disconnected(message) => SendError::Gone(message),
                 })
             }
         }
@@ -584,7 +594,7 @@ impl Shared {
         let mut skipped = 0;
         for peer in &self.peers {
             let finished = peer.finished.lock().unwrap_or_else(|e| e.into_inner());
-            if *finished || peer.mailbox.send(Message::RuntimeIdle).is_err() {
+            if *finished || peer.mailbox.send(Message::Control(Control::Idle)).is_err() {
                 skipped += 1;
             }
         }
@@ -651,7 +661,7 @@ impl Shared {
             thread::yield_now();
         }
         for peer in &self.peers {
-            let _ = peer.mailbox.send(Message::Shutdown);
+            let _ = peer.mailbox.send(Message::Control(Control::Shutdown));
         }
     }
 
@@ -666,13 +676,10 @@ impl Shared {
     }
 
     /// Resolves a name through the directory.
-    pub fn resolve(&self, dest: &Dest) -> Result<SessionId> {
-        let Dest::Name(name) = dest else {
-            return Err(Error::NoSuchSession(dest.to_string()));
-        };
+    pub fn resolve(&self, name: &Str) -> Result<SessionId> {
         match self.directory.resolve(name) {
             Found::One(id) => Ok(id),
-            Found::None => Err(Error::NoSuchSession(dest.to_string())),
+            Found::None => Err(Error::NoSuchSession(name.to_string())),
             Found::Many(sessions) => Err(Error::AmbiguousAlias {
                 alias: name.to_string(),
                 sessions,

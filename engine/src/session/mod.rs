@@ -1,16 +1,15 @@
 //! `Session`: a state machine of handlers keyed by event name, with a heap.
 
-mod table;
+pub(crate) mod table;
 
-use std::rc::Rc;
+use std::{cell::Cell, rc::Rc};
 
 use rustc_hash::FxHashMap;
 
-pub(crate) use self::table::{Record, Table};
 use crate::{
     error::{Error, Result},
     event::Event,
-    kernel::Context,
+    kernel::context::Context,
     value::{Args, Value},
 };
 
@@ -20,11 +19,44 @@ pub(crate) type Handler<H> = Rc<dyn Fn(&mut Context<'_, H>, Args) -> Result<Valu
 /// A session's handlers by event.
 pub(crate) type Handlers<H> = FxHashMap<Event, Handler<H>>;
 
-/// What a handler may return: `()`, a [`Value`], or a `Result` of either.
+/// What a handler may return: `()`, a [`Value`] (or anything that converts
+/// into one), or a [`Result`] of those.
+///
+/// The error is the kernel's [`Error`], so that a closure ending in
+/// `Ok(())` needs no annotation; `?` converts into it from
+/// [`std::io::Error`], a boxed error of any kind, a message (`String`,
+/// `&str`), a filter's or `take_local`'s error, and [`TryPostError`]. An
+/// error type of your own converts with a `From` impl, or boxed.
+///
+/// [`TryPostError`]: crate::TryPostError
 ///
 /// The value is what `call` returns, and what `_start` and `_stop` hand to
 /// the parent's `_child`. An `Err` is an exception: the kernel turns it into
 /// POE's `DIE` signal, as it does a panic.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(())
+///         .on("_start", |cx, _| cx.alias_set("parser"))
+///         .on("parse", |_, args| -> roe_engine::Result<i64> {
+///             let text = args[0].as_str().unwrap_or("");
+///             // A boxed error of any kind converts with `?`.
+///             let boxed: Box<dyn std::error::Error + Send + Sync> = match text.parse::<i64>() {
+///                 Ok(n) => return Ok(n),
+///                 Err(e) => e.into(),
+///             };
+///             Err(boxed)?
+///         }),
+/// )?;
+/// assert_eq!(kernel.call("parser", "parse", ("42",))?.as_int(), Some(42));
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub trait Return {
     /// Converts the handler's result.
     ///
@@ -143,6 +175,40 @@ impl<H: 'static> Session<H> {
         self
     }
 
+    /// Handles `_start` with a closure that runs once, so it may take
+    /// move-only resources (a socket, a receiver) into the session.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use roe_engine::{Kernel, Session};
+    ///
+    /// let (tx, rx) = mpsc::channel::<u32>();
+    /// tx.send(7).unwrap();
+    /// let mut kernel = Kernel::new()?;
+    /// kernel.spawn(Session::new(0u32).on_start(move |cx, _| {
+    ///     // `rx` moves into the handler, which runs once.
+    ///     *cx.heap = rx.recv().unwrap();
+    /// }))?;
+    /// kernel.run()?;
+    /// # Ok::<(), roe_engine::Error>(())
+    /// ```
+    pub fn on_start<F, R>(self, handler: F) -> Session<H>
+    where
+        F: FnOnce(&mut Context<'_, H>, Args) -> R + 'static,
+        R: Return,
+    {
+        let once = Cell::new(Some(handler));
+        self.on(
+            Event::START,
+            move |cx: &mut Context<'_, H>, args: Args| match once.take() {
+                Some(handler) => handler(cx, args).into_result(),
+                None => Ok(Value::Undef),
+            },
+        )
+    }
+
     /// Handles each of `events` with the method of the same name on `object`
     /// (POE's `object_states => [$obj => [...]]`).
     pub fn object<O: Object<H>>(
@@ -207,8 +273,13 @@ impl<H: 'static> Session<H> {
         self
     }
 
-    pub(crate) fn has_start(&self) -> bool {
-        self.handlers.contains_key(&Event::START)
+    /// What a missing `_start` costs at spawn.
+    pub(crate) fn require_start(&self) -> Result<()> {
+        if self.handlers.contains_key(&Event::START) {
+            Ok(())
+        } else {
+            Err(Error::MissingStart)
+        }
     }
 }
 
@@ -228,13 +299,4 @@ pub(crate) fn object_handler<H, O: Object<H>>(object: &Rc<O>, method: &'static s
 
 fn package_handler<H, P: Package<H>>(method: &'static str) -> Handler<H> {
     Rc::new(move |cx: &mut Context<'_, H>, args: Args| P::handle(cx, method, args))
-}
-
-/// What the missing `_start` of a session costs at spawn.
-pub(crate) fn require_start<H: 'static>(session: &Session<H>) -> Result<()> {
-    if session.has_start() {
-        Ok(())
-    } else {
-        Err(Error::MissingStart)
-    }
 }

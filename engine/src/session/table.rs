@@ -7,88 +7,96 @@ use rustc_hash::FxHashMap;
 use crate::{
     event::Event,
     id::{KernelId, SessionId},
-    kernel::Body,
     value::Str,
 };
 
-/// Everything the kernel knows about one session besides its handlers.
+/// Everything the kernel knows about one session; `B` is what the kernel
+/// keeps of its handlers and heap.
+///
+/// The fields every dispatch touches come first, and `repr(C)` keeps them
+/// there, in the record's first cache line.
 ///
 /// # Invariants
 ///
 /// `refcount` is the number of resource kinds POE counts (§4.2): one per
 /// child, alias, public refcount tag, watched handle and watched PID, and
 /// one each while `events_to` or `events_from` is non-zero.
-pub(crate) struct Record {
+#[repr(C)]
+pub(crate) struct Record<B> {
     pub id: SessionId,
-    /// `None` only for the kernel's own session.
-    pub parent: Option<SessionId>,
-    /// Children by POE number, so iteration is the ascending-ID order roe
-    /// uses where POE has hash order.
-    pub children: BTreeMap<u64, SessionId>,
+    /// The handlers and heap; `None` while a handler of this session runs
+    /// (the body is lent to the dispatch) and always for the kernel.
+    pub body: Option<B>,
     pub refcount: i64,
     /// Queued items addressed to this session.
     pub events_to: u32,
     /// Queued items this session sent to others.
     pub events_from: u32,
+    /// Events dispatched to this session.
+    pub handled: u64,
+    /// The last event dispatched to it.
+    pub last_event: Option<Event>,
+    /// Descriptors this session watches (a busy kernel looks at its
+    /// descriptors after such a session ran).
+    pub watching: u32,
+    /// `_stop` has begun; further stop requests are ignored.
+    pub stopping: bool,
+    /// Marked for the next garbage-collection sweep.
+    pub marked: bool,
+    /// `None` only for the kernel's own session.
+    pub parent: Option<SessionId>,
+    /// Children by POE number, so iteration is the ascending-ID order roe
+    /// uses where POE has hash order.
+    pub children: BTreeMap<u64, SessionId>,
     /// Sorted, as `alias_list` returns them.
     pub aliases: Vec<Str>,
     pub extrefs: FxHashMap<Str, i64>,
     /// Signals this session watches with `sig()`.
     pub signals: Vec<Event>,
-    /// The handlers and heap; `None` while a handler of this session runs
-    /// (the body is lent to the dispatch) and always for the kernel.
-    pub body: Option<Box<Body>>,
-    /// `_stop` has begun; further stop requests are ignored.
-    pub stopping: bool,
-    /// Marked for the next garbage-collection sweep.
-    pub marked: bool,
-    /// Events dispatched to this session.
-    pub handled: u64,
     /// Nanoseconds spent in its top-level dispatches (sampled under load:
     /// docs/architecture.md, "Accounting").
     pub handler_time: u64,
     /// The longest top-level dispatch measured, in nanoseconds.
     pub handler_max: u64,
-    /// The last event dispatched to it.
-    pub last_event: Option<Event>,
 }
 
-impl Record {
-    fn new(id: SessionId, parent: Option<SessionId>, body: Option<Box<Body>>) -> Record {
+impl<B> Record<B> {
+    fn new(id: SessionId, parent: Option<SessionId>, body: Option<B>) -> Record<B> {
         Record {
             id,
-            parent,
-            children: BTreeMap::new(),
+            body,
             refcount: 0,
             events_to: 0,
             events_from: 0,
+            handled: 0,
+            last_event: None,
+            watching: 0,
+            stopping: false,
+            marked: false,
+            parent,
+            children: BTreeMap::new(),
             aliases: Vec::new(),
             extrefs: FxHashMap::default(),
             signals: Vec::new(),
-            body,
-            stopping: false,
-            marked: false,
-            handled: 0,
             handler_time: 0,
             handler_max: 0,
-            last_event: None,
         }
     }
 }
 
 /// Live sessions by slot, with POE numbers handed out in sequence.
-pub(crate) struct Table {
+pub(crate) struct Table<B> {
     kernel: KernelId,
-    slots: Vec<Option<Record>>,
+    slots: Vec<Option<Record<B>>>,
     free: Vec<u32>,
     by_number: FxHashMap<u64, u32>,
     last_number: u64,
     len: usize,
 }
 
-impl Table {
+impl<B> Table<B> {
     /// A table holding the kernel's own session.
-    pub fn new(kernel: KernelId) -> Table {
+    pub fn new(kernel: KernelId) -> Table<B> {
         let mut table = Table {
             kernel,
             slots: Vec::new(),
@@ -112,7 +120,7 @@ impl Table {
     }
 
     /// Allocates the next session number under `parent`.
-    pub fn insert(&mut self, parent: SessionId, body: Box<Body>) -> SessionId {
+    pub fn insert(&mut self, parent: SessionId, body: B) -> SessionId {
         self.last_number += 1;
         let slot = match self.free.pop() {
             Some(slot) => slot,
@@ -128,7 +136,7 @@ impl Table {
         id
     }
 
-    pub fn remove(&mut self, id: SessionId) -> Option<Record> {
+    pub fn remove(&mut self, id: SessionId) -> Option<Record<B>> {
         self.get(id)?;
         let record = self.slots[id.slot()].take()?;
         self.by_number.remove(&id.number());
@@ -140,7 +148,7 @@ impl Table {
     }
 
     #[inline]
-    pub fn get(&self, id: SessionId) -> Option<&Record> {
+    pub fn get(&self, id: SessionId) -> Option<&Record<B>> {
         match self.slots.get(id.slot()) {
             Some(Some(record)) if record.id == id => Some(record),
             _ => None,
@@ -148,7 +156,7 @@ impl Table {
     }
 
     #[inline]
-    pub fn get_mut(&mut self, id: SessionId) -> Option<&mut Record> {
+    pub fn get_mut(&mut self, id: SessionId) -> Option<&mut Record<B>> {
         match self.slots.get_mut(id.slot()) {
             Some(Some(record)) if record.id == id => Some(record),
             _ => None,
@@ -178,7 +186,7 @@ impl Table {
     }
 
     /// Live sessions, the kernel's included, in slot order.
-    pub fn iter(&self) -> impl Iterator<Item = &Record> {
+    pub fn iter(&self) -> impl Iterator<Item = &Record<B>> {
         self.slots.iter().flatten()
     }
 

@@ -150,15 +150,57 @@ impl Value {
     ///
     /// # Errors
     ///
-    /// Gives the value back unchanged when it is not a `Local` holding a `T`,
-    /// or when another clone of the payload still exists.
-    pub fn take_local<T: Any + Send + Sync>(self) -> Result<T, Value> {
+    /// [`NotLocal`], holding the value unchanged, when it is not a `Local`
+    /// holding a `T`, or when another clone of the payload still exists. It
+    /// converts into the kernel's `Error`, so `?` works in a handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::Value;
+    ///
+    /// let socket = Value::local(String::from("a connection"));
+    /// let not_a_number = socket.take_local::<u32>().unwrap_err();
+    /// let socket = not_a_number.into_value();
+    /// assert_eq!(socket.take_local::<String>()?, "a connection");
+    /// # Ok::<(), roe_engine::Error>(())
+    /// ```
+    pub fn take_local<T: Any + Send + Sync>(self) -> Result<T, NotLocal> {
+        let wanted = std::any::type_name::<T>();
+        let back = |value| NotLocal { value, wanted };
         match self {
             Value::Local(Local(shared)) => match shared.downcast::<T>() {
-                Ok(typed) => Arc::try_unwrap(typed).map_err(|typed| Value::Local(Local(typed))),
-                Err(shared) => Err(Value::Local(Local(shared))),
+                Ok(typed) => {
+                    Arc::try_unwrap(typed).map_err(|typed| back(Value::Local(Local(typed))))
+                }
+                Err(shared) => Err(back(Value::Local(Local(shared)))),
             },
-            other => Err(other),
+            other => Err(back(other)),
+        }
+    }
+
+    /// Whether Perl would take this scalar as true: everything but `undef`,
+    /// `0`, `0.0`, `""` and `"0"` (and false, an empty byte string).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::Value;
+    ///
+    /// assert!(Value::from(1).is_true());
+    /// assert!(Value::from("0.0").is_true());
+    /// assert!(!Value::from("0").is_true());
+    /// assert!(!Value::Undef.is_true());
+    /// ```
+    pub fn is_true(&self) -> bool {
+        match self {
+            Value::Undef => false,
+            Value::Bool(b) => *b,
+            Value::Int(n) => *n != 0,
+            Value::Float(x) => *x != 0.0,
+            Value::Str(s) => !s.is_empty() && s.as_str() != "0",
+            Value::Bytes(b) => !b.is_empty() && b.as_slice() != b"0",
+            Value::List(_) | Value::Map(_) | Value::Session(_) | Value::Local(_) => true,
         }
     }
 
@@ -172,6 +214,36 @@ impl Value {
         }
     }
 }
+
+/// A value that [`Value::take_local`] could not take as the type asked
+/// for; it holds the value, unchanged.
+#[derive(Debug)]
+pub struct NotLocal {
+    value: Value,
+    wanted: &'static str,
+}
+
+impl NotLocal {
+    /// The value, as it was.
+    pub fn into_value(self) -> Value {
+        self.value
+    }
+}
+
+impl fmt::Display for NotLocal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Value::Local(_) => write!(
+                f,
+                "the local value is not a {} or is still shared",
+                self.wanted
+            ),
+            other => write!(f, "expected a local {}, got {other:?}", self.wanted),
+        }
+    }
+}
+
+impl std::error::Error for NotLocal {}
 
 /// Formats as Perl's `print` would show the scalar: `undef` as `undef`,
 /// strings bare, lists and maps in brackets.
@@ -358,7 +430,7 @@ mod tests {
     fn local_payload_is_taken_back_by_value() {
         let v = Value::local(vec![1u8, 2, 3]);
         assert_eq!(v.downcast_ref::<Vec<u8>>(), Some(&vec![1, 2, 3]));
-        let v = v.take_local::<String>().unwrap_err();
+        let v = v.take_local::<String>().unwrap_err().into_value();
         assert_eq!(v.take_local::<Vec<u8>>().unwrap(), vec![1, 2, 3]);
     }
 
@@ -366,7 +438,7 @@ mod tests {
     fn shared_local_payload_is_not_taken() {
         let v = Value::local(7u32);
         let other = v.clone();
-        let v = v.take_local::<u32>().unwrap_err();
+        let v = v.take_local::<u32>().unwrap_err().into_value();
         drop(other);
         assert_eq!(v.take_local::<u32>().unwrap(), 7);
     }

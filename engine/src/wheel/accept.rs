@@ -8,11 +8,17 @@ use std::{
         fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
         unix::net::UnixListener,
     },
-    rc::{Rc, Weak},
+    rc::Rc,
 };
 
-use super::{Release, WheelId, WheelIo, error_args, register, set_nonblocking, watch};
-use crate::{error::Result, event::Event, kernel::Context, reactor::Mode, value::Value};
+use super::{WheelId, error_args, set_nonblocking};
+use crate::{
+    error::Result,
+    event::Event,
+    kernel::{Context, Io, Readiness, Source, SourceRef},
+    reactor::Mode,
+    value::Value,
+};
 
 /// Connections taken per readiness event, so a flood of them cannot hold a
 /// slice (the watcher is level-triggered, so the rest come next slice).
@@ -61,7 +67,7 @@ pub struct ListenAccept {
 struct Inner {
     id: WheelId,
     fd: RawFd,
-    release: Release,
+    source: SourceRef,
     /// Off between `pause_accept` and `resume_accept`; checked between
     /// connections, since the watcher's pause applies only after the
     /// running handler.
@@ -88,18 +94,17 @@ impl ListenAccept {
     ) -> Result<ListenAccept> {
         set_nonblocking(&listener)?;
         let id = WheelId::next();
-        let inner = Rc::new(Inner {
+        let mut io = cx.io();
+        let inner = io.add(|source| Inner {
             id,
             fd: listener.as_fd().as_raw_fd(),
-            release: Release::new(cx, id),
+            source,
             accepting: Cell::new(true),
             listener: Box::new(listener),
             accept: accept.into(),
             error,
         });
-        let io: Rc<dyn WheelIo<H>> = inner.clone();
-        register(cx, id, Rc::downgrade(&io) as Weak<dyn WheelIo<H>>);
-        watch(cx, &inner.listener.as_fd(), Mode::Read, id)?;
+        io.watch(&inner.source, &inner.listener.as_fd(), Mode::Read)?;
         Ok(ListenAccept { inner })
     }
 
@@ -112,16 +117,16 @@ impl ListenAccept {
     pub fn pause_accept(&self) {
         self.inner.accepting.set(false);
         self.inner
-            .release
-            .set_paused(self.inner.fd, Mode::Read, true);
+            .source
+            .pause_later(self.inner.fd, Mode::Read, true);
     }
 
     /// Accepts again (POE's `resume_accept`).
     pub fn resume_accept(&self) {
         self.inner.accepting.set(true);
         self.inner
-            .release
-            .set_paused(self.inner.fd, Mode::Read, false);
+            .source
+            .pause_later(self.inner.fd, Mode::Read, false);
     }
 
     /// The listening socket.
@@ -130,22 +135,21 @@ impl ListenAccept {
     }
 }
 
-impl<H: 'static> WheelIo<H> for Inner {
-    fn ready(self: Rc<Self>, cx: &mut Context<'_, H>, _fd: RawFd, _mode: Mode) -> Result<()> {
-        let me = cx.session();
+impl Source for Inner {
+    fn ready(self: Rc<Self>, io: &mut Io<'_>, _: Readiness) -> Result<()> {
         for _ in 0..ACCEPT_BUDGET {
             if Rc::strong_count(&self) == 1 || !self.accepting.get() {
                 break;
             }
             match self.listener.accept_one() {
                 Ok((socket, peer)) => {
-                    cx.call(me, self.accept, (socket, peer, self.id.number()))?;
+                    io.emit(self.accept, (socket, peer, self.id.number()))?;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     if let Some(event) = self.error {
-                        cx.call(me, event, error_args("accept", &e, self.id))?;
+                        io.emit(event, error_args("accept", &e, self.id))?;
                     }
                     break;
                 }
@@ -157,6 +161,6 @@ impl<H: 'static> WheelIo<H> for Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.release.release(vec![self.fd]);
+        self.source.remove();
     }
 }

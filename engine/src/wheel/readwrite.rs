@@ -1,23 +1,18 @@
 //! POE::Wheel::ReadWrite: buffered, filtered I/O on one stream.
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::RefCell,
     io::{self, ErrorKind, Read, Write},
     os::fd::{AsFd, AsRawFd, RawFd},
-    panic::Location,
-    rc::{Rc, Weak},
+    rc::Rc,
 };
 
-use super::{
-    Dirty, Flush, Release, WheelId, WheelIo, eof_args, error_args, register, set_nonblocking, watch,
-};
+use super::{WheelId, eof_args, error_args, set_nonblocking};
 use crate::{
     error::{Error, Result},
     event::Event,
     filter::{Filter, FilterError},
-    id::SessionId,
-    kernel::{Context, Core},
-    queue::Kind,
+    kernel::{Context, Io, Readiness, Source, SourceRef},
     reactor::Mode,
     value::Args,
 };
@@ -71,12 +66,8 @@ impl<F: Filter> Clone for ReadWrite<F> {
 struct Inner<F: Filter> {
     id: WheelId,
     fd: RawFd,
-    session: SessionId,
-    release: Release,
+    source: SourceRef,
     state: RefCell<State<F>>,
-    /// The kernel's list of wheels to flush, and whether this one is on it.
-    dirty: Dirty,
-    queued: Cell<bool>,
 }
 
 /// The events a `ReadWrite` calls.
@@ -210,14 +201,13 @@ impl<F: Filter + 'static> ReadWrite<F> {
         let mut state = inner.state.borrow_mut();
         let State { filter, output, .. } = &mut *state;
         filter.encode(record, output)?;
-        if state.pending() > 0 && !inner.queued.replace(true) {
+        if state.pending() > 0 {
             // Written when the running dispatch returns, together with
-            // whatever else it puts (see `Flush`).
-            let wheel: Rc<dyn Flush> = inner.clone();
-            inner.dirty.borrow_mut().push(Rc::downgrade(&wheel));
+            // whatever else it puts (`Source::flush`).
+            inner.source.flush_later();
         }
         if let Some(event) = state.watermark() {
-            inner.release.post(event, Args::from((inner.id.number(),)));
+            inner.source.post_later(event, (inner.id.number(),));
         }
         Ok(())
     }
@@ -232,16 +222,16 @@ impl<F: Filter + 'static> ReadWrite<F> {
     /// `pause_input`): the kernel applies it after the running handler.
     pub fn pause_input(&self) {
         self.inner
-            .release
-            .set_paused(self.inner.fd, Mode::Read, true);
+            .source
+            .pause_later(self.inner.fd, Mode::Read, true);
     }
 
     /// Reads again after [`pause_input`](ReadWrite::pause_input) (POE's
     /// `resume_input`).
     pub fn resume_input(&self) {
         self.inner
-            .release
-            .set_paused(self.inner.fd, Mode::Read, false);
+            .source
+            .pause_later(self.inner.fd, Mode::Read, false);
     }
 
     /// Shuts the stream down for reading (POE's `shutdown_input`).
@@ -249,8 +239,8 @@ impl<F: Filter + 'static> ReadWrite<F> {
         let state = self.inner.state.borrow();
         let _ = rustix::net::shutdown(state.stream.as_fd(), rustix::net::Shutdown::Read);
         self.inner
-            .release
-            .set_paused(self.inner.fd, Mode::Read, true);
+            .source
+            .pause_later(self.inner.fd, Mode::Read, true);
     }
 
     /// Shuts the stream down for writing (POE's `shutdown_output`); output
@@ -261,8 +251,8 @@ impl<F: Filter + 'static> ReadWrite<F> {
         state.output.clear();
         state.written = 0;
         self.inner
-            .release
-            .set_paused(self.inner.fd, Mode::Write, true);
+            .source
+            .pause_later(self.inner.fd, Mode::Write, true);
     }
 
     /// Switches filters mid-stream (POE's `set_filter`): bytes read but not
@@ -345,13 +335,11 @@ impl<F: Filter + 'static> ReadWriteBuilder<F> {
         let id = WheelId::next();
         let fd = self.stream.as_fd().as_raw_fd();
         let reading = self.events.input.is_some();
-        let inner = Rc::new(Inner {
+        let mut io = cx.io();
+        let inner = io.add(|source| Inner {
             id,
             fd,
-            session: cx.session(),
-            dirty: Rc::clone(&cx.core().dirty),
-            queued: Cell::new(false),
-            release: Release::new(cx, id),
+            source,
             state: RefCell::new(State {
                 stream: self.stream,
                 filter: self.filter,
@@ -365,29 +353,57 @@ impl<F: Filter + 'static> ReadWriteBuilder<F> {
                 reading,
             }),
         });
-        let io: Rc<dyn WheelIo<H>> = inner.clone();
-        register(cx, id, Rc::downgrade(&io) as Weak<dyn WheelIo<H>>);
         {
             let state = inner.state.borrow();
-            let stream = &state.stream;
             if reading {
-                watch(cx, stream, Mode::Read, id)?;
+                io.watch(&inner.source, &state.stream, Mode::Read)?;
             }
             // The write watcher exists from the start, paused until output
             // is buffered (POE's ReadWrite does the same).
-            watch(cx, stream, Mode::Write, id)?;
-            cx.core().select_pause(stream.as_fd(), Mode::Write, true);
+            io.watch(&inner.source, &state.stream, Mode::Write)?;
+            io.pause(&inner.source, fd, Mode::Write, true);
         }
         Ok(ReadWrite { inner })
     }
 }
 
-impl<F: Filter + 'static, H: 'static> WheelIo<H> for Inner<F> {
-    fn ready(self: Rc<Self>, cx: &mut Context<'_, H>, _fd: RawFd, mode: Mode) -> Result<()> {
-        match mode {
-            Mode::Read => self.readable(cx),
-            Mode::Write => self.writable(cx),
+impl<F: Filter + 'static> Source for Inner<F> {
+    fn ready(self: Rc<Self>, io: &mut Io<'_>, ready: Readiness) -> Result<()> {
+        match ready.mode {
+            Mode::Read => self.readable(io),
+            Mode::Write => self.writable(io),
             Mode::Expedite => Ok(()),
+        }
+    }
+
+    /// Writes what a handler `put`, once its dispatch has returned.
+    fn flush(self: Rc<Self>, io: &mut Io<'_>) {
+        let (flushed, events, watermark) = {
+            let mut state = self.state.borrow_mut();
+            let flushed = state.flush();
+            (flushed, state.events, state.watermark())
+        };
+        let id = self.id.number();
+        // Output written here can fall below the low mark as well as when
+        // the descriptor is writable later. No handler of the session runs
+        // now, so these events are queued.
+        if let Some(event) = watermark {
+            io.post(event, (id,));
+        }
+        match flushed {
+            Ok(true) => {
+                if let Some(event) = events.flushed {
+                    io.post(event, (id,));
+                }
+            }
+            Ok(false) => {
+                io.pause(&self.source, self.fd, Mode::Write, false);
+            }
+            Err(e) => {
+                if let Some(event) = events.error {
+                    io.post(event, error_args("write", &e, self.id));
+                }
+            }
         }
     }
 }
@@ -399,8 +415,7 @@ impl<F: Filter + 'static> Inner<F> {
         Rc::strong_count(self) == 1
     }
 
-    fn readable<H: 'static>(self: Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
-        let me = cx.session();
+    fn readable(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
         let filled = {
             let mut state = self.state.borrow_mut();
             if !state.reading {
@@ -420,14 +435,14 @@ impl<F: Filter + 'static> Inner<F> {
             match record {
                 Ok(Some(record)) => {
                     if let Some(event) = events.input {
-                        cx.call(me, event, (F::record_value(record), self.id.number()))?;
+                        io.emit(event, (F::record_value(record), self.id.number()))?;
                     }
                 }
                 Ok(None) => break,
                 Err(error) => {
                     if let Some(event) = events.error {
                         let args = Args::from(("filter", 0, error.to_string(), self.id.number()));
-                        cx.call(me, event, args)?;
+                        io.emit(event, args)?;
                     }
                 }
             }
@@ -439,16 +454,15 @@ impl<F: Filter + 'static> Inner<F> {
         };
         // After an error or end of file POE stops reading.
         self.state.borrow_mut().reading = false;
-        cx.core().unwatch_raw(self.fd, Mode::Read, me);
+        io.unwatch(&self.source, self.fd, Mode::Read);
         let error = self.state.borrow().events.error;
         if let Some(event) = error.filter(|_| !self.is_dropped()) {
-            cx.call(me, event, failure)?;
+            io.emit(event, failure)?;
         }
         Ok(())
     }
 
-    fn writable<H: 'static>(self: Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
-        let me = cx.session();
+    fn writable(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
         let (flushed, events, watermark) = {
             let mut state = self.state.borrow_mut();
             let flushed = state.flush();
@@ -456,61 +470,26 @@ impl<F: Filter + 'static> Inner<F> {
             (flushed, state.events, watermark)
         };
         if let Some(event) = watermark {
-            cx.call(me, event, (self.id.number(),))?;
+            io.emit(event, (self.id.number(),))?;
         }
         match flushed {
             Ok(false) => Ok(()),
             Ok(true) => {
-                cx.core().select_pause_raw(self.fd, Mode::Write, me, true);
+                io.pause(&self.source, self.fd, Mode::Write, true);
                 match events.flushed {
                     Some(event) if !self.is_dropped() => {
-                        cx.call(me, event, (self.id.number(),)).map(drop)
+                        io.emit(event, (self.id.number(),)).map(drop)
                     }
                     _ => Ok(()),
                 }
             }
             Err(e) => {
-                cx.core().select_pause_raw(self.fd, Mode::Write, me, true);
+                io.pause(&self.source, self.fd, Mode::Write, true);
                 match events.error {
-                    Some(event) if !self.is_dropped() => cx
-                        .call(me, event, error_args("write", &e, self.id))
-                        .map(drop),
+                    Some(event) if !self.is_dropped() => {
+                        io.emit(event, error_args("write", &e, self.id)).map(drop)
+                    }
                     _ => Ok(()),
-                }
-            }
-        }
-    }
-}
-
-impl<F: Filter> Flush for Inner<F> {
-    fn flush(&self, core: &mut Core) {
-        self.queued.set(false);
-        let (flushed, events, watermark) = {
-            let mut state = self.state.borrow_mut();
-            let flushed = state.flush();
-            (flushed, state.events, state.watermark())
-        };
-        let me = self.session;
-        let post = |core: &mut Core, event: Event, args: Args| {
-            core.enqueue(me, me, event, Kind::Post, args, Location::caller());
-        };
-        // Output written here can fall below the low mark as well as when
-        // the descriptor is writable later.
-        if let Some(event) = watermark {
-            post(core, event, Args::from((self.id.number(),)));
-        }
-        match flushed {
-            Ok(true) => {
-                if let Some(event) = events.flushed {
-                    post(core, event, Args::from((self.id.number(),)));
-                }
-            }
-            Ok(false) => {
-                core.select_pause_raw(self.fd, Mode::Write, me, false);
-            }
-            Err(e) => {
-                if let Some(event) = events.error {
-                    post(core, event, error_args("write", &e, self.id));
                 }
             }
         }
@@ -522,6 +501,6 @@ impl<F: Filter> Drop for Inner<F> {
         // A last try at output still buffered; what the stream does not
         // take now is lost with the wheel, as in POE.
         let _ = self.state.get_mut().flush();
-        self.release.release(vec![self.fd]);
+        self.source.remove();
     }
 }

@@ -6,7 +6,7 @@ use std::{
     io::{self, ErrorKind, Read, Write},
     os::fd::{AsFd, AsRawFd, RawFd},
     process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio},
-    rc::{Rc, Weak},
+    rc::Rc,
 };
 
 use rustix::{
@@ -14,15 +14,12 @@ use rustix::{
     process::{Pid, Signal},
 };
 
-use super::{
-    Decoder, Release, WheelId, WheelIo, error_args, filter_error_args, register, set_nonblocking,
-    watch,
-};
+use super::{Decoder, WheelId, error_args, filter_error_args, set_nonblocking};
 use crate::{
     error::{Error, Result},
     event::Event,
     filter::{Filter, FilterError, Line},
-    kernel::Context,
+    kernel::{Context, Io, Readiness, Source, SourceRef},
     reactor::Mode,
     value::Args,
 };
@@ -91,7 +88,7 @@ struct Events {
 struct Inner<I: Filter> {
     id: WheelId,
     pid: u32,
-    release: Release,
+    source: SourceRef,
     state: RefCell<State<I>>,
 }
 
@@ -272,8 +269,8 @@ impl<I: Filter + 'static> Run<I> {
             if let Some(event) = state.events.error {
                 let error = io::Error::from(Errno::PIPE);
                 inner
-                    .release
-                    .post(event, stdin_error("write", &error, inner.id));
+                    .source
+                    .post_later(event, stdin_error("write", &error, inner.id));
             }
             return Ok(());
         }
@@ -287,7 +284,7 @@ impl<I: Filter + 'static> Run<I> {
         // As POE's `put`: buffer, and let the write watcher flush, so one
         // stdin event follows everything put in a row.
         if was_empty && state.pending() > 0 {
-            inner.release.set_paused(state.stdin_fd, Mode::Write, false);
+            inner.source.pause_later(state.stdin_fd, Mode::Write, false);
         }
         Ok(())
     }
@@ -304,7 +301,7 @@ impl<I: Filter + 'static> Run<I> {
         let fd = self.inner.state.borrow_mut().close_stdin();
         if let Some(fd) = fd {
             // The kernel's watcher holds the pipe open until it goes.
-            self.inner.release.unwatch(vec![fd]);
+            self.inner.source.unwatch_later(&fd);
         }
     }
 
@@ -334,7 +331,7 @@ impl<I: Filter + 'static> Run<I> {
         let output = &state.outputs[stream];
         // A closed stream's descriptor number may belong to someone else.
         if output.pipe.is_some() {
-            self.inner.release.set_paused(output.fd, Mode::Read, !on);
+            self.inner.source.pause_later(output.fd, Mode::Read, !on);
         }
     }
 }
@@ -457,10 +454,11 @@ impl<I: Filter + 'static> RunBuilder<I> {
         let id = WheelId::next();
         let (stdin_fd, stdout_fd, stderr_fd) =
             (stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd());
-        let inner = Rc::new(Inner {
+        let mut io = cx.io();
+        let inner = io.add(|source| Inner {
             id,
             pid,
-            release: Release::new(cx, id),
+            source,
             state: RefCell::new(State {
                 stdin: None,
                 stdin_fd,
@@ -485,18 +483,16 @@ impl<I: Filter + 'static> RunBuilder<I> {
                 read_buffer: vec![0; READ_CHUNK],
             }),
         });
-        let io: Rc<dyn WheelIo<H>> = inner.clone();
-        register(cx, id, Rc::downgrade(&io) as Weak<dyn WheelIo<H>>);
         // Each pipe becomes the wheel's once watched, so a failure releases
         // exactly what was watched.
-        watch(cx, &stdout, Mode::Read, id)?;
+        io.watch(&inner.source, &stdout, Mode::Read)?;
         inner.state.borrow_mut().outputs[0].pipe = Some(Box::new(stdout));
-        watch(cx, &stderr, Mode::Read, id)?;
+        io.watch(&inner.source, &stderr, Mode::Read)?;
         inner.state.borrow_mut().outputs[1].pipe = Some(Box::new(stderr));
         // The write watcher exists from the start, paused until input is
         // buffered (POE's Run does the same).
-        watch(cx, &stdin, Mode::Write, id)?;
-        cx.core().select_pause(stdin.as_fd(), Mode::Write, true);
+        io.watch(&inner.source, &stdin, Mode::Write)?;
+        io.pause(&inner.source, stdin.as_raw_fd(), Mode::Write, true);
         inner.state.borrow_mut().stdin = Some(stdin);
         Ok(Run { inner })
     }
@@ -516,8 +512,9 @@ fn stdin_error(operation: &str, error: &io::Error, id: WheelId) -> Args {
     args
 }
 
-impl<I: Filter + 'static, H: 'static> WheelIo<H> for Inner<I> {
-    fn ready(self: Rc<Self>, cx: &mut Context<'_, H>, fd: RawFd, mode: Mode) -> Result<()> {
+impl<I: Filter + 'static> Source for Inner<I> {
+    fn ready(self: Rc<Self>, io: &mut Io<'_>, ready: Readiness) -> Result<()> {
+        let Readiness { fd, mode } = ready;
         match mode {
             Mode::Read => {
                 let stream = {
@@ -528,11 +525,11 @@ impl<I: Filter + 'static, H: 'static> WheelIo<H> for Inner<I> {
                         .position(|o| o.fd == fd && o.pipe.is_some())
                 };
                 match stream {
-                    Some(stream) => self.readable(cx, stream),
+                    Some(stream) => self.readable(io, stream),
                     None => Ok(()),
                 }
             }
-            Mode::Write => self.writable(cx),
+            Mode::Write => self.writable(io),
             Mode::Expedite => Ok(()),
         }
     }
@@ -544,8 +541,7 @@ impl<I: Filter + 'static> Inner<I> {
         Rc::strong_count(self) == 1
     }
 
-    fn readable<H: 'static>(self: Rc<Self>, cx: &mut Context<'_, H>, stream: usize) -> Result<()> {
-        let me = cx.session();
+    fn readable(self: Rc<Self>, io: &mut Io<'_>, stream: usize) -> Result<()> {
         let filled = {
             let mut state = self.state.borrow_mut();
             let State {
@@ -571,7 +567,7 @@ impl<I: Filter + 'static> Inner<I> {
             match record {
                 Ok(Some(record)) => {
                     if let Some(event) = event {
-                        cx.call(me, event, (record, self.id.number()))?;
+                        io.emit(event, (record, self.id.number()))?;
                     }
                 }
                 Ok(None) => break,
@@ -579,7 +575,7 @@ impl<I: Filter + 'static> Inner<I> {
                     if let Some(event) = events.error {
                         let mut args = filter_error_args(&error, self.id);
                         args.push(self.state.borrow().outputs[stream].name);
-                        cx.call(me, event, args)?;
+                        io.emit(event, args)?;
                     }
                 }
             }
@@ -595,7 +591,7 @@ impl<I: Filter + 'static> Inner<I> {
             let output = &mut state.outputs[stream];
             let fd = output.fd;
             let name = output.name;
-            cx.core().unwatch_raw(fd, Mode::Read, me);
+            io.unwatch(&self.source, fd, Mode::Read);
             output.pipe = None;
             let all_closed = state.outputs.iter().all(|o| o.pipe.is_none());
             (fd, name, all_closed, state.events)
@@ -603,16 +599,15 @@ impl<I: Filter + 'static> Inner<I> {
         debug_assert!(fd >= 0);
         failure.push(name);
         if let Some(event) = events.error.filter(|_| !self.is_dropped()) {
-            cx.call(me, event, failure)?;
+            io.emit(event, failure)?;
         }
         if all_closed && let Some(event) = events.close.filter(|_| !self.is_dropped()) {
-            cx.call(me, event, (self.id.number(),))?;
+            io.emit(event, (self.id.number(),))?;
         }
         Ok(())
     }
 
-    fn writable<H: 'static>(self: Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
-        let me = cx.session();
+    fn writable(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
         let (flushed, events, fd) = {
             let mut state = self.state.borrow_mut();
             if state.stdin.is_none() {
@@ -623,10 +618,10 @@ impl<I: Filter + 'static> Inner<I> {
         match flushed {
             Ok(false) => Ok(()),
             Ok(true) => {
-                cx.core().select_pause_raw(fd, Mode::Write, me, true);
+                io.pause(&self.source, fd, Mode::Write, true);
                 match events.stdin {
                     Some(event) if !self.is_dropped() => {
-                        cx.call(me, event, (self.id.number(),)).map(drop)
+                        io.emit(event, (self.id.number(),)).map(drop)
                     }
                     _ => Ok(()),
                 }
@@ -634,12 +629,12 @@ impl<I: Filter + 'static> Inner<I> {
             Err(e) => {
                 // A pipe that cannot be written never will be: POE stops
                 // watching it.
-                cx.core().unwatch_raw(fd, Mode::Write, me);
+                io.unwatch(&self.source, fd, Mode::Write);
                 self.state.borrow_mut().close_stdin();
                 match events.error {
-                    Some(event) if !self.is_dropped() => cx
-                        .call(me, event, stdin_error("write", &e, self.id))
-                        .map(drop),
+                    Some(event) if !self.is_dropped() => {
+                        io.emit(event, stdin_error("write", &e, self.id)).map(drop)
+                    }
                     _ => Ok(()),
                 }
             }
@@ -649,16 +644,6 @@ impl<I: Filter + 'static> Inner<I> {
 
 impl<I: Filter> Drop for Inner<I> {
     fn drop(&mut self) {
-        let state = self.state.get_mut();
-        let mut fds: Vec<RawFd> = state
-            .outputs
-            .iter()
-            .filter(|o| o.pipe.is_some())
-            .map(|o| o.fd)
-            .collect();
-        if state.stdin.is_some() {
-            fds.push(state.stdin_fd);
-        }
-        self.release.release(fds);
+        self.source.remove();
     }
 }

@@ -9,7 +9,7 @@ use std::{
         fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
         unix::net::{UnixListener, UnixStream},
     },
-    rc::{Rc, Weak},
+    rc::Rc,
     time::Duration,
 };
 
@@ -18,12 +18,12 @@ use rustix::{
     net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType, sockopt},
 };
 
-use super::{Release, WheelId, WheelIo, error_args, register, set_timer, watch};
+use super::{WheelId, error_args};
 use crate::{
     error::{Error, Result},
     event::Event,
     id::TimerId,
-    kernel::Context,
+    kernel::{Context, Io, Readiness, Source, SourceRef},
     reactor::Mode,
     value::{Args, Value},
 };
@@ -134,7 +134,7 @@ pub struct SocketFactoryBuilder {
 
 struct Inner {
     id: WheelId,
-    release: Release,
+    source: SourceRef,
     state: RefCell<State>,
 }
 
@@ -193,17 +193,6 @@ impl Listening {
                 let (stream, _) = listener.accept()?;
                 Ok((Value::local(stream), Value::Undef, Value::Undef))
             }
-        }
-    }
-}
-
-impl State {
-    /// The descriptor the wheel watches, if it still owns one.
-    fn watched_fd(&self) -> Option<RawFd> {
-        match &self.role {
-            Role::Idle => None,
-            Role::Listening(listening) => Some(listening.fd()),
-            Role::Connecting { socket, .. } => Some(socket.as_raw_fd()),
         }
     }
 }
@@ -309,8 +298,8 @@ impl SocketFactory {
         state.accepting = on;
         if let Role::Listening(listening) = &state.role {
             self.inner
-                .release
-                .set_paused(listening.fd(), Mode::Read, !on);
+                .source
+                .pause_later(listening.fd(), Mode::Read, !on);
         }
     }
 }
@@ -392,9 +381,10 @@ impl SocketFactoryBuilder {
             ));
         }
         let id = WheelId::next();
-        let inner = Rc::new(Inner {
+        let mut io = cx.io();
+        let inner = io.add(|source| Inner {
             id,
-            release: Release::new(cx, id),
+            source,
             state: RefCell::new(State {
                 role: Role::Idle,
                 success: self.success,
@@ -406,21 +396,19 @@ impl SocketFactoryBuilder {
         let opened = match self.open() {
             Ok(opened) => opened,
             Err(failed) => {
-                cx.yield_(self.failure, failed.args(id));
+                io.post(self.failure, failed.args(id));
                 return Ok(SocketFactory { inner });
             }
         };
-        let io: Rc<dyn WheelIo<H>> = inner.clone();
-        register(cx, id, Rc::downgrade(&io) as Weak<dyn WheelIo<H>>);
         match opened {
             Opened::Listening(listening, local) => {
-                watch(cx, &listening.as_fd(), Mode::Read, id)?;
+                io.watch(&inner.source, &listening.as_fd(), Mode::Read)?;
                 let mut state = inner.state.borrow_mut();
                 state.local = local;
                 state.role = Role::Listening(listening);
             }
             Opened::Connecting(socket, domain) => {
-                watch(cx, &socket, Mode::Write, id)?;
+                io.watch(&inner.source, &socket, Mode::Write)?;
                 // Owned by the wheel before anything else can fail, so a
                 // failure below releases the watcher with the wheel.
                 inner.state.borrow_mut().role = Role::Connecting {
@@ -429,7 +417,7 @@ impl SocketFactoryBuilder {
                     timer: None,
                 };
                 if let Some(timeout) = self.connect_timeout {
-                    let timer = set_timer(cx, id, timeout)?;
+                    let timer = io.delay(&inner.source, timeout)?;
                     if let Role::Connecting { timer: slot, .. } = &mut inner.state.borrow_mut().role
                     {
                         *slot = Some(timer);
@@ -575,17 +563,16 @@ impl Endpoint {
     }
 }
 
-impl<H: 'static> WheelIo<H> for Inner {
-    fn ready(self: Rc<Self>, cx: &mut Context<'_, H>, _fd: RawFd, mode: Mode) -> Result<()> {
-        match mode {
-            Mode::Read => self.accept(cx),
-            Mode::Write => self.connected(cx),
+impl Source for Inner {
+    fn ready(self: Rc<Self>, io: &mut Io<'_>, ready: Readiness) -> Result<()> {
+        match ready.mode {
+            Mode::Read => self.accept(io),
+            Mode::Write => self.connected(io),
             Mode::Expedite => Ok(()),
         }
     }
 
-    fn timer(self: Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
-        let me = cx.session();
+    fn timer(self: Rc<Self>, io: &mut Io<'_>, _: TimerId) -> Result<()> {
         let (socket, failure) = {
             let mut state = self.state.borrow_mut();
             if !matches!(state.role, Role::Connecting { .. }) {
@@ -597,13 +584,13 @@ impl<H: 'static> WheelIo<H> for Inner {
             };
             (socket, state.failure)
         };
-        cx.core().unwatch_raw(socket.as_raw_fd(), Mode::Write, me);
+        io.unwatch(&self.source, socket.as_raw_fd(), Mode::Write);
         drop(socket);
         if Rc::strong_count(&self) == 1 {
             return Ok(());
         }
         let error = io::Error::from(Errno::TIMEDOUT);
-        cx.call(me, failure, error_args("connect", &error, self.id))?;
+        io.emit(failure, error_args("connect", &error, self.id))?;
         Ok(())
     }
 }
@@ -614,8 +601,7 @@ impl Inner {
         Rc::strong_count(self) == 1
     }
 
-    fn accept<H: 'static>(self: Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
-        let me = cx.session();
+    fn accept(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
         for _ in 0..ACCEPT_BUDGET {
             if self.is_dropped() {
                 break;
@@ -634,7 +620,7 @@ impl Inner {
             };
             match accepted {
                 Ok((socket, address, port)) => {
-                    cx.call(me, success, (socket, address, port, self.id.number()))?;
+                    io.emit(success, (socket, address, port, self.id.number()))?;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 // A peer that gave up while queued is no failure (POE
@@ -643,7 +629,7 @@ impl Inner {
                     if e.kind() == ErrorKind::Interrupted
                         || e.raw_os_error() == Some(Errno::CONNABORTED.raw_os_error()) => {}
                 Err(e) => {
-                    cx.call(me, failure, error_args("accept", &e, self.id))?;
+                    io.emit(failure, error_args("accept", &e, self.id))?;
                     break;
                 }
             }
@@ -651,8 +637,7 @@ impl Inner {
         Ok(())
     }
 
-    fn connected<H: 'static>(self: Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
-        let me = cx.session();
+    fn connected(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
         let (socket, domain, timer, success, failure) = {
             let mut state = self.state.borrow_mut();
             if !matches!(state.role, Role::Connecting { .. }) {
@@ -669,9 +654,9 @@ impl Inner {
             (socket, domain, timer, state.success, state.failure)
         };
         // The descriptor goes to the handler, which may watch it at once.
-        cx.core().unwatch_raw(socket.as_raw_fd(), Mode::Write, me);
+        io.unwatch(&self.source, socket.as_raw_fd(), Mode::Write);
         if let Some(timer) = timer {
-            let _ = cx.alarm_remove(timer);
+            io.cancel(&self.source, timer);
         }
         if self.is_dropped() {
             return Ok(());
@@ -685,7 +670,7 @@ impl Inner {
             Ok(peer) => peer,
             Err(failed) => {
                 drop(socket);
-                cx.call(me, failure, failed.args(self.id))?;
+                io.emit(failure, failed.args(self.id))?;
                 return Ok(());
             }
         };
@@ -696,7 +681,7 @@ impl Inner {
             Domain::Inet | Domain::Inet6 => Value::local(TcpStream::from(socket)),
         };
         let args = Args::from((socket, address, port, self.id.number()));
-        cx.call(me, success, args)?;
+        io.emit(success, args)?;
         Ok(())
     }
 }
@@ -718,16 +703,8 @@ fn peer(socket: &OwnedFd, domain: Domain) -> io::Result<(Value, Value)> {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let state = self.state.get_mut();
-        if let Role::Connecting {
-            timer: Some(timer), ..
-        } = &state.role
-        {
-            self.release.cancel_timer(*timer);
-        }
-        // Only a descriptor the wheel still owns: one handed to the success
-        // event may be watched by the session's next wheel.
-        self.release
-            .release(state.watched_fd().into_iter().collect());
+        // Its watchers and its timer go; a descriptor it handed to the
+        // success event is no longer among its watchers.
+        self.source.remove();
     }
 }

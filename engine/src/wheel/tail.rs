@@ -6,21 +6,19 @@ use std::{
     io::{self, ErrorKind},
     os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt},
     path::{Path, PathBuf},
-    rc::{Rc, Weak},
+    rc::Rc,
     time::Duration,
 };
 
 use rustix::fs::OFlags;
 
-use super::{
-    Decoder, Release, WheelId, WheelIo, error_args, filter_error_args, register, set_timer,
-};
+use super::{Decoder, WheelId, error_args, filter_error_args};
 use crate::{
     error::{Error, Result},
     event::Event,
     filter::{Filter, Line},
     id::TimerId,
-    kernel::Context,
+    kernel::{Context, Io, Readiness, Source, SourceRef},
 };
 
 /// Bytes read per `read` call.
@@ -93,7 +91,7 @@ enum Start {
 
 struct Inner {
     id: WheelId,
-    release: Release,
+    source: SourceRef,
     state: RefCell<State>,
 }
 
@@ -240,9 +238,10 @@ impl FollowTailBuilder {
             Ok(None) | Err(_) => (None, 0),
         };
         let id = WheelId::next();
-        let inner = Rc::new(Inner {
+        let mut io = cx.io();
+        let inner = io.add(|source| Inner {
             id,
-            release: Release::new(cx, id),
+            source,
             state: RefCell::new(State {
                 path: self.path,
                 file,
@@ -260,10 +259,9 @@ impl FollowTailBuilder {
                 buffer: vec![0; READ_CHUNK],
             }),
         });
-        let io: Rc<dyn WheelIo<H>> = inner.clone();
-        register(cx, id, Rc::downgrade(&io) as Weak<dyn WheelIo<H>>);
         // The first poll comes at once, as POE's `delay($state, 0)`.
-        inner.state.borrow_mut().timer = Some(set_timer(cx, id, Duration::ZERO)?);
+        let timer = io.delay(&inner.source, Duration::ZERO)?;
+        inner.state.borrow_mut().timer = Some(timer);
         Ok(FollowTail { inner })
     }
 }
@@ -371,20 +369,16 @@ impl State {
     }
 }
 
-impl<H: 'static> WheelIo<H> for Inner {
-    fn ready(
-        self: Rc<Self>,
-        _cx: &mut Context<'_, H>,
-        _fd: std::os::fd::RawFd,
-        _mode: crate::reactor::Mode,
-    ) -> Result<()> {
+impl Source for Inner {
+    /// FollowTail watches no descriptor: it polls on a timer.
+    fn ready(self: Rc<Self>, _: &mut Io<'_>, _: Readiness) -> Result<()> {
         Ok(())
     }
 
-    fn timer(self: Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
+    fn timer(self: Rc<Self>, io: &mut Io<'_>, _: TimerId) -> Result<()> {
         self.state.borrow_mut().timer = None;
         // A failing handler must not stop the polling: re-arm first.
-        let polled = self.poll(cx);
+        let polled = self.poll(io);
         if self.is_dropped() {
             return polled.map(drop);
         }
@@ -392,7 +386,7 @@ impl<H: 'static> WheelIo<H> for Inner {
             Ok(true) => Duration::ZERO,
             _ => self.state.borrow().poll_interval,
         };
-        let timer = set_timer(cx, self.id, delay)?;
+        let timer = io.delay(&self.source, delay)?;
         self.state.borrow_mut().timer = Some(timer);
         polled.map(drop)
     }
@@ -406,20 +400,19 @@ impl Inner {
 
     /// One poll: changes at the path, then new records. `true` when more
     /// is waiting than one poll reads.
-    fn poll<H: 'static>(self: &Rc<Self>, cx: &mut Context<'_, H>) -> Result<bool> {
+    fn poll(self: &Rc<Self>, io: &mut Io<'_>) -> Result<bool> {
         let changes = self.state.borrow_mut().check();
         for change in changes {
-            self.report(cx, change)?;
+            self.report(io, change)?;
         }
         let read = self.state.borrow_mut().read(READ_BUDGET);
         match read {
             Ok(n) => {
-                self.emit_records(cx)?;
+                self.emit_records(io)?;
                 if n == 0 {
                     let idle = self.state.borrow().events.idle;
                     if let Some(event) = idle.filter(|_| !self.is_dropped()) {
-                        let me = cx.session();
-                        cx.call(me, event, (self.id.number(),))?;
+                        io.emit(event, (self.id.number(),))?;
                     }
                 } else {
                     self.state.borrow_mut().last_failure = None;
@@ -427,16 +420,15 @@ impl Inner {
                 Ok(n >= READ_BUDGET)
             }
             Err(e) => {
-                self.report(cx, Found::Failure("read", e))?;
+                self.report(io, Found::Failure("read", e))?;
                 Ok(false)
             }
         }
     }
 
-    fn report<H: 'static>(self: &Rc<Self>, cx: &mut Context<'_, H>, found: Found) -> Result<()> {
-        let me = cx.session();
+    fn report(self: &Rc<Self>, io: &mut Io<'_>, found: Found) -> Result<()> {
         match found {
-            Found::Records => self.emit_records(cx),
+            Found::Records => self.emit_records(io),
             Found::Restart(file) => {
                 self.state.borrow_mut().restart(file);
                 Ok(())
@@ -444,7 +436,7 @@ impl Inner {
             Found::Reset => {
                 let event = self.state.borrow().events.reset;
                 match event.filter(|_| !self.is_dropped()) {
-                    Some(event) => cx.call(me, event, (self.id.number(),)).map(drop),
+                    Some(event) => io.emit(event, (self.id.number(),)).map(drop),
                     None => Ok(()),
                 }
             }
@@ -459,8 +451,8 @@ impl Inner {
                     state.events.error
                 };
                 match event.filter(|_| !self.is_dropped()) {
-                    Some(event) => cx
-                        .call(me, event, error_args(operation, &error, self.id))
+                    Some(event) => io
+                        .emit(event, error_args(operation, &error, self.id))
                         .map(drop),
                     None => Ok(()),
                 }
@@ -469,8 +461,7 @@ impl Inner {
     }
 
     /// Calls the input event for each record the filter holds.
-    fn emit_records<H: 'static>(self: &Rc<Self>, cx: &mut Context<'_, H>) -> Result<()> {
-        let me = cx.session();
+    fn emit_records(self: &Rc<Self>, io: &mut Io<'_>) -> Result<()> {
         loop {
             if self.is_dropped() {
                 return Ok(());
@@ -481,12 +472,12 @@ impl Inner {
             };
             match record {
                 Ok(Some(record)) => {
-                    cx.call(me, events.input, (record, self.id.number()))?;
+                    io.emit(events.input, (record, self.id.number()))?;
                 }
                 Ok(None) => return Ok(()),
                 Err(error) => {
                     if let Some(event) = events.error {
-                        cx.call(me, event, filter_error_args(&error, self.id))?;
+                        io.emit(event, filter_error_args(&error, self.id))?;
                     }
                 }
             }
@@ -496,9 +487,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(timer) = self.state.get_mut().timer {
-            self.release.cancel_timer(timer);
-        }
-        self.release.release(Vec::new());
+        // Its poll timer goes with it.
+        self.source.remove();
     }
 }

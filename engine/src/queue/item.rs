@@ -1,12 +1,6 @@
-//! Queued items: posted events, signals and the bookkeeping POE queues.
-//!
-//! POE keeps one priority queue keyed by due time. roe splits it in two, a
-//! FIFO for items due "now" (this file) and a heap for timers
-//! ([`crate::timer`]), and merges them on `(due, seq)` when dispatching, so
-//! the order is POE's: posted events in FIFO order, timers by due time, a
-//! timer already due ahead of later posts.
+//! One queued item, and where the arguments of queued timers wait.
 
-use std::{collections::VecDeque, panic::Location};
+use std::panic::Location;
 
 use crate::{event::Event, id::SessionId, value::Args};
 
@@ -17,6 +11,9 @@ pub(crate) enum Kind {
     Post,
     /// An alarm or delay.
     Timer,
+    /// A timer an I/O source set for itself; `event` is unused and the
+    /// arguments name the source.
+    SourceTimer,
     /// `signal()` and the kernel's own IDLE/ZOMBIE; `event` is the signal name.
     Signal,
     /// The DIE signal an exception becomes (POE's `ET_SIGDIE`).
@@ -24,7 +21,7 @@ pub(crate) enum Kind {
     /// The hidden `_garbage_collect` event every new session gets.
     Gc,
     /// A call from another kernel; the handler's value goes back to the
-    /// caller's session as the event the kernel keeps for it (kept aside so
+    /// caller's session as the event the queue keeps for it (kept aside so
     /// every item stays small).
     Call,
     /// The runtime's shutdown: stop every session.
@@ -36,7 +33,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Post => "post",
-            Kind::Timer => "timer",
+            Kind::Timer | Kind::SourceTimer => "timer",
             Kind::Signal => "signal",
             Kind::Die => "die",
             Kind::Gc => "gc",
@@ -48,7 +45,7 @@ impl Kind {
 
 /// One queued item.
 pub(crate) struct Item {
-    /// From the kernel's one counter for queued items and timer IDs.
+    /// From the queue's one counter for queued items and timer IDs.
     pub seq: u64,
     /// When it is due, in nanoseconds of the kernel clock. For items posted
     /// "now" this is the clock when posted, so timers merge in POE's order.
@@ -57,7 +54,7 @@ pub(crate) struct Item {
     pub sender: SessionId,
     pub event: Event,
     pub kind: Kind,
-    /// Its arguments, kept in the kernel's [`ArgsPool`].
+    /// Its arguments, kept in the queue's [`ArgsPool`].
     pub args: ArgsRef,
     /// The event that was being handled when this was queued (CALLER_STATE).
     pub caller_state: Option<Event>,
@@ -117,71 +114,6 @@ impl ArgsPool {
     }
 }
 
-/// Items due "now", in the order they were queued.
-#[derive(Default)]
-pub(crate) struct Fifo {
-    items: VecDeque<Item>,
-}
-
-impl Fifo {
-    #[inline]
-    pub fn push(&mut self, item: Item) {
-        debug_assert!(
-            self.items
-                .back()
-                .is_none_or(|last| (last.due, last.seq) < (item.due, item.seq)),
-            "FIFO items stay sorted by (due, seq)"
-        );
-        self.items.push_back(item);
-    }
-
-    /// The `(due, seq)` of the first item, if its seq is at most `cutoff`.
-    #[inline]
-    pub fn front_key(&self, cutoff: u64) -> Option<(i64, u64)> {
-        self.items
-            .front()
-            .filter(|item| item.seq <= cutoff)
-            .map(|item| (item.due, item.seq))
-    }
-
-    #[inline]
-    pub fn pop(&mut self) -> Option<Item> {
-        self.items.pop_front()
-    }
-
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Removes every item `doomed` selects, in queue order.
-    pub fn remove_where(&mut self, mut doomed: impl FnMut(&Item) -> bool) -> Vec<Item> {
-        let mut removed = Vec::new();
-        let mut kept = VecDeque::with_capacity(self.items.len());
-        for item in self.items.drain(..) {
-            if doomed(&item) {
-                removed.push(item);
-            } else {
-                kept.push_back(item);
-            }
-        }
-        self.items = kept;
-        removed
-    }
-
-    /// Every item, in queue order (for snapshots).
-    pub fn items(&self) -> impl Iterator<Item = &Item> {
-        self.items.iter()
-    }
-
-    pub fn clear(&mut self) -> Vec<Item> {
-        self.items.drain(..).collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +123,16 @@ mod tests {
     #[test]
     fn an_item_is_72_bytes() {
         assert_eq!(std::mem::size_of::<Item>(), 72);
+    }
+
+    #[test]
+    fn the_pool_reuses_slots_and_stores_nothing_for_no_arguments() {
+        let mut pool = ArgsPool::default();
+        assert_eq!(pool.store(Args::new()), ArgsRef::NONE);
+        let a = pool.store(Args::from((1,)));
+        assert_eq!(pool.take(a), Args::from((1,)));
+        let b = pool.store(Args::from((2,)));
+        assert_eq!(a, b, "a freed slot is reused");
+        assert_eq!(pool.take(b), Args::from((2,)));
     }
 }

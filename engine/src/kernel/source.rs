@@ -1,0 +1,386 @@
+//! The I/O boundary: [`Source`], what reacts to a session's descriptors,
+//! and [`Io`], the handle through which it reaches the kernel.
+//!
+//! Everything that does I/O in roe is written against these two and
+//! nothing else of the kernel: POE's wheels, the TCP components, and the
+//! crates above the engine. They play the part of calloop's `EventSource`
+//! and mio's `Source`, shaped by POE: a source belongs to a session, the
+//! kernel calls it with that session's context when one of its descriptors
+//! is ready or one of its timers is due (one dispatch), and it reports to
+//! the session by running the session's handlers through [`Io::emit`].
+//!
+//! The session owns its sources (in its heap, as POE's wheels live in
+//! `$_[HEAP]`); the kernel keeps only a weak reference, so dropping the
+//! source is how the session stops it. A source's [`Drop`] tells the kernel
+//! through its [`SourceRef`], which also carries what a source asks for
+//! while no handler of its session runs (from a wheel's `put`, say).
+
+use std::{
+    cell::{Cell, RefCell},
+    fmt,
+    os::fd::{AsFd, AsRawFd, RawFd},
+    panic::Location,
+    rc::{Rc, Weak},
+    time::Duration,
+};
+
+use super::core::Port;
+use crate::{
+    error::Result,
+    event::Event,
+    id::{KernelId, SessionId, TimerId},
+    reactor::Mode,
+    value::{Args, Value},
+};
+
+/// Something a session owns that reacts to its descriptors and timers.
+///
+/// The kernel calls it on the session's behalf, with an [`Io`] that acts
+/// for the session; an error it returns is the session's, as a handler's
+/// (it becomes POE's `DIE` signal). `self` is the kernel's temporary strong
+/// reference: a strong count of one means the session has dropped the
+/// source meanwhile, and it should do no more.
+///
+/// # Examples
+///
+/// A source that reports each line read from a pipe as the session's
+/// `line` event, and `closed` at the end:
+///
+/// ```
+/// use std::{io::{BufRead, BufReader, Read, Write}, os::fd::AsRawFd, rc::Rc, cell::RefCell};
+/// use roe_engine::{Io, Kernel, Mode, Readiness, Session, Source, SourceRef};
+///
+/// struct Lines { pipe: RefCell<BufReader<std::io::PipeReader>>, me: SourceRef }
+///
+/// impl Source for Lines {
+///     fn ready(self: Rc<Self>, io: &mut Io<'_>, _: Readiness) -> roe_engine::Result<()> {
+///         let mut line = String::new();
+///         let n = self.pipe.borrow_mut().read_line(&mut line)?;
+///         match n {
+///             0 => {
+///                 let fd = self.pipe.borrow().get_ref().as_raw_fd();
+///                 io.unwatch(&self.me, fd, Mode::Read);
+///                 io.emit("closed", ())?;
+///             }
+///             _ => { io.emit("line", (line.trim_end().to_owned(),))?; }
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let (reader, mut writer) = std::io::pipe()?;
+/// writer.write_all(b"one\ntwo\n")?;
+/// drop(writer);
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new((None::<Rc<Lines>>, Vec::<String>::new()))
+///         .on_start(move |cx, _| {
+///             let lines = cx.io().add(|me| Lines { pipe: RefCell::new(BufReader::new(reader)), me });
+///             cx.io().watch(&lines.me, &*lines.pipe.borrow().get_ref(), Mode::Read)?;
+///             cx.heap.0 = Some(lines);
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("line", |cx, args| cx.heap.1.push(args[0].to_string()))
+///         .on("closed", |cx, _| {
+///             assert_eq!(cx.heap.1, ["one", "two"]);
+///             cx.heap.0 = None; // dropping the source stops it
+///         }),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
+pub trait Source {
+    /// A descriptor this source watches is ready.
+    ///
+    /// # Errors
+    ///
+    /// The source's failure, which becomes the session's `DIE` signal.
+    fn ready(self: Rc<Self>, io: &mut Io<'_>, ready: Readiness) -> Result<()>;
+
+    /// A timer this source set with [`Io::delay`] is due.
+    ///
+    /// # Errors
+    ///
+    /// As [`Source::ready`].
+    fn timer(self: Rc<Self>, io: &mut Io<'_>, timer: TimerId) -> Result<()> {
+        let _ = (io, timer);
+        Ok(())
+    }
+
+    /// Asked for with [`SourceRef::flush_later`]: runs once the dispatch
+    /// that asked returns (or, outside any handler, at the next slice),
+    /// so everything a handler wrote goes out in one write. No handler of
+    /// the session runs at that time, so what it [`emit`](Io::emit)s is
+    /// queued instead.
+    fn flush(self: Rc<Self>, io: &mut Io<'_>) {
+        let _ = io;
+    }
+}
+
+/// A descriptor's readiness, as a [`Source`] is told of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// The descriptor, as the source gave it to [`Io::watch`].
+    pub fd: RawFd,
+    /// What it is ready for.
+    pub mode: Mode,
+}
+
+/// The kernel's I/O operations, acting for the session whose handler (or
+/// source) is running: [`Context::io`](crate::Context::io) outside a
+/// source, the argument of every [`Source`] method inside one. It does not
+/// name the session's heap type, so sources are ordinary, non-generic
+/// types.
+pub struct Io<'a> {
+    port: &'a mut dyn Port,
+}
+
+impl<'a> Io<'a> {
+    pub(crate) fn new(port: &'a mut dyn Port) -> Io<'a> {
+        Io { port }
+    }
+
+    /// The session this handle acts for.
+    pub fn session(&self) -> SessionId {
+        self.port.session()
+    }
+
+    /// The kernel's number.
+    pub fn kernel_id(&mut self) -> KernelId {
+        self.port.core().id()
+    }
+
+    /// Adds a source for the session: `make` gets the source's
+    /// [`SourceRef`] (keep it: every other call here takes it), and the
+    /// source it returns is the session's to hold. The kernel keeps only a
+    /// weak reference.
+    pub fn add<S: Source + 'static>(&mut self, make: impl FnOnce(SourceRef) -> S) -> Rc<S> {
+        let session = self.port.session();
+        let source = self.port.core().reserve_source(session);
+        let it = Rc::new(make(source.clone()));
+        let weak: Weak<dyn Source> = Rc::downgrade(&(it.clone() as Rc<dyn Source>));
+        self.port.core().attach_source(&source, weak);
+        it
+    }
+
+    /// Watches `fd` in `mode` for `source`: its [`Source::ready`] runs
+    /// whenever the descriptor is ready (level-triggered, as POE's
+    /// watchers), until [`unwatch`](Io::unwatch) or the source is dropped.
+    /// The watcher keeps the session alive, as a `select_*` watcher does.
+    /// Watching again only resumes a paused watcher.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotPermitted`](crate::Error::NotPermitted) when another
+    /// session watches `fd` in this mode, [`Error::Io`](crate::Error::Io)
+    /// when the operating system refuses the descriptor, and
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when its
+    /// number was reused while still watched.
+    pub fn watch(&mut self, source: &SourceRef, fd: &impl AsFd, mode: Mode) -> Result<()> {
+        self.port.core().watch_source(source, fd.as_fd(), mode)
+    }
+
+    /// Stops watching `fd` in `mode` for `source`.
+    pub fn unwatch(&mut self, source: &SourceRef, fd: RawFd, mode: Mode) {
+        self.port.core().unwatch_source(source, fd, mode);
+    }
+
+    /// Pauses (or resumes) `source`'s watcher of `fd` in `mode`, keeping it
+    /// and its hold on the session; `false` when there is none.
+    pub fn pause(&mut self, source: &SourceRef, fd: RawFd, mode: Mode, paused: bool) -> bool {
+        self.port.core().pause_source(source, fd, mode, paused)
+    }
+
+    /// Sets a timer `delay` from now for `source`: its [`Source::timer`]
+    /// runs when it is due. It keeps the session alive, as a `delay` does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when the
+    /// delay is beyond the clock's range.
+    #[track_caller]
+    pub fn delay(&mut self, source: &SourceRef, delay: Duration) -> Result<TimerId> {
+        self.port
+            .core()
+            .delay_source(source, delay, Location::caller())
+    }
+
+    /// Removes a timer `source` set, if it is still pending.
+    pub fn cancel(&mut self, source: &SourceRef, timer: TimerId) {
+        self.port.core().cancel_source_timer(source, timer);
+    }
+
+    /// Runs the session's handler for `event` now, with `args`, and
+    /// returns its value: how a source reports to its session, as POE's
+    /// wheels `call` their session. The handler sees SENDER and the active
+    /// session as the session itself. Inside [`Source::flush`], where no
+    /// handler of the session runs, the event is queued instead.
+    ///
+    /// # Errors
+    ///
+    /// The handler's own error.
+    #[track_caller]
+    pub fn emit(&mut self, event: impl Into<Event>, args: impl Into<Args>) -> Result<Value> {
+        self.port
+            .emit(event.into(), args.into(), Location::caller())
+    }
+
+    /// Queues `event` for the session (a `yield` on its behalf).
+    #[track_caller]
+    pub fn post(&mut self, event: impl Into<Event>, args: impl Into<Args>) {
+        let session = self.port.session();
+        self.port
+            .core()
+            .post_self(session, event.into(), args.into(), Location::caller());
+    }
+}
+
+impl fmt::Debug for Io<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Io")
+            .field("session", &self.session())
+            .finish()
+    }
+}
+
+/// Names a source to the kernel, and carries what it asks for while no
+/// handler of its session runs. Cheap to clone; not `Send` (a source lives
+/// on its kernel's thread).
+#[derive(Clone)]
+pub struct SourceRef {
+    pub(crate) key: SourceKey,
+    pub(crate) session: SessionId,
+    pub(crate) requests: Rc<Requests>,
+}
+
+/// A source's place in its kernel: a slot, and the slot's generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SourceKey {
+    pub slot: u32,
+    pub generation: u32,
+}
+
+/// What sources ask of the kernel between its looks.
+#[derive(Default)]
+pub(crate) struct Requests {
+    /// Set whenever `list` or `flush` has something.
+    pending: Cell<bool>,
+    list: RefCell<Vec<Request>>,
+    /// Sources whose `flush` runs after the running dispatch.
+    flush: RefCell<Vec<SourceKey>>,
+    flush_pending: Cell<bool>,
+}
+
+pub(crate) enum Request {
+    Pause {
+        key: SourceKey,
+        fd: RawFd,
+        mode: Mode,
+        paused: bool,
+    },
+    Unwatch {
+        key: SourceKey,
+        fd: RawFd,
+    },
+    Post {
+        key: SourceKey,
+        session: SessionId,
+        event: Event,
+        args: Args,
+    },
+    Remove(SourceKey),
+}
+
+impl Requests {
+    /// Whether anything waits (one `Cell` read).
+    #[inline]
+    pub fn is_pending(&self) -> bool {
+        self.pending.get()
+    }
+
+    /// Whether a flush waits.
+    #[inline]
+    pub fn has_flush(&self) -> bool {
+        self.flush_pending.get()
+    }
+
+    fn push(&self, request: Request) {
+        self.list.borrow_mut().push(request);
+        self.pending.set(true);
+    }
+
+    /// Takes the requests, in the order they were made.
+    pub fn take(&self) -> Vec<Request> {
+        self.pending.set(false);
+        std::mem::take(&mut *self.list.borrow_mut())
+    }
+
+    /// Takes the sources to flush, in the order they asked.
+    pub fn take_flush(&self) -> Vec<SourceKey> {
+        self.flush_pending.set(false);
+        std::mem::take(&mut *self.flush.borrow_mut())
+    }
+}
+
+impl SourceRef {
+    /// The session the source belongs to.
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    /// Asks for [`Source::flush`] once the running dispatch returns (at the
+    /// next slice, outside handlers). Asking twice before it runs flushes
+    /// once.
+    pub fn flush_later(&self) {
+        let mut flush = self.requests.flush.borrow_mut();
+        if !flush.contains(&self.key) {
+            flush.push(self.key);
+        }
+        self.requests.flush_pending.set(true);
+    }
+
+    /// Pauses or resumes the source's watcher of `fd` in `mode` once the
+    /// running handler returns.
+    pub fn pause_later(&self, fd: RawFd, mode: Mode, paused: bool) {
+        self.requests.push(Request::Pause {
+            key: self.key,
+            fd,
+            mode,
+            paused,
+        });
+    }
+
+    /// Drops the source's watchers of `fd`, every mode, once the running
+    /// handler returns.
+    pub fn unwatch_later(&self, fd: &impl AsRawFd) {
+        self.requests.push(Request::Unwatch {
+            key: self.key,
+            fd: fd.as_raw_fd(),
+        });
+    }
+
+    /// Queues `event` for the session, once the running handler returns.
+    pub fn post_later(&self, event: impl Into<Event>, args: impl Into<Args>) {
+        self.requests.push(Request::Post {
+            key: self.key,
+            session: self.session,
+            event: event.into(),
+            args: args.into(),
+        });
+    }
+
+    /// The source is gone: its watchers and timers go, and their hold on
+    /// the session. Call it from the source's `Drop`.
+    pub fn remove(&self) {
+        self.requests.push(Request::Remove(self.key));
+    }
+}
+
+impl fmt::Debug for SourceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceRef")
+            .field("slot", &self.key.slot)
+            .field("session", &self.session)
+            .finish()
+    }
+}
