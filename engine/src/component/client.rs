@@ -52,7 +52,8 @@ const CLOSE_AFTER_ERROR: &str = "got_server_close";
 /// Differences from POE: callbacks are typed closures; `Connected` gets no
 /// socket (the wheel is already in `server`); `PreConnect`, `SessionType`
 /// and `SessionParams` are not provided; automatic reconnection is new;
-/// default error callbacks print to stderr as POE's `warn` does.
+/// default error callbacks log a warning (through `tracing`) where POE's would
+/// `warn`.
 pub struct TcpClient<S = (), F: Filter = Line> {
     state: S,
     config: ClientConfig<S, F>,
@@ -320,7 +321,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
     }
 
     /// Called when an attempt fails (POE's `ConnectError`). Without it, the
-    /// failure is printed to stderr.
+    /// failure is logged as a warning.
     pub fn connect_error<C, R>(mut self, callback: C) -> TcpClient<S, F>
     where
         C: Fn(&mut Context<'_, ClientConnection<S, F>>, Failure) -> R + 'static,
@@ -347,7 +348,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
 
     /// Called on the connection's errors, including the server closing it
     /// (a `read` with errno 0), as in POE (`ServerError`). Without it,
-    /// errors other than that and `ECONNRESET` are printed to stderr.
+    /// errors other than that and `ECONNRESET` are logged as warnings.
     pub fn server_error<C, R>(mut self, callback: C) -> TcpClient<S, F>
     where
         C: Fn(&mut Context<'_, ClientConnection<S, F>>, Failure) -> R + 'static,
@@ -474,7 +475,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
                 Some(callback) => {
                     callback(cx, failure)?;
                 }
-                None => eprintln!("roe: client {} got {failure}", cx.session()),
+                None => tracing::warn!(session = %cx.session(), "client got {failure}"),
             }
             cx.heap.retry.attempt = cx.heap.retry.attempt.saturating_add(1);
             retry_later(cx, &c)
@@ -497,7 +498,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
                     callback(cx, failure)?;
                 }
                 None if !failure.is_quiet() => {
-                    eprintln!("roe: client {} got {failure}", cx.session());
+                    tracing::warn!(session = %cx.session(), "client got {failure}");
                 }
                 None => {}
             }

@@ -97,8 +97,8 @@ const GOT_LISTENER_ERROR: &str = "tcp_server_got_error";
 /// handlers; POE's `ClientArgs`, `SessionType`/`SessionParams`,
 /// `ClientInputFilter`/`ClientOutputFilter` and `ClientPreConnect` are not
 /// provided (the filter factory may build a [`Stack`](crate::Stack), and
-/// `state` takes the place of `ClientArgs`); default error callbacks print
-/// to stderr as POE's `warn` does.
+/// `state` takes the place of `ClientArgs`); default error callbacks log
+/// warnings (through `tracing`) where POE's would `warn`.
 pub struct TcpServer<S = (), F: Filter = Line> {
     port: u16,
     address: Option<String>,
@@ -303,7 +303,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
     }
 
     /// Called in the listener session when binding, listening or accepting
-    /// fails (POE's `Error`). Without it, the failure is printed to stderr
+    /// fails (POE's `Error`). Without it, the failure is logged as a warning
     /// and the server stops listening, as POE's default does.
     pub fn error<C, R>(mut self, callback: C) -> TcpServer<S, F>
     where
@@ -370,7 +370,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
 
     /// Called on a connection's errors, including the end of its input (a
     /// `read` with errno 0), as in POE (`ClientError`). Without it, errors
-    /// other than that and `ECONNRESET` are printed to stderr.
+    /// other than that and `ECONNRESET` are logged as warnings.
     pub fn client_error<C, R>(mut self, callback: C) -> TcpServer<S, F>
     where
         C: Fn(&mut Context<'_, Connection<S, F>>, Failure) -> R + 'static,
@@ -489,7 +489,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             match &error {
                 Some(callback) => callback(cx, failure).map(drop),
                 None => {
-                    eprintln!("roe: server {} got {failure}", cx.session());
+                    tracing::warn!(session = %cx.session(), "server got {failure}");
                     cx.heap.listener = None;
                     Ok(())
                 }
@@ -578,7 +578,7 @@ fn connection_session<S: 'static, F: Filter + 'static>(
                 callback(cx, failure)?;
             }
             None if !failure.is_quiet() => {
-                eprintln!("roe: client {} got {failure}", cx.session());
+                tracing::warn!(session = %cx.session(), "client got {failure}");
             }
             None => {}
         }

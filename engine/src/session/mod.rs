@@ -112,7 +112,7 @@ pub trait Package<H>: 'static {
 /// Session options (POE's `options => { trace, default }`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Options {
-    /// Log each event to stderr as it is dispatched.
+    /// Log each event as it is dispatched.
     pub trace: bool,
     /// Warn about events that have no handler and no `_default`.
     pub default: bool,
@@ -260,13 +260,14 @@ impl<H: 'static> Session<H> {
         self
     }
 
-    /// Logs every event to stderr as it is dispatched (POE's `trace` option).
+    /// Logs every event as it is dispatched (POE's `trace` option), through
+    /// `tracing` at level INFO with the target `roe::trace`.
     pub fn trace(mut self, on: bool) -> Session<H> {
         self.options.trace = on;
         self
     }
 
-    /// Warns on stderr about events that have neither a handler nor
+    /// Warns (through `tracing`) about events that have neither a handler nor
     /// `_default` (POE's `default` option).
     pub fn warn_unhandled(mut self, on: bool) -> Session<H> {
         self.options.default = on;
