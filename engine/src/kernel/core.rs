@@ -94,7 +94,8 @@ impl Outcome {
 /// held for the length of one dispatch. The table owns each session's
 /// body while none of its handlers runs; dispatch lends it out.
 pub(crate) trait Body {
-    /// Runs the handler for `env.event` (or `_default`).
+    /// Runs the handler for `env.event` (or `_default`), which takes the
+    /// arguments. (Borrowed, so they move once: into the handler.)
     fn invoke(&mut self, scope: Scope<'_>, env: &Envelope, args: &mut Args) -> Outcome;
 
     /// Runs `f` as the session's handler for `env`, with the handler's

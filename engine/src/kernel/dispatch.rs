@@ -174,9 +174,16 @@ impl Scope<'_> {
         self.core.fold();
         let cutoff = self.core.queue.last_seq();
         let now = self.core.clock.cached();
-        while let Some(item) = self.core.queue.next_due(cutoff, now) {
+        // One buffer for every item's arguments: they move once out of
+        // the queue, and once into the handler.
+        let mut args = Args::new();
+        while let Some(item) = self.core.queue.next_due(cutoff, now, &mut args) {
             self.core.dequeued(&item);
-            self.dispatch_item(item);
+            self.dispatch_item(item, &mut args);
+            // What the handler left of its arguments (nothing, usually).
+            if !args.is_empty() {
+                args.clear();
+            }
             if self.core.has_failed() {
                 self.stop_all();
             }
@@ -185,7 +192,7 @@ impl Scope<'_> {
     }
 
     #[inline]
-    fn dispatch_item(&mut self, item: Item) {
+    fn dispatch_item(&mut self, item: Item, args: &mut Args) {
         match item.kind {
             Kind::Post | Kind::Timer => {
                 let env = Envelope {
@@ -197,23 +204,22 @@ impl Scope<'_> {
                     caller_state: item.caller_state,
                     location: item.location,
                 };
-                let mut args = self.core.queue.take_args(item.args);
-                self.dispatch_top(&env, &mut args);
+                discard(self.dispatch_top(&env, args));
             }
             Kind::Gc => {}
             Kind::Stop => self.stop_all(),
-            Kind::Call => self.dispatch_remote_call(item),
-            Kind::Signal | Kind::Die => self.dispatch_signal(item),
-            Kind::SourceTimer => self.dispatch_source_timer(item),
+            Kind::Call => self.dispatch_remote_call(item, std::mem::take(args)),
+            Kind::Signal | Kind::Die => self.dispatch_signal(item, std::mem::take(args)),
+            Kind::SourceTimer => self.dispatch_source_timer(item, std::mem::take(args)),
         }
     }
 
     /// Runs the handler for `env` now, wherever the target's body is: in
     /// the table, or lent down the stack of running handlers.
-    pub fn dispatch(&mut self, env: &Envelope, args: &mut Args) -> Outcome {
+    pub fn dispatch(&mut self, env: &Envelope, args: Args) -> Outcome {
         if env.target.is_kernel() {
             return if env.target == self.core.root() {
-                self.core.kernel_event(env, args)
+                self.core.kernel_event(env, &args)
             } else {
                 Outcome::Gone
             };
@@ -225,7 +231,8 @@ impl Scope<'_> {
         record.last_event = Some(env.event);
         self.core.acct.counters.dispatched += 1;
         if let Some(mut body) = record.body.take() {
-            let outcome = body.invoke(self.reborrow(), env, args);
+            let mut args = args;
+            let outcome = body.invoke(self.reborrow(), env, &mut args);
             // The session may have stopped during its own handler; then the
             // body is dropped here, after the handler returned.
             if let Some(record) = self.core.sessions.get_mut(env.target) {
@@ -237,6 +244,7 @@ impl Scope<'_> {
             return Outcome::Unreachable;
         };
         let core = &mut *self.core;
+        let mut args = args;
         chain
             .lend(env.target, &mut |body, rest| {
                 body.invoke(
@@ -245,7 +253,7 @@ impl Scope<'_> {
                         chain: shorten(rest),
                     },
                     env,
-                    args,
+                    &mut args,
                 )
             })
             .unwrap_or(Outcome::Unreachable)
@@ -256,7 +264,7 @@ impl Scope<'_> {
     #[inline(always)]
     fn dispatch_top(&mut self, env: &Envelope, args: &mut Args) -> Outcome {
         self.top(env, |body, scope| body.invoke(scope, env, args))
-            .unwrap_or_else(|| self.dispatch(env, args))
+            .unwrap_or(Outcome::Gone)
     }
 
     /// Runs an I/O source for its session, at the top of a slice.
@@ -312,8 +320,8 @@ impl Scope<'_> {
 
     /// A timer an I/O source set is due: the source runs, if it still
     /// exists.
-    fn dispatch_source_timer(&mut self, item: Item) {
-        let args = self.core.queue.take_args(item.args);
+    #[inline(never)]
+    fn dispatch_source_timer(&mut self, item: Item, args: Args) {
         let timer = TimerId::new(self.core.id(), 0, item.seq);
         let Some((_, source)) = self.core.source_timer_fired(&args, timer) else {
             return;
@@ -335,8 +343,8 @@ impl Scope<'_> {
     /// A call from another kernel: the handler runs as `call` runs it, and
     /// its outcome goes back to the caller's session as `reply` (see
     /// [`Answer`](super::Answer)).
-    #[cold]
-    fn dispatch_remote_call(&mut self, item: Item) {
+    #[inline(never)]
+    fn dispatch_remote_call(&mut self, item: Item, args: Args) {
         let Some(reply) = self.core.queue.take_call(item.seq) else {
             return;
         };
@@ -349,7 +357,7 @@ impl Scope<'_> {
             caller_state: item.caller_state,
             location: item.location,
         };
-        let mut args = self.core.queue.take_args(item.args);
+        let mut args = args;
         let outcome = self.dispatch_top(&env, &mut args);
         let answer = Core::answer(outcome, item.target);
         self.core.reply(item.target, item.sender, reply, answer);
@@ -359,9 +367,9 @@ impl Scope<'_> {
     /// deepest first, then the default action. Sessions that define
     /// `_signal` hear of it too, as POE's older documents describe
     /// (docs/porting.md).
-    fn dispatch_signal(&mut self, item: Item) {
+    #[inline(never)]
+    fn dispatch_signal(&mut self, item: Item, signal_args: Args) {
         let signal = item.event;
-        let signal_args = self.core.queue.take_args(item.args);
         let mut touched = self.core.sessions.descendants(item.target);
         if signal == Event::DIE {
             let mut ancestors = Vec::new();
@@ -400,7 +408,7 @@ impl Scope<'_> {
                 args.extend(signal_args.iter().cloned());
                 args.extend(watch.args.iter().cloned());
                 let env = env(watch.event);
-                self.dispatch(&env, &mut args);
+                self.dispatch(&env, args);
             }
             let hears = pipe_to.is_none_or(|to| to == id)
                 && self
@@ -413,7 +421,7 @@ impl Scope<'_> {
                 let mut args = Args::from((signal.as_str(),));
                 args.extend(signal_args.iter().cloned());
                 let env = env(Event::SIGNAL);
-                if self.dispatch(&env, &mut args).value().is_true() {
+                if self.dispatch(&env, args).value().is_true() {
                     self.core.signals.handled();
                 }
             }
@@ -428,6 +436,15 @@ impl Scope<'_> {
         if signal == Event::DIE && handled == 0 {
             self.core.die_unhandled(signal_args);
         }
+    }
+}
+
+/// Drops a queued dispatch's outcome; nobody takes it. (The usual `undef`
+/// of a handler that returned nothing needs no drop call.)
+#[inline(always)]
+fn discard(outcome: Outcome) {
+    if !matches!(outcome, Outcome::Returned(Value::Undef)) {
+        drop(outcome);
     }
 }
 

@@ -71,9 +71,9 @@ impl Core {
                 reply,
             } => match self.sessions.find(target) {
                 Some(found) => {
-                    let entry = self.entry(found, sender, event, Kind::Call, args);
                     if self.hold(found, sender, 1) {
-                        self.queue.push_call(entry, reply);
+                        let entry = self.entry(found, sender, event, Kind::Call);
+                        self.queue.push_call(entry, args, reply);
                     }
                 }
                 None => self.reply(target, sender, reply, answer::gone(target)),

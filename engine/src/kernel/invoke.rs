@@ -48,13 +48,19 @@ impl<H: 'static> Port for Context<'_, H> {
             caller_state: Some(self.state),
             location,
         };
-        let Some((handler, state, args)) = lookup(self.handlers, self.options, &env, args) else {
+        let Some((handler, state)) = lookup(self.handlers, self.options, &env) else {
             return Ok(Value::Undef);
+        };
+        let args = if state == event {
+            args
+        } else {
+            default_args(event, args)
         };
         let saved = (self.sender, self.state, self.caller_state, self.caller);
         (self.sender, self.state, self.caller_state, self.caller) =
             (self.session, state, env.caller_state, location);
-        let result = handler(self, args);
+        let mut args = args;
+        let result = handler(self, &mut args);
         (self.sender, self.state, self.caller_state, self.caller) = saved;
         result
     }
@@ -112,11 +118,14 @@ fn invoke<H: 'static>(
     env: &Envelope,
     args: &mut Args,
 ) -> Outcome {
-    let Some((handler, state, args)) =
-        lookup(parts.handlers, parts.options, env, std::mem::take(args))
-    else {
+    let Some((handler, state)) = lookup(parts.handlers, parts.options, env) else {
         return Outcome::Unhandled;
     };
+    if state != env.event {
+        *args = default_args(env.event, std::mem::take(args));
+    }
+    // The closures below borrow the arguments rather than capture them:
+    // each capture would copy them (they are a hundred bytes) once more.
     enter(parts, scope, env, state, |cx| handler(cx, args))
 }
 
@@ -178,20 +187,24 @@ fn enter<H: 'static>(
     }
 }
 
-/// The handler for `env.event`, the state it runs as, and its arguments:
-/// its own handler, or `_default` with POE's `(event, [args])` (POE's
-/// `_invoke_state`).
+/// The handler for `env.event` and the state it runs as: its own
+/// handler, or `_default` (POE's `_invoke_state`; see [`default_args`]).
 #[inline]
 fn lookup<H>(
     handlers: &Handlers<H>,
     options: &Options,
     env: &Envelope,
-    args: Args,
-) -> Option<(Handler<H>, Event, Args)> {
+) -> Option<(Handler<H>, Event)> {
     match handlers.get(&env.event) {
-        Some(handler) if !options.trace => Some((Rc::clone(handler), env.event, args)),
-        _ => redirect(handlers, options, env, args),
+        Some(handler) if !options.trace => Some((Rc::clone(handler), env.event)),
+        _ => redirect(handlers, options, env),
     }
+}
+
+/// What `_default` gets: the event's name and a list of its arguments.
+#[cold]
+fn default_args(event: Event, args: Args) -> Args {
+    Args::from((event.as_str(), Value::List(args.into_vec())))
 }
 
 /// [`lookup`] when the fast path does not apply: tracing is on, or the
@@ -201,8 +214,7 @@ fn redirect<H>(
     handlers: &Handlers<H>,
     options: &Options,
     env: &Envelope,
-    args: Args,
-) -> Option<(Handler<H>, Event, Args)> {
+) -> Option<(Handler<H>, Event)> {
     if options.trace {
         tracing::info!(
             target: "roe::trace",
@@ -214,7 +226,7 @@ fn redirect<H>(
         );
     }
     if let Some(handler) = handlers.get(&env.event) {
-        return Some((Rc::clone(handler), env.event, args));
+        return Some((Rc::clone(handler), env.event));
     }
     let Some(handler) = handlers.get(&Event::DEFAULT) else {
         if options.default && env.event != Event::SIGNAL {
@@ -239,6 +251,5 @@ fn redirect<H>(
             env.event
         );
     }
-    let original = Args::from((env.event.as_str(), Value::List(args.into_vec())));
-    Some((Rc::clone(handler), Event::DEFAULT, original))
+    Some((Rc::clone(handler), Event::DEFAULT))
 }

@@ -25,7 +25,7 @@ impl Scope<'_> {
         target: SessionId,
         event: Event,
         kind: DispatchKind,
-        mut args: Args,
+        args: Args,
     ) -> Outcome {
         let env = Envelope {
             target,
@@ -36,7 +36,7 @@ impl Scope<'_> {
             caller_state: None,
             location: Location::caller(),
         };
-        self.dispatch(&env, &mut args)
+        self.dispatch(&env, args)
     }
 
     /// POE's `POE::Session->create`: allocate, `_start`, the parent's
@@ -57,7 +57,7 @@ impl Scope<'_> {
         let Session {
             heap,
             handlers,
-            mut args,
+            args,
             options,
         } = session;
         let body = Box::new(TypedBody {
@@ -75,7 +75,7 @@ impl Scope<'_> {
             caller_state: None,
             location,
         };
-        let returned = self.dispatch(&start, &mut args).value();
+        let returned = self.dispatch(&start, args).value();
         let Some(parent) = self.core.sessions.parent(id) else {
             return Ok(id);
         };
@@ -103,7 +103,7 @@ impl Scope<'_> {
         &mut self,
         dest: &Dest,
         event: Event,
-        mut args: Args,
+        args: Args,
         location: &'static Location<'static>,
     ) -> Result<Value> {
         let target = self.core.resolve_anywhere(dest)?;
@@ -122,7 +122,7 @@ impl Scope<'_> {
             caller_state: self.core.active_event(),
             location,
         };
-        match self.dispatch(&env, &mut args) {
+        match self.dispatch(&env, args) {
             Outcome::Returned(value) => Ok(value),
             Outcome::Unhandled | Outcome::Gone => Ok(Value::Undef),
             Outcome::Died(error) => Err(error),
@@ -136,7 +136,7 @@ impl Scope<'_> {
         &mut self,
         target: SessionId,
         event: Event,
-        mut args: Args,
+        args: Args,
         location: &'static Location<'static>,
     ) -> Outcome {
         let me = self.core.active();
@@ -149,7 +149,7 @@ impl Scope<'_> {
             caller_state: self.core.active_event(),
             location,
         };
-        self.dispatch(&env, &mut args)
+        self.dispatch(&env, args)
     }
 
     /// Stops one session (POE's `_data_ses_stop`): children to the parent,
@@ -189,7 +189,7 @@ impl Scope<'_> {
             caller_state: None,
             location: Location::caller(),
         };
-        let returned = self.dispatch(&stop, &mut Args::new()).value();
+        let returned = self.dispatch(&stop, Args::new()).value();
         if let Some(parent) = parent {
             self.notify(
                 parent,
@@ -219,16 +219,24 @@ impl Scope<'_> {
     /// Stops the sessions whose refcount dropped to zero (POE's GC sweep).
     #[inline]
     pub fn gc_sweep(&mut self) {
+        self.core.fold();
+        if self.core.sessions.has_marked() {
+            self.sweep_marked();
+        }
+    }
+
+    #[cold]
+    fn sweep_marked(&mut self) {
         loop {
-            self.core.fold();
-            if !self.core.sessions.has_marked() {
-                break;
-            }
             let todo = self.core.sessions.take_marked();
             for &id in &todo {
                 self.stop_session(id);
             }
             self.core.sessions.recycle_sweep(todo);
+            self.core.fold();
+            if !self.core.sessions.has_marked() {
+                break;
+            }
         }
     }
 

@@ -35,21 +35,20 @@ impl Core {
         if target.kernel() != self.id || !self.hold(target, sender, 1) {
             return false;
         }
-        let mut entry = self.entry(target, sender, event, kind, args);
+        let mut entry = self.entry(target, sender, event, kind);
         entry.location = location;
-        self.queue.push(entry);
+        self.queue.push(entry, args);
         true
     }
 
     /// An item due now, from the running dispatch.
     #[inline]
     pub(super) fn entry(
-        &self,
+        &mut self,
         target: SessionId,
         sender: SessionId,
         event: Event,
         kind: Kind,
-        args: Args,
     ) -> Entry {
         Entry {
             due: self.clock.cached(),
@@ -57,7 +56,6 @@ impl Core {
             sender,
             event,
             kind,
-            args,
             caller_state: self.active.event,
             location: Location::caller(),
         }
@@ -182,16 +180,16 @@ impl Core {
     ) -> TimerId {
         self.fold();
         self.sessions.hold(target, 1, Side::To);
-        let (slot, seq) = self.queue.push_timer(Entry {
+        let entry = Entry {
             due,
             target,
             sender: target,
             event,
             kind,
-            args,
             caller_state: self.active.event,
             location,
-        });
+        };
+        let (slot, seq) = self.queue.push_timer(entry, args);
         TimerId::new(self.id, slot, seq)
     }
 
@@ -224,7 +222,7 @@ impl Core {
     }
 
     /// Releases what a queued item held, once it leaves the queue.
-    #[inline]
+    #[inline(always)]
     pub fn dequeued(&mut self, item: &Item) {
         if !item.target.is_kernel() {
             self.sessions.hold(item.target, -1, Side::To);

@@ -54,7 +54,8 @@ pub(crate) struct Item {
     pub sender: SessionId,
     pub event: Event,
     pub kind: Kind,
-    /// Its arguments, kept in the queue's [`ArgsPool`].
+    /// A timer's arguments, in the queue's [`ArgsPool`] (a posted item's
+    /// are beside it in the FIFO).
     pub args: ArgsRef,
     /// The event that was being handled when this was queued (CALLER_STATE).
     pub caller_state: Option<Event>,

@@ -46,7 +46,6 @@ pub(crate) struct Entry {
     pub sender: SessionId,
     pub event: Event,
     pub kind: Kind,
-    pub args: Args,
     pub caller_state: Option<Event>,
     pub location: &'static Location<'static>,
 }
@@ -55,27 +54,29 @@ impl Queue {
     /// Queues an item due "now" (at `entry.due`, the kernel's last clock
     /// reading); returns its number.
     #[inline]
-    pub fn push(&mut self, entry: Entry) -> u64 {
+    pub fn push(&mut self, entry: Entry, args: Args) -> u64 {
         self.seq += 1;
-        let item = self.item(entry);
-        self.fifo.push(item);
+        let item = self.item(entry, ArgsRef::NONE);
+        self.fifo.push(item, args);
         self.seq
     }
 
     /// Queues a call from another kernel, whose answer goes back as `reply`.
-    pub fn push_call(&mut self, entry: Entry, reply: Event) {
-        let seq = self.push(entry);
+    pub fn push_call(&mut self, entry: Entry, args: Args, reply: Event) {
+        let seq = self.push(entry, args);
         self.calls.insert(seq, reply);
     }
 
     /// Queues a timer; returns its slot and number (its `TimerId`).
-    pub fn push_timer(&mut self, entry: Entry) -> (u32, u64) {
+    pub fn push_timer(&mut self, entry: Entry, args: Args) -> (u32, u64) {
         self.seq += 1;
-        let item = self.item(entry);
+        let args = self.args.store(args);
+        let item = self.item(entry, args);
         (self.timers.insert(item), self.seq)
     }
 
-    fn item(&mut self, entry: Entry) -> Item {
+    #[inline]
+    fn item(&mut self, entry: Entry, args: ArgsRef) -> Item {
         Item {
             seq: self.seq,
             due: entry.due,
@@ -83,7 +84,7 @@ impl Queue {
             sender: entry.sender,
             event: entry.event,
             kind: entry.kind,
-            args: self.args.store(entry.args),
+            args,
             caller_state: entry.caller_state,
             location: entry.location,
         }
@@ -96,28 +97,31 @@ impl Queue {
         self.seq
     }
 
-    /// The next item due in this slice: FIFO items numbered up to `cutoff`
-    /// and timers due by `now`, merged on `(due, seq)`.
+    /// The next item due in this slice: FIFO items numbered up to
+    /// `cutoff` and timers due by `now`, merged on `(due, seq)`. Its
+    /// arguments go to `args`, which must be empty (the dispatch path
+    /// keeps one buffer, so they move once out of the queue).
     #[inline]
-    pub fn next_due(&mut self, cutoff: u64, now: i64) -> Option<Item> {
+    pub fn next_due(&mut self, cutoff: u64, now: i64, args: &mut Args) -> Option<Item> {
         if self.timers.is_empty() {
             self.fifo.front_key(cutoff)?;
-            return self.fifo.pop();
+            return self.fifo.pop(args);
         }
         let posted = self.fifo.front_key(cutoff);
         let timer = self.timers.peek_due(now);
         match (posted, timer) {
-            (Some(p), Some(t)) if t < p => self.timers.pop(),
-            (Some(_), _) => self.fifo.pop(),
-            (None, Some(_)) => self.timers.pop(),
+            (Some(p), Some(t)) if t < p => self.pop_timer(args),
+            (Some(_), _) => self.fifo.pop(args),
+            (None, Some(_)) => self.pop_timer(args),
             (None, None) => None,
         }
     }
 
-    /// Takes a dequeued item's arguments.
     #[inline]
-    pub fn take_args(&mut self, at: ArgsRef) -> Args {
-        self.args.take(at)
+    fn pop_timer(&mut self, args: &mut Args) -> Option<Item> {
+        let item = self.timers.pop()?;
+        *args = self.args.take(item.args);
+        Some(item)
     }
 
     /// The reply event of a call from another kernel, once its item left.

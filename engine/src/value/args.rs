@@ -47,6 +47,11 @@ impl Args {
         self.0.is_empty()
     }
 
+    /// Removes every argument.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
     /// Appends one.
     pub fn push(&mut self, value: impl Into<Value>) {
         self.0.push(value.into());
