@@ -2,10 +2,12 @@
 //! `roe bench` runs the project's workloads on roe (see src/bench/).
 
 mod bench;
+mod log;
+mod node;
 
 use std::{process::ExitCode, time::Duration};
 
-use roe::{KernelId, Runtime, Session, Value};
+use node::{MAX_HEARTBEAT_MS, MAX_KERNELS, NodeOptions};
 
 const USAGE: &str = "\
 usage: roe <command> [options]
@@ -18,6 +20,9 @@ commands:
 node options:
   --kernels <n>      kernels to run, one pinned thread each (default: one per core)
   --heartbeat <ms>   heartbeat period of the node sessions (default 1000, at most a day)
+
+  The node stops cleanly on SIGINT, SIGTERM or SIGHUP; SIGUSR1 prints a status
+  line per kernel. The log goes to stderr, filtered by RUST_LOG (default info).
 
 bench options:
   --only <a,b,...>   run only the workloads whose names contain one of these
@@ -42,6 +47,7 @@ plus `p50_us=<x> p99_us=<x>` where round trips are timed, and
 ";
 
 fn main() -> ExitCode {
+    log::init();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -92,7 +98,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     other => return Err(other.unexpected().into()),
                 }
             }
-            node(&options)
+            node::run(&options)
         }
         "bench" => match bench::Options::parse(&mut parser)? {
             Some(options) => bench::run(&options),
@@ -107,92 +113,4 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         other => Err(format!("unknown command {other:?}; try `roe help`").into()),
     }
-}
-
-/// More kernels than this is a typo, not a machine.
-const MAX_KERNELS: usize = 1024;
-
-/// The longest heartbeat period `roe node` takes: a day, in milliseconds.
-const MAX_HEARTBEAT_MS: u64 = 24 * 60 * 60 * 1000;
-
-struct NodeOptions {
-    kernels: usize,
-    heartbeat: Duration,
-}
-
-impl Default for NodeOptions {
-    fn default() -> NodeOptions {
-        NodeOptions {
-            kernels: std::thread::available_parallelism().map_or(1, usize::from),
-            heartbeat: Duration::from_secs(1),
-        }
-    }
-}
-
-/// A node session's state.
-struct Node {
-    heartbeat: Duration,
-    beats: u64,
-}
-
-/// Runs the node: a runtime of pinned kernels, each with a node session
-/// that answers `ping` calls and beats on a timer (which keeps its kernel
-/// alive). Kernel 0's also watches SIGINT and SIGTERM, on which it shuts the
-/// runtime down cleanly.
-fn node(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
-    let heartbeat = options.heartbeat;
-    let runtime = Runtime::builder()
-        .kernels(options.kernels)
-        .start(move |kernel| {
-            kernel.spawn(node_session(kernel.id(), heartbeat))?;
-            Ok(())
-        })?;
-    let name = runtime
-        .handle()
-        .snapshot(KernelId(0))
-        .map(|snapshot| snapshot.name.clone())
-        .unwrap_or_default();
-    println!(
-        "ready kernels={} kernel={name} pid={}",
-        runtime.kernels(),
-        std::process::id()
-    );
-    runtime.join()?;
-    println!("stopped");
-    Ok(())
-}
-
-/// Kernel `id`'s node session, aliased `node/<id>` (and `node` on kernel 0).
-fn node_session(id: KernelId, heartbeat: Duration) -> Session<Node> {
-    Session::new(Node {
-        heartbeat,
-        beats: 0,
-    })
-    .on("_start", move |cx, _| {
-        cx.alias_set(format!("node/{id}"))?;
-        if id.0 == 0 {
-            cx.alias_set("node")?;
-            cx.sig("INT", "stopping", ())?;
-            cx.sig("TERM", "stopping", ())?;
-        }
-        let period = cx.heap.heartbeat;
-        cx.delay("heartbeat", period, ())
-    })
-    .on("stopping", |cx, args| {
-        println!("stopping on SIG{}", args[0]);
-        // Handled here: the runtime's shutdown stops every kernel's
-        // sessions, each with its `_stop`.
-        cx.sig_handled();
-        if let Some(runtime) = roe::RuntimeHandle::current() {
-            runtime.shutdown();
-        }
-    })
-    .on("heartbeat", |cx, _| {
-        cx.heap.beats += 1;
-        let period = cx.heap.heartbeat;
-        cx.delay("heartbeat", period, ())
-    })
-    .on("ping", |cx, _| {
-        Value::from(format!("pong {}", cx.heap.beats))
-    })
 }

@@ -100,3 +100,74 @@ fn node_rejects_bad_arguments() {
         assert!(!stdout.contains("ready"), "{args:?} started: {stdout}");
     }
 }
+
+#[test]
+fn node_stops_cleanly_on_sighup() {
+    stops_cleanly_on(Signal::HUP, "HUP");
+}
+
+/// Waits for `node` to exit, for at most `limit` (a node that does not stop
+/// is killed, and the test fails).
+fn exits_within(
+    node: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = node.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = node.kill();
+            panic!("the node did not stop within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `roe node | head -1`: once the reader has gone, printing `stopping`
+/// used to panic in the stop handler, which left the node half-running.
+#[test]
+fn node_stops_cleanly_after_its_stdout_is_closed() {
+    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
+        .args(["node", "--kernels", "2", "--heartbeat", "10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the roe binary runs");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a first line").unwrap();
+    assert!(first.starts_with("ready"), "first line {first:?}");
+    drop(lines);
+    let pid = Pid::from_raw(node.id() as i32).unwrap();
+    kill_process(pid, Signal::INT).unwrap();
+    let status = exits_within(&mut node, std::time::Duration::from_secs(60));
+    assert!(status.success(), "{status:?}");
+}
+
+/// SIGUSR1 reports on every kernel and the node runs on; it used to kill
+/// the node.
+#[test]
+fn node_reports_its_kernels_on_sigusr1_and_runs_on() {
+    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
+        .args(["node", "--kernels", "2", "--heartbeat", "10"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the roe binary runs");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a first line").unwrap();
+    assert!(first.starts_with("ready"), "first line {first:?}");
+    let pid = Pid::from_raw(node.id() as i32).unwrap();
+    kill_process(pid, Signal::USR1).unwrap();
+    for kernel in 0..2 {
+        let line = lines.next().expect("a status line").unwrap();
+        assert!(
+            line.starts_with(&format!("status kernel={kernel} sessions=")),
+            "{line:?}"
+        );
+    }
+    kill_process(pid, Signal::TERM).unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(node.wait().unwrap().success());
+    assert_eq!(rest, ["stopping on SIGTERM", "stopped"]);
+}

@@ -298,6 +298,22 @@ mod tests {
         assert!(slot < 1 << (chunk as u32 + FIRST_BITS));
     }
 
+    /// Reading a name took a process-wide lock, which kernels on different
+    /// cores would contend on. Now a reader gets through while a writer
+    /// holds the interner's lock.
+    #[test]
+    fn names_are_read_without_the_interners_lock() {
+        let tick = Event::new("roe-test-read-while-locked");
+        let held = names().writers();
+        let reader =
+            std::thread::spawn(move || (tick.as_str(), tick == "roe-test-read-while-locked"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(reader.join().unwrap()));
+        let read = rx.recv_timeout(std::time::Duration::from_secs(10));
+        drop(held);
+        assert_eq!(read, Ok(("roe-test-read-while-locked", true)));
+    }
+
     #[test]
     fn many_names_read_back_from_many_threads() {
         let events: Vec<Event> = (0..2000)

@@ -68,6 +68,8 @@ pub(crate) enum Control {
     Idle,
     /// The runtime is shutting down.
     Shutdown,
+    /// Every kernel has emptied its overflow queues since the shutdown.
+    Drained,
     /// Publish a snapshot now.
     Snapshot,
 }

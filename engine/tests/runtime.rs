@@ -820,3 +820,62 @@ fn a_snapshot_counts_each_session_s_timers_and_watchers() {
     assert_eq!(firing, [timed, timed, timed, watcher]);
     kernel.stop();
 }
+
+/// A kernel that has emptied its overflow during a shutdown waits for the
+/// others without polling: it used to look every millisecond, and a
+/// thousand kernels on two cores took seconds to stop. Kernel 1 is held in
+/// a handler; kernel 0's slices must not grow while it waits.
+#[test]
+fn a_drained_kernel_waits_for_the_others_without_polling() {
+    let (entered_tx, entered_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let entered = Arc::new(Mutex::new(entered_tx));
+    let release = Arc::new(Mutex::new(release_rx));
+    let rt = runtime(2)
+        .start(move |kernel| {
+            if kernel.id().0 == 0 {
+                // A long timer: kernel 0 would otherwise end idle.
+                kernel.spawn(Session::new(()).on("_start", |cx, _| {
+                    cx.delay("never", Duration::from_secs(3600), ())
+                }))?;
+                return Ok(());
+            }
+            let (entered, release) = (Arc::clone(&entered), Arc::clone(&release));
+            kernel.spawn(
+                Session::new(())
+                    .on("_start", |cx, _| cx.yield_("hold", ()))
+                    .on("hold", move |_, _| {
+                        entered.lock().unwrap().send(()).unwrap();
+                        let _ = release.lock().unwrap().recv();
+                    }),
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    entered_rx.recv().unwrap();
+    let handle = rt.handle();
+    handle.shutdown();
+    let slices = || {
+        let before = handle.snapshot(KernelId(0)).unwrap().generation;
+        handle.request_snapshots();
+        loop {
+            let snapshot = handle.snapshot(KernelId(0)).unwrap();
+            if snapshot.generation > before {
+                return snapshot.counters.slices;
+            }
+            std::thread::yield_now();
+        }
+    };
+    // Kernel 0 drains at once; kernel 1 cannot until released.
+    std::thread::sleep(Duration::from_millis(50));
+    let first = slices();
+    std::thread::sleep(Duration::from_millis(200));
+    let second = slices();
+    release_tx.send(()).unwrap();
+    rt.join().unwrap();
+    assert!(
+        second - first < 20,
+        "kernel 0 ran {} slices while waiting",
+        second - first
+    );
+}

@@ -148,8 +148,22 @@ impl Link for Attached {
         self.overflowing != 0 || matches!(self.phase, Phase::Draining | Phase::Drained)
     }
 
+    /// Overflow is retried. A shutdown just asked moves along at once; one
+    /// waiting for the other kernels waits for `Control::Drained` (the last
+    /// kernel to drain sends it), not on a timer.
     fn wait_cap(&self) -> Option<Duration> {
-        self.is_busy().then_some(OVERFLOW_RETRY)
+        let can_move = match self.phase {
+            Phase::Draining => true,
+            Phase::Drained => self.shared.all_drained(),
+            Phase::Running | Phase::Stopping => false,
+        };
+        if can_move {
+            Some(Duration::ZERO)
+        } else if self.overflowing != 0 {
+            Some(OVERFLOW_RETRY)
+        } else {
+            None
+        }
     }
 
     fn send(&mut self, target: SessionId, message: Message) -> Result<Delivery, SendError> {
@@ -264,6 +278,8 @@ impl Link for Attached {
                 self.shared.snapshot_answered(self.me);
                 Reaction::Publish
             }
+            // The next slice's `take` moves the shutdown along.
+            Control::Drained => Reaction::Nothing,
         }
     }
 

@@ -1,0 +1,120 @@
+//! `roe node`: the main job, a node on embedded defaults.
+
+use std::time::Duration;
+
+use roe::{KernelId, Runtime, RuntimeHandle, Session, Value};
+
+use crate::log::say;
+
+/// The signals that stop a node cleanly.
+const STOPPING: [&str; 3] = ["INT", "TERM", "HUP"];
+
+/// More kernels than this is a typo, not a machine.
+pub const MAX_KERNELS: usize = 1024;
+
+/// The longest heartbeat period `roe node` takes: a day, in milliseconds.
+pub const MAX_HEARTBEAT_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// What `roe node` was asked to run.
+pub struct NodeOptions {
+    pub kernels: usize,
+    pub heartbeat: Duration,
+}
+
+impl Default for NodeOptions {
+    fn default() -> NodeOptions {
+        NodeOptions {
+            kernels: std::thread::available_parallelism().map_or(1, usize::from),
+            heartbeat: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A node session's state.
+struct Node {
+    heartbeat: Duration,
+    beats: u64,
+}
+
+/// Runs the node: a runtime of pinned kernels, each with a node session
+/// that answers `ping` calls and beats on a timer (which keeps its kernel
+/// alive). Kernel 0's also watches the stopping signals (INT, TERM, HUP),
+/// on which it shuts the runtime down cleanly, and USR1, on which it
+/// reports what each kernel is doing.
+pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
+    let heartbeat = options.heartbeat;
+    let runtime = Runtime::builder()
+        .kernels(options.kernels)
+        .start(move |kernel| {
+            kernel.spawn(node_session(kernel.id(), heartbeat))?;
+            Ok(())
+        })?;
+    let name = runtime
+        .handle()
+        .snapshot(KernelId(0))
+        .map(|snapshot| snapshot.name.clone())
+        .unwrap_or_default();
+    say(format_args!(
+        "ready kernels={} kernel={name} pid={}",
+        runtime.kernels(),
+        std::process::id()
+    ));
+    runtime.join()?;
+    say(format_args!("stopped"));
+    Ok(())
+}
+
+/// Kernel `id`'s node session, aliased `node/<id>` (and `node` on kernel 0).
+fn node_session(id: KernelId, heartbeat: Duration) -> Session<Node> {
+    Session::new(Node {
+        heartbeat,
+        beats: 0,
+    })
+    .on("_start", move |cx, _| {
+        cx.alias_set(format!("node/{id}"))?;
+        if id.0 == 0 {
+            cx.alias_set("node")?;
+            for signal in STOPPING {
+                cx.sig(signal, "stopping", ())?;
+            }
+            cx.sig("USR1", "status", ())?;
+        }
+        let period = cx.heap.heartbeat;
+        cx.delay("heartbeat", period, ())
+    })
+    .on("stopping", |cx, args| {
+        say(format_args!("stopping on SIG{}", args[0]));
+        tracing::info!("stopping on SIG{}", args[0]);
+        // Handled here: the runtime's shutdown stops every kernel's
+        // sessions, each with its `_stop`.
+        cx.sig_handled();
+        if let Some(runtime) = RuntimeHandle::current() {
+            runtime.shutdown();
+        }
+    })
+    .on("status", |cx, _| {
+        // USR1 is benign: handled or not, the node runs on.
+        cx.sig_handled();
+        let Some(runtime) = RuntimeHandle::current() else {
+            return;
+        };
+        for kernel in 0..runtime.kernels() {
+            let id = KernelId(u16::try_from(kernel).unwrap_or(u16::MAX));
+            if let Some(snapshot) = runtime.snapshot(id) {
+                let c = &snapshot.counters;
+                say(format_args!(
+                    "status kernel={kernel} sessions={} dispatched={} queued={} timers={} watched={}",
+                    c.sessions, c.dispatched, c.queued, c.timers, c.watched
+                ));
+            }
+        }
+    })
+    .on("heartbeat", |cx, _| {
+        cx.heap.beats += 1;
+        let period = cx.heap.heartbeat;
+        cx.delay("heartbeat", period, ())
+    })
+    .on("ping", |cx, _| {
+        Value::from(format!("pong {}", cx.heap.beats))
+    })
+}
