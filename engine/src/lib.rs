@@ -76,7 +76,7 @@ pub use crate::{
     },
     error::{Died, Error, Result, TryPostError},
     event::Event,
-    filter::{Block, Filter, FilterError, Line, Speedy, Stack, Stream},
+    filter::{Block, Filter, FilterError, FrameBuffer, Framing, Line, Speedy, Stack, Stream},
     id::{KernelId, SessionId, TimerId},
     kernel::{
         Answer, Callback, Context, Dest, Io, Kernel, Postback, Readiness, RemovedTimer, Shift,

@@ -1,16 +1,7 @@
 //! `Block`: POE::Filter::Block.
 
-use std::mem;
-
-use super::{Filter, FilterError, consume};
+use super::{Filter, FilterError, FrameBuffer, Framing};
 use crate::value::Value;
-
-/// POE's default `MaxLength`: 64 MiB.
-const DEFAULT_MAX_LENGTH: usize = 64 * 1024 * 1024;
-
-/// Digits accepted in a decimal length prefix (leading zeros included);
-/// enough for any `u64`.
-const MAX_DIGITS: usize = 20;
 
 /// Fixed-size blocks, or records behind a length prefix
 /// (POE::Filter::Block).
@@ -42,27 +33,7 @@ const MAX_DIGITS: usize = 20;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Block {
-    framing: Framing,
-    max_length: usize,
-    buf: Vec<u8>,
-    /// Start of the bytes not yet parsed.
-    head: usize,
-    /// Stream offset of `buf[head]`.
-    offset: usize,
-    /// The parsed prefix at `head`: its length and the record's.
-    expected: Option<(usize, usize)>,
-    /// Bytes of a refused record's body still to drop.
-    skip: u64,
-    /// After a malformed decimal prefix: drop non-digits without reporting
-    /// them again.
-    resync: bool,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Framing {
-    Fixed(usize),
-    Decimal,
-    U32,
+    frames: FrameBuffer,
 }
 
 impl Block {
@@ -84,145 +55,21 @@ impl Block {
 
     /// Records behind a big-endian `u32` length, up to 64 MiB.
     pub fn u32_prefixed() -> Block {
-        Block::with(Framing::U32)
+        Block::with(Framing::U32Be)
     }
 
     /// Sets the longest record a length prefix may announce (POE's
     /// `MaxLength`). Fixed-size blocks have no use for it.
-    pub fn max_length(mut self, bytes: usize) -> Block {
-        self.max_length = bytes;
-        self
+    pub fn max_length(self, bytes: usize) -> Block {
+        Block {
+            frames: self.frames.max_length(bytes),
+        }
     }
 
     fn with(framing: Framing) -> Block {
         Block {
-            framing,
-            max_length: DEFAULT_MAX_LENGTH,
-            buf: Vec::new(),
-            head: 0,
-            offset: 0,
-            expected: None,
-            skip: 0,
-            resync: false,
+            frames: FrameBuffer::new(framing),
         }
-    }
-
-    /// The longest record, taking the prefix's own range into account.
-    fn limit(&self) -> usize {
-        match self.framing {
-            Framing::U32 => self.max_length.min(u32::MAX as usize),
-            _ => self.max_length,
-        }
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.offset = self.offset.wrapping_add(n);
-        consume(&mut self.buf, &mut self.head, n);
-    }
-
-    /// Starts skipping the body of a refused record announced as `length`.
-    fn refuse(&mut self, prefix: usize, length: u64) -> FilterError {
-        self.consume(prefix);
-        self.skip = length;
-        FilterError::TooLong {
-            limit: self.limit(),
-            length: usize::try_from(length).unwrap_or(usize::MAX),
-        }
-    }
-
-    /// Parses the prefix at `head`: `Ok(None)` until it has all arrived.
-    fn prefix(&mut self) -> Result<Option<(usize, usize)>, FilterError> {
-        let avail = &self.buf[self.head..];
-        match self.framing {
-            Framing::Fixed(size) => Ok(Some((0, size))),
-            Framing::U32 => {
-                let Some(prefix) = avail.first_chunk::<4>() else {
-                    return Ok(None);
-                };
-                let length = u32::from_be_bytes(*prefix);
-                if length as usize > self.limit() {
-                    return Err(self.refuse(4, u64::from(length)));
-                }
-                Ok(Some((4, length as usize)))
-            }
-            Framing::Decimal => loop {
-                let avail = &self.buf[self.head..];
-                let Some(&first) = avail.first() else {
-                    return Ok(None);
-                };
-                if !first.is_ascii_digit() {
-                    // POE drops non-digits ("strange bytes removed").
-                    let run = avail
-                        .iter()
-                        .position(u8::is_ascii_digit)
-                        .unwrap_or(avail.len());
-                    let at = self.offset;
-                    let silent = self.resync;
-                    self.resync = run == avail.len();
-                    self.consume(run);
-                    if silent {
-                        continue;
-                    }
-                    return Err(FilterError::Malformed {
-                        at,
-                        reason: "length prefix does not start with a digit",
-                    });
-                }
-                self.resync = false;
-                let digits = avail
-                    .iter()
-                    .take(MAX_DIGITS + 1)
-                    .take_while(|b| b.is_ascii_digit())
-                    .count();
-                if digits > MAX_DIGITS {
-                    let at = self.offset + MAX_DIGITS;
-                    self.resync = true;
-                    self.consume(digits);
-                    return Err(FilterError::Malformed {
-                        at,
-                        reason: "length prefix has more than 20 digits",
-                    });
-                }
-                let Some(&end) = avail.get(digits) else {
-                    return Ok(None);
-                };
-                if end != 0 {
-                    let at = self.offset + digits;
-                    self.resync = true;
-                    self.consume(digits + 1);
-                    return Err(FilterError::Malformed {
-                        at,
-                        reason: "length prefix is not ended by NUL",
-                    });
-                }
-                let length = avail[..digits].iter().fold(0u64, |n, d| {
-                    n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-                });
-                if length > self.limit() as u64 {
-                    return Err(self.refuse(digits + 1, length));
-                }
-                return Ok(Some((digits + 1, length as usize)));
-            },
-        }
-    }
-
-    /// Drops the buffered part of a refused record's body.
-    fn skip_buffered(&mut self) {
-        if self.skip > 0 {
-            let avail = self.buf.len() - self.head;
-            let n = usize::try_from(self.skip).map_or(avail, |s| s.min(avail));
-            self.skip -= n as u64;
-            self.consume(n);
-        }
-    }
-
-    /// Drops what is left of a refused record's body from `bytes` (nothing
-    /// is buffered while a body is skipped).
-    fn skip_from<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
-        let n = usize::try_from(self.skip).map_or(bytes.len(), |s| s.min(bytes.len()));
-        self.skip -= n as u64;
-        self.offset = self.offset.wrapping_add(n);
-        &bytes[n..]
     }
 }
 
@@ -230,67 +77,18 @@ impl Filter for Block {
     type Record = Vec<u8>;
 
     fn feed(&mut self, bytes: &[u8]) {
-        // Drop a refused body here rather than after copying it.
-        self.skip_buffered();
-        let bytes = if self.skip > 0 {
-            self.skip_from(bytes)
-        } else {
-            bytes
-        };
-        self.buf.extend_from_slice(bytes);
+        self.frames.feed(bytes);
     }
 
     fn next_record(&mut self) -> Result<Option<Vec<u8>>, FilterError> {
-        self.skip_buffered();
-        if self.skip > 0 {
-            return Ok(None);
-        }
-        let (prefix, length) = match self.expected {
-            Some(expected) => expected,
-            None => match self.prefix()? {
-                Some(expected) => expected,
-                None => return Ok(None),
-            },
-        };
-        // Keep the prefix in the buffer until the record is whole, so
-        // take_pending can hand it on.
-        self.expected = Some((prefix, length));
-        if self.buf.len() - self.head < prefix + length {
-            return Ok(None);
-        }
-        let start = self.head + prefix;
-        let record = self.buf[start..start + length].to_vec();
-        self.expected = None;
-        self.consume(prefix + length);
-        Ok(Some(record))
+        Ok(self.frames.next_frame()?.map(<[u8]>::to_vec))
     }
 
     /// Fixed-size blocks take any whole number of blocks (POE writes
     /// whatever it is given, leaving the reader out of step); a prefixed
     /// record must be within `max_length`, as the reader requires.
     fn encode(&mut self, record: Vec<u8>, out: &mut Vec<u8>) -> Result<(), FilterError> {
-        let length = record.len();
-        match self.framing {
-            Framing::Fixed(block) => {
-                if !length.is_multiple_of(block) {
-                    return Err(FilterError::WrongSize { block, length });
-                }
-            }
-            _ if length > self.limit() => {
-                return Err(FilterError::TooLong {
-                    limit: self.limit(),
-                    length,
-                });
-            }
-            Framing::Decimal => {
-                out.extend_from_slice(length.to_string().as_bytes());
-                out.push(0);
-            }
-            Framing::U32 => {
-                let prefix = u32::try_from(length).expect("length is within limit()");
-                out.extend_from_slice(&prefix.to_be_bytes());
-            }
-        }
+        self.frames.put_prefix(record.len(), out)?;
         out.extend_from_slice(&record);
         Ok(())
     }
@@ -298,14 +96,7 @@ impl Filter for Block {
     /// Returns everything not yet returned as a record, prefix included;
     /// leaves the filter as new (a refused body is no longer skipped).
     fn take_pending(&mut self) -> Vec<u8> {
-        let mut pending = mem::take(&mut self.buf);
-        pending.drain(..self.head);
-        self.offset = self.offset.wrapping_add(pending.len());
-        self.head = 0;
-        self.expected = None;
-        self.skip = 0;
-        self.resync = false;
-        pending
+        self.frames.take_pending()
     }
 
     /// Always `Value::Bytes`.
@@ -488,7 +279,7 @@ mod tests {
         for _ in 0..64 {
             f.feed(&chunk);
             assert_eq!(f.next_record(), Ok(None));
-            assert!(f.buf.capacity() <= 64);
+            assert!(f.frames.capacity() <= 64);
         }
         let mut f = Block::length_prefixed();
         f.feed(b"99999999999999999999\0");
@@ -501,7 +292,7 @@ mod tests {
         );
         f.feed(&chunk);
         assert_eq!(f.next_record(), Ok(None));
-        assert!(f.buf.capacity() <= 64);
+        assert!(f.frames.capacity() <= 64);
     }
 
     #[test]
@@ -521,7 +312,7 @@ mod tests {
         for _ in 0..160 {
             f.feed(&chunk);
             errors += drain(&mut f).len();
-            assert_eq!(f.buf.len() - f.head, 0);
+            assert_eq!(f.frames.buffered(), 0);
         }
         assert_eq!(errors, 1);
     }

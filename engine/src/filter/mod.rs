@@ -12,6 +12,8 @@
 //!   (POE::Filter::Block).
 //! - [`Stack`]: one filter's records as the next filter's bytes
 //!   (POE::Filter::Stackable).
+//! - [`FrameBuffer`]: the length-prefixed read buffer `Block` and `Speedy`
+//!   share, which lends each frame's body to a decoder without a copy.
 //! - [`Speedy`]: typed Rust values, length-framed, encoded with `speedy`
 //!   (the role of POE::Filter::Reference).
 //!
@@ -21,6 +23,7 @@
 //! what it must to carry on with the next record.
 
 mod block;
+mod frame;
 mod line;
 mod speedy;
 mod stack;
@@ -28,7 +31,14 @@ mod stream;
 
 use std::{error, fmt};
 
-pub use self::{block::Block, line::Line, speedy::Speedy, stack::Stack, stream::Stream};
+pub use self::{
+    block::Block,
+    frame::{FrameBuffer, Framing},
+    line::Line,
+    speedy::Speedy,
+    stack::Stack,
+    stream::Stream,
+};
 
 /// Turns a byte stream into records and records into bytes (POE::Filter).
 ///

@@ -5,14 +5,11 @@ use std::{any::Any, fmt, marker::PhantomData};
 
 use speedy::{IsEof, LittleEndian, Readable, Writable};
 
-use super::{Filter, FilterError, consume};
+use super::{Filter, FilterError, FrameBuffer, Framing};
 use crate::value::Value;
 
 /// The default largest frame body: 16 MiB.
 const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
-
-/// Bytes in a frame's length prefix.
-const PREFIX: usize = 4;
 
 /// Typed values, one per frame (the role of POE::Filter::Reference).
 ///
@@ -40,14 +37,7 @@ const PREFIX: usize = 4;
 /// # Ok::<(), roe_engine::FilterError>(())
 /// ```
 pub struct Speedy<T> {
-    max_frame: usize,
-    buf: Vec<u8>,
-    /// Start of the bytes not yet parsed.
-    head: usize,
-    /// Stream offset of `buf[head]`.
-    offset: usize,
-    /// Bytes of a refused frame's body still to drop.
-    skip: usize,
+    frames: FrameBuffer,
     _record: PhantomData<fn() -> T>,
 }
 
@@ -55,110 +45,52 @@ impl<T> Speedy<T> {
     /// A filter for frames of up to 16 MiB.
     pub fn new() -> Speedy<T> {
         Speedy {
-            max_frame: DEFAULT_MAX_FRAME,
-            buf: Vec::new(),
-            head: 0,
-            offset: 0,
-            skip: 0,
+            frames: FrameBuffer::new(Framing::U32Le).max_length(DEFAULT_MAX_FRAME),
             _record: PhantomData,
         }
     }
 
     /// Sets the largest frame body accepted and written (at most
     /// `u32::MAX`, which the prefix can express).
-    pub fn max_frame(mut self, bytes: usize) -> Speedy<T> {
-        self.max_frame = bytes;
-        self
-    }
-
-    fn limit(&self) -> usize {
-        self.max_frame.min(u32::MAX as usize)
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.offset = self.offset.wrapping_add(n);
-        consume(&mut self.buf, &mut self.head, n);
-    }
-
-    /// Drops the buffered part of a refused frame's body.
-    fn skip_buffered(&mut self) {
-        let n = self.skip.min(self.buf.len() - self.head);
-        self.skip -= n;
-        self.consume(n);
-    }
-}
-
-impl<T> Default for Speedy<T> {
-    fn default() -> Speedy<T> {
-        Speedy::new()
-    }
-}
-
-impl<T> Clone for Speedy<T> {
-    fn clone(&self) -> Speedy<T> {
+    pub fn max_frame(self, bytes: usize) -> Speedy<T> {
         Speedy {
-            max_frame: self.max_frame,
-            buf: self.buf.clone(),
-            head: self.head,
-            offset: self.offset,
-            skip: self.skip,
+            frames: self.frames.max_length(bytes),
             _record: PhantomData,
         }
     }
-}
 
-impl<T> fmt::Debug for Speedy<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Speedy")
-            .field("type", &std::any::type_name::<T>())
-            .field("max_frame", &self.max_frame)
-            .field("buffered", &(self.buf.len() - self.head))
-            .field("skip", &self.skip)
-            .finish()
-    }
-}
-
-impl<T> Filter for Speedy<T>
-where
-    T: for<'a> Readable<'a, LittleEndian> + Writable<LittleEndian> + Any + Send + Sync,
-{
-    type Record = T;
-
-    fn feed(&mut self, bytes: &[u8]) {
-        self.skip_buffered();
-        let n = self.skip.min(bytes.len());
-        self.skip -= n;
-        self.offset = self.offset.wrapping_add(n);
-        self.buf.extend_from_slice(&bytes[n..]);
-    }
-
-    fn next_record(&mut self) -> Result<Option<T>, FilterError> {
-        self.skip_buffered();
-        if self.skip > 0 {
-            return Ok(None);
-        }
-        let avail = &self.buf[self.head..];
-        let Some(prefix) = avail.first_chunk::<PREFIX>() else {
+    /// Decodes the next whole frame as a value that may borrow from the
+    /// read buffer (a `&str` or `&[u8]` field is not copied); the value
+    /// lives until the filter is used again.
+    ///
+    /// # Errors
+    ///
+    /// As [`next_record`](Filter::next_record).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::{Filter, Speedy};
+    ///
+    /// let mut wire = Vec::new();
+    /// Speedy::<(u8, String)>::new().encode((1, "one".into()), &mut wire)?;
+    /// let mut frames = Speedy::<(u8, String)>::new();
+    /// frames.feed(&wire);
+    /// let borrowed: Option<(u8, &str)> = frames.next_borrowed()?;
+    /// assert_eq!(borrowed, Some((1, "one")));
+    /// # Ok::<(), roe_engine::FilterError>(())
+    /// ```
+    pub fn next_borrowed<'a, B>(&'a mut self) -> Result<Option<B>, FilterError>
+    where
+        B: Readable<'a, LittleEndian>,
+    {
+        let Some((body, at)) = self.frames.next_frame_at()? else {
             return Ok(None);
         };
-        let length = u32::from_le_bytes(*prefix) as usize;
-        if length > self.limit() {
-            self.consume(PREFIX);
-            self.skip = length;
-            return Err(FilterError::TooLong {
-                limit: self.limit(),
-                length,
-            });
-        }
-        let Some(body) = avail.get(PREFIX..PREFIX + length) else {
-            return Ok(None);
-        };
-        let at = self.offset;
         let (decoded, used) =
-            T::read_with_length_from_buffer_with_ctx(LittleEndian::default(), body);
-        self.consume(PREFIX + length);
+            B::read_with_length_from_buffer_with_ctx(LittleEndian::default(), body);
         match decoded {
-            Ok(value) if used == length => Ok(Some(value)),
+            Ok(value) if used == body.len() => Ok(Some(value)),
             Ok(_) => Err(FilterError::Malformed {
                 at,
                 reason: "frame has bytes left over after the value",
@@ -173,6 +105,45 @@ where
             }),
         }
     }
+}
+
+impl<T> Default for Speedy<T> {
+    fn default() -> Speedy<T> {
+        Speedy::new()
+    }
+}
+
+impl<T> Clone for Speedy<T> {
+    fn clone(&self) -> Speedy<T> {
+        Speedy {
+            frames: self.frames.clone(),
+            _record: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Speedy<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Speedy")
+            .field("type", &std::any::type_name::<T>())
+            .field("frames", &self.frames)
+            .finish()
+    }
+}
+
+impl<T> Filter for Speedy<T>
+where
+    T: for<'a> Readable<'a, LittleEndian> + Writable<LittleEndian> + Any + Send + Sync,
+{
+    type Record = T;
+
+    fn feed(&mut self, bytes: &[u8]) {
+        self.frames.feed(bytes);
+    }
+
+    fn next_record(&mut self) -> Result<Option<T>, FilterError> {
+        self.next_borrowed::<T>()
+    }
 
     /// Writes one frame; a value whose encoding is over `max_frame` is
     /// refused, as the reading end would refuse it.
@@ -182,18 +153,12 @@ where
             .map_err(|_| FilterError::Unencodable {
                 reason: "speedy cannot size the value",
             })?;
-        if length > self.limit() {
-            return Err(FilterError::TooLong {
-                limit: self.limit(),
-                length,
-            });
-        }
         let start = out.len();
-        let prefix = u32::try_from(length).expect("length is within limit()");
-        out.extend_from_slice(&prefix.to_le_bytes());
-        out.resize(start + PREFIX + length, 0);
+        self.frames.put_prefix(length, out)?;
+        let body = out.len();
+        out.resize(body + length, 0);
         if record
-            .write_to_buffer_with_ctx(LittleEndian::default(), &mut out[start + PREFIX..])
+            .write_to_buffer_with_ctx(LittleEndian::default(), &mut out[body..])
             .is_err()
         {
             out.truncate(start);
@@ -207,12 +172,7 @@ where
     /// Returns the bytes of frames not yet returned, prefix included; leaves
     /// the filter as new (a refused body is no longer skipped).
     fn take_pending(&mut self) -> Vec<u8> {
-        let mut pending = std::mem::take(&mut self.buf);
-        pending.drain(..self.head);
-        self.offset = self.offset.wrapping_add(pending.len());
-        self.head = 0;
-        self.skip = 0;
-        pending
+        self.frames.take_pending()
     }
 
     /// The value as [`Value::Local`]: it stays in this process.
@@ -312,7 +272,7 @@ mod tests {
         for _ in 0..32 {
             f.feed(&chunk);
             assert_eq!(f.next_record(), Ok(None));
-            assert!(f.buf.capacity() <= 64);
+            assert!(f.frames.capacity() <= 64);
         }
         // The skipped body is dropped exactly; the next frame is read.
         let make = || Speedy::<u16>::new().max_frame(2);
@@ -399,7 +359,7 @@ mod tests {
         let input = rng.bytes(20_000);
         let mut f = Speedy::<Point>::new().max_frame(1000);
         run(&mut f, &input, || 97);
-        assert!(f.buf.len() - f.head <= 1004);
+        assert!(f.frames.buffered() <= 1004);
     }
 
     #[test]
