@@ -11,7 +11,7 @@ use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
 ///
 /// On this VM kind, a process lands in a slow regime for cross-thread
 /// wake-ups (60–75 µs) until a thread has been pinned and unpinned once;
-/// after that they cost 2–5 µs (shared/spec/perf/notes.md). Benchmarks that
+/// after that they cost 2–5 µs (docs/benchmarks.md, "The machine"). Benchmarks that
 /// cross threads call this first, or their numbers are noise.
 pub fn settle_wakeups() {
     let Ok(all) = sched_getaffinity(None) else {
