@@ -14,12 +14,17 @@ use crate::{
 /// values. [`Error::errno`] gives the POSIX number POE would have used, so a
 /// port can keep its checks (see docs/porting.md).
 ///
-/// Handlers return `Result<T, E>` for any `E: Into<Error>`: the kernel's own
-/// errors, [`std::io::Error`], a boxed error of any kind (which becomes
-/// [`Error::Handler`]), or a message (`Err("why".into())`). An error out of
-/// a handler becomes POE's `DIE` signal; if no session handles it,
-/// [`Kernel::run`](crate::Kernel::run) returns [`Error::Died`] with where it
-/// happened.
+/// A handler that can fail returns [`Result<T>`](crate::Result), and `?`
+/// brings any error that converts into `Error` along: the kernel's own,
+/// [`std::io::Error`], a boxed error of any kind (which becomes
+/// [`Error::Handler`] and keeps it as its [`source`](error::Error::source)),
+/// or a message (`Err("why".into())`). A crate's own error type converts
+/// with `.map_err(Error::other)?`, or once and for all with an
+/// `impl From<MyError> for roe_engine::Error` in that crate. (The error
+/// type is fixed rather than generic so that a closure ending in `Ok(())`
+/// needs no annotation.) An error out of a handler becomes POE's `DIE`
+/// signal; if no session handles it, [`Kernel::run`](crate::Kernel::run)
+/// returns [`Error::Died`] with where it happened.
 ///
 /// # Examples
 ///
@@ -179,6 +184,25 @@ impl fmt::Display for Died {
 }
 
 impl Error {
+    /// A handler error wrapping another crate's error, which stays
+    /// reachable through [`source`](error::Error::source) (as
+    /// [`io::Error::other`] does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use roe_engine::Error;
+    ///
+    /// let parsed: Result<u8, Error> = "300".parse::<u8>().map_err(Error::other);
+    /// let err = parsed.unwrap_err();
+    /// assert!(matches!(err, Error::Handler(_)));
+    /// assert!(err.source().is_some());
+    /// ```
+    pub fn other(error: impl error::Error + Send + Sync + 'static) -> Error {
+        Error::Handler(Box::new(error))
+    }
+
     /// A handler error with a message, for handlers that fail without an
     /// underlying error value (Perl's `die "message"`).
     pub fn handler(message: impl fmt::Display) -> Error {
