@@ -1,7 +1,10 @@
 //! W4: a million timers with pseudo-random deadlines within 100 ms, all
 //! fired, and half cancelled before the rest fire; beside tokio-util's
-//! `DelayQueue` (current_thread runtime) and a floor (a `BinaryHeap` with
-//! lazy cancellation and a sleep until the next deadline).
+//! `DelayQueue` (current_thread runtime), an indexed heap (compact keys,
+//! O(log n) cancel: the structure roe's timing wheel was chosen over), and a
+//! floor (a `BinaryHeap` with lazy cancellation and a sleep until the next
+//! deadline). The heap and the floor are bare structures with no kernel
+//! around them, so each is an upper bound for a kernel built on it.
 //!
 //! The figure of merit is timer operations (inserts + cancels + fires) per
 //! CPU-second of the thread, so waiting for deadlines costs nothing: each
@@ -142,6 +145,142 @@ fn floor_timers(due: &[Duration], cancel: bool) -> usize {
     fired
 }
 
+/// An indexed 4-ary min-heap of timers: 16-byte keys in the heap, each
+/// timer's heap position in a slab, so a cancel finds its key in O(1) and
+/// removes it in O(log n).
+struct IndexedHeap {
+    /// `(due, slot)`, ordered by due time then slot (set order, as the
+    /// slab hands out slots in order here).
+    keys: Vec<(u64, u32)>,
+    /// Each slot's position in `keys`, or `GONE`.
+    positions: Vec<u32>,
+}
+
+impl IndexedHeap {
+    const GONE: u32 = u32::MAX;
+    const ARITY: usize = 4;
+
+    fn with_capacity(n: usize) -> IndexedHeap {
+        IndexedHeap {
+            keys: Vec::with_capacity(n),
+            positions: Vec::with_capacity(n),
+        }
+    }
+
+    fn insert(&mut self, due: u64) -> u32 {
+        let slot = self.positions.len() as u32;
+        self.positions.push(self.keys.len() as u32);
+        self.keys.push((due, slot));
+        self.sift_up(self.keys.len() - 1);
+        slot
+    }
+
+    fn cancel(&mut self, slot: u32) -> bool {
+        let at = self.positions[slot as usize];
+        if at == Self::GONE {
+            return false;
+        }
+        self.remove_at(at as usize);
+        true
+    }
+
+    fn peek(&self) -> Option<u64> {
+        self.keys.first().map(|&(due, _)| due)
+    }
+
+    fn pop(&mut self) -> Option<(u64, u32)> {
+        let first = *self.keys.first()?;
+        self.remove_at(0);
+        Some(first)
+    }
+
+    fn remove_at(&mut self, at: usize) {
+        let gone = self.keys.swap_remove(at);
+        self.positions[gone.1 as usize] = Self::GONE;
+        if at < self.keys.len() {
+            // The key moved into the hole goes up or down, never both.
+            let moved = self.keys[at].1 as usize;
+            self.sift_up(at);
+            self.sift_down(self.positions[moved] as usize);
+        }
+    }
+
+    fn set(&mut self, at: usize, key: (u64, u32)) {
+        self.keys[at] = key;
+        self.positions[key.1 as usize] = at as u32;
+    }
+
+    fn sift_up(&mut self, mut at: usize) {
+        let key = self.keys[at];
+        while at > 0 {
+            let parent = (at - 1) / Self::ARITY;
+            if self.keys[parent] <= key {
+                break;
+            }
+            self.set(at, self.keys[parent]);
+            at = parent;
+        }
+        self.set(at, key);
+    }
+
+    fn sift_down(&mut self, mut at: usize) {
+        let len = self.keys.len();
+        if at >= len {
+            return;
+        }
+        let key = self.keys[at];
+        loop {
+            let first = at * Self::ARITY + 1;
+            if first >= len {
+                break;
+            }
+            let last = (first + Self::ARITY).min(len);
+            let (child, &least) = self.keys[first..last]
+                .iter()
+                .enumerate()
+                .min_by_key(|&(_, k)| *k)
+                .map(|(i, k)| (first + i, k))
+                .expect("a non-empty range of children");
+            if least >= key {
+                break;
+            }
+            self.set(at, least);
+            at = child;
+        }
+        self.set(at, key);
+    }
+}
+
+fn heap_timers(due: &[Duration], cancel: bool) -> usize {
+    let start = Instant::now();
+    let mut heap = IndexedHeap::with_capacity(due.len());
+    let slots: Vec<u32> = due
+        .iter()
+        .map(|delay| heap.insert(delay.as_nanos() as u64))
+        .collect();
+    if cancel {
+        for &slot in slots.iter().step_by(2) {
+            assert!(heap.cancel(slot), "a pending timer cancels");
+        }
+    }
+    let mut fired = 0;
+    let mut last = None;
+    while let Some(next) = heap.peek() {
+        let now = start.elapsed().as_nanos() as u64;
+        if next > now {
+            std::thread::sleep(Duration::from_nanos(next - now));
+            continue;
+        }
+        while heap.peek().is_some_and(|at| at <= now) {
+            let key = heap.pop().expect("a peeked key");
+            assert!(last < Some(key), "timers fire in (due, set order)");
+            last = Some(key);
+            fired += 1;
+        }
+    }
+    fired
+}
+
 fn measure(b: &mut criterion::Bencher<'_>, expect: usize, mut run: impl FnMut() -> usize) {
     b.iter_custom(|iters| {
         let mut total = Duration::ZERO;
@@ -175,6 +314,9 @@ fn w4(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("tokio DelayQueue", N), |b| {
             measure(b, expect, || tokio_timers(&rt, &due, cancel));
+        });
+        group.bench_function(BenchmarkId::new("indexed heap", N), |b| {
+            measure(b, expect, || heap_timers(&due, cancel));
         });
         group.bench_function(BenchmarkId::new("floor", N), |b| {
             measure(b, expect, || floor_timers(&due, cancel));
