@@ -78,6 +78,10 @@ pub struct Counters {
     pub overflowed: u64,
     /// Posts waiting in overflow queues (at the snapshot).
     pub overflow_waiting: usize,
+    /// The most posts waiting in overflow queues at once. A kernel stops
+    /// dispatching its own queue once an inbox's worth waits, so this
+    /// stays near the runtime's inbox capacity however fast it posts.
+    pub overflow_high_water: usize,
     /// Posts and replies that found their target gone: a session that
     /// ended, or a kernel that finished, before they arrived (POE drops a
     /// post to a session that is gone; roe counts it).

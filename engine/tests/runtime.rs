@@ -42,7 +42,8 @@ fn runtime(kernels: usize) -> roe_engine::RuntimeBuilder {
 
 /// Every kernel floods every other with numbered posts through small
 /// inboxes (so most posts wait in overflow queues); each receiver checks
-/// that every sender's numbers arrive in order, none missing.
+/// that every sender's numbers arrive in order, none missing, and each
+/// sender's overflow stays bounded.
 #[test]
 fn posts_between_each_pair_of_kernels_arrive_in_order_under_load() {
     const KERNELS: usize = 3;
@@ -123,6 +124,22 @@ fn posts_between_each_pair_of_kernels_arrive_in_order_under_load() {
         overflowed > 0,
         "16-slot inboxes must overflow under 120k posts"
     );
+    // Every kernel floods the others while they flood it; each stops
+    // dispatching once an inbox's worth waits in its overflow, still taking
+    // its own inbox, so none runs ahead and none deadlocks. One burst (to
+    // each other kernel) is the most it can add past the limit.
+    for k in 0..KERNELS as u16 {
+        let high = handle
+            .snapshot(KernelId(k))
+            .unwrap()
+            .counters
+            .overflow_high_water;
+        let limit = 16 + BURST as usize * (KERNELS - 1);
+        assert!(
+            high <= limit,
+            "kernel {k} let {high} posts wait (limit {limit})"
+        );
+    }
 }
 
 /// A session on kernel 1 uses an alias held on kernel 0: posts, SENDER

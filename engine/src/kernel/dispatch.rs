@@ -35,6 +35,10 @@ use crate::{
     value::{Args, Map, Value},
 };
 
+/// Messages from other kernels a kernel applies per slice, so one busy
+/// sender cannot hold another kernel's slices.
+const REMOTE_BATCH: usize = 1024;
+
 impl Kernel {
     /// POE's timeslice: the idle test and the wait (skipped while busy),
     /// ready I/O, what other kernels sent, then everything due when the
@@ -44,6 +48,14 @@ impl Kernel {
         core.acct.counters.slices += 1;
         // Output put outside any handler (the main program) goes out now.
         core.flush_sources();
+        if core.link.as_ref().is_some_and(|link| link.is_throttled()) {
+            // Too much waits to go to other kernels: hold the queue until
+            // they make room (see `Link::is_throttled`).
+            core.wait_for_room();
+            self.scope().dispatch_io();
+            self.take_link();
+            return;
+        }
         if core.is_busy() {
             core.acct.sampler.time_every(false);
         } else {
@@ -70,23 +82,23 @@ impl Kernel {
 
     #[cold]
     fn link_work(&mut self) {
+        let received = self.receive_remote();
         let mut batch = mem::take(&mut self.batch);
+        batch.received = received;
         if let Some(link) = &mut self.core.link {
             link.take(&mut batch);
         }
-        let taken = batch.messages.len() + batch.tasks.len();
+        let taken = received + batch.messages.len() + batch.tasks.len();
         if taken == 0 && !batch.stop && batch.sent == 0 && batch.undeliverable == 0 {
             self.batch = batch;
             return;
         }
-        // Busy first; the messages stop counting as in flight only once
-        // applied: the runtime never looks idle in between.
         if let Some(link) = &mut self.core.link {
             link.woke();
         }
         let counters = &mut self.core.acct.counters;
-        counters.inbox_high_water = counters.inbox_high_water.max(batch.waiting);
-        counters.received_remote += batch.messages.len() as u64;
+        counters.inbox_high_water = counters.inbox_high_water.max(received + batch.waiting);
+        counters.received_remote += (received + batch.messages.len()) as u64;
         counters.sent_remote += mem::take(&mut batch.sent);
         counters.undeliverable += mem::take(&mut batch.undeliverable);
         for message in batch.messages.drain(..) {
@@ -116,6 +128,30 @@ impl Kernel {
             );
         }
         self.batch = batch;
+    }
+}
+
+impl Kernel {
+    /// Applies messages from other kernels as they are received, up to
+    /// [`REMOTE_BATCH`]. Busy first: the messages stop counting as in
+    /// flight only once applied (`taken_remote`, after `take`), so the
+    /// runtime never looks idle in between.
+    fn receive_remote(&mut self) -> usize {
+        let mut received = 0;
+        while received < REMOTE_BATCH {
+            let Some(link) = &mut self.core.link else {
+                break;
+            };
+            let Some(message) = link.receive() else {
+                break;
+            };
+            if received == 0 {
+                link.woke();
+            }
+            received += 1;
+            self.core.apply(message);
+        }
+        received
     }
 }
 

@@ -20,10 +20,15 @@ use crate::{
 /// Work run on a kernel's own thread with the kernel in hand.
 pub(crate) type Task = Box<dyn FnOnce(&mut Kernel) + Send>;
 
-/// What a runtime hands its kernel in one slice.
+/// What a runtime hands its kernel in one slice, besides the messages the
+/// kernel takes one by one with [`Link::receive`].
 #[derive(Default)]
 pub(crate) struct Batch {
-    /// Posts, calls and replies from other kernels, in arrival order.
+    /// Messages from other kernels the kernel applied before `take`: the
+    /// link tells their senders there is room again.
+    pub received: usize,
+    /// Everything left in the inbox when the shutdown stops the kernel, in
+    /// arrival order.
     pub messages: Vec<Message>,
     /// Work to run with the kernel in hand.
     pub tasks: Vec<Task>,
@@ -34,7 +39,7 @@ pub(crate) struct Batch {
     pub sent: u64,
     /// Messages from its overflow queues whose kernel had finished.
     pub undeliverable: u64,
-    /// Messages found waiting in the inbox when the batch was taken.
+    /// Messages left in the inbox when the batch was taken.
     pub waiting: usize,
 }
 
@@ -99,15 +104,31 @@ pub(crate) enum Reaction {
 
 /// A kernel's link to the runtime it belongs to.
 pub(crate) trait Link {
-    /// Takes what waits for this kernel: messages and tasks from other
-    /// kernels and threads, a bounded batch per slice so a busy sender
-    /// cannot hold it, and moves overflow and shutdown along. Called when
-    /// the mailbox announces remote work, or while [`Link::is_busy`].
+    /// The next message from another kernel, if one waits. The kernel
+    /// applies each as it comes (a message is moved once, not gathered
+    /// first), a bounded number per slice so a busy sender cannot hold it.
+    fn receive(&mut self) -> Option<Message>;
+
+    /// Takes the rest of what waits for this kernel (tasks from other
+    /// threads), tells senders waiting for room that `batch.received`
+    /// messages made some, and moves overflow and shutdown along. Called
+    /// when the mailbox announces remote work, or while [`Link::is_busy`].
     fn take(&mut self, batch: &mut Batch);
 
     /// Overflow to resend or a shutdown to move along: the kernel looks at
     /// the link every slice, and is not idle.
     fn is_busy(&self) -> bool;
+
+    /// So many posts wait in overflow queues that the kernel stops
+    /// dispatching its own queue until other kernels make room: a kernel
+    /// that floods another is held to the pace the other takes its posts
+    /// at, and its overflow stays bounded.
+    fn is_throttled(&self) -> bool;
+
+    /// Some kernel that overflow waits for has room now: a throttled
+    /// kernel looks once more after it parks, so a wake-up sent just before
+    /// is not lost.
+    fn has_room(&self) -> bool;
 
     /// How long a wait may last at most (overflow and shutdown are retried,
     /// as no wake-up announces room in another kernel's inbox).

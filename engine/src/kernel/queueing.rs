@@ -128,7 +128,11 @@ impl Core {
         };
         match link.send(target, message) {
             Ok(Delivery::Sent) => self.acct.counters.sent_remote += 1,
-            Ok(Delivery::Queued) => self.acct.counters.overflowed += 1,
+            Ok(Delivery::Queued) => {
+                let counters = &mut self.acct.counters;
+                counters.overflowed += 1;
+                counters.overflow_high_water = counters.overflow_high_water.max(link.overflowing());
+            }
             Err(error) => return Err(error.into_error(target)),
         }
         Ok(())

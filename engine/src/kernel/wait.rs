@@ -160,6 +160,28 @@ impl Core {
         self.clock.now();
     }
 
+    /// A throttled kernel's wait (see `Link::is_throttled`): until another
+    /// kernel makes room, a message or readiness arrives, or the link's
+    /// retry time passes. Its own queue waits meanwhile; ready I/O does not.
+    pub fn wait_for_room(&mut self) {
+        let Some(link) = &self.link else {
+            return;
+        };
+        let retry = link.wait_cap();
+        // Park, then look once more, as `wait` does: the kernel that makes
+        // room either sees us parked and wakes us, or we see the room.
+        self.inbox.waker().park();
+        let timeout = if self.inbox.has_any() || link.has_room() {
+            Some(Duration::ZERO)
+        } else {
+            retry
+        };
+        self.reactor_wait(timeout);
+        self.inbox.waker().unpark();
+        self.fold();
+        self.clock.now();
+    }
+
     /// One wait on the reactor.
     fn reactor_wait(&mut self, timeout: Option<Duration>) {
         if let Err(error) = self.io.reactor.wait(timeout) {

@@ -14,10 +14,6 @@ use crate::{
     value::Str,
 };
 
-/// Cross-kernel messages a kernel takes per slice, so one busy sender
-/// cannot hold another kernel's slices.
-const REMOTE_BATCH: usize = 1024;
-
 /// How soon a kernel with posts waiting in an overflow queue tries again.
 const OVERFLOW_RETRY: Duration = Duration::from_millis(1);
 
@@ -43,6 +39,9 @@ pub(super) struct Attached {
     overflow: Vec<VecDeque<Message>>,
     /// How many posts wait in `overflow`.
     overflowing: usize,
+    /// Overflow at which the kernel stops dispatching until room is made:
+    /// one inbox's worth.
+    throttle_at: usize,
     /// The kernel told the runtime it had nothing to do.
     pub reported_idle: bool,
     /// This slice's idle check found nothing to do; told the runtime if
@@ -62,6 +61,7 @@ impl Attached {
         tasks: Receiver<Task>,
     ) -> Attached {
         let overflow = (0..shared.kernels()).map(|_| VecDeque::new()).collect();
+        let throttle_at = remote.capacity().unwrap_or(usize::MAX);
         Attached {
             shared,
             me,
@@ -69,6 +69,7 @@ impl Attached {
             tasks,
             overflow,
             overflowing: 0,
+            throttle_at,
             reported_idle: false,
             wants_idle: false,
             idled: false,
@@ -131,13 +132,14 @@ impl Attached {
 }
 
 impl Link for Attached {
+    fn receive(&mut self) -> Option<Message> {
+        self.remote.try_recv().ok()
+    }
+
     fn take(&mut self, batch: &mut Batch) {
         batch.tasks.extend(self.tasks.try_iter());
         batch.waiting = self.remote.len();
-        batch
-            .messages
-            .extend(self.remote.try_iter().take(REMOTE_BATCH));
-        if !batch.messages.is_empty() {
+        if batch.received > 0 {
             self.shared.room_made(self.me);
         }
         self.flush_overflow(batch);
@@ -146,6 +148,19 @@ impl Link for Attached {
 
     fn is_busy(&self) -> bool {
         self.overflowing != 0 || matches!(self.phase, Phase::Draining | Phase::Drained)
+    }
+
+    fn is_throttled(&self) -> bool {
+        self.overflowing >= self.throttle_at
+    }
+
+    fn has_room(&self) -> bool {
+        self.overflow.iter().enumerate().any(|(index, queue)| {
+            !queue.is_empty()
+                && self.shared.has_room(KernelId(
+                    u16::try_from(index).expect("kernel numbers fit u16"),
+                ))
+        })
     }
 
     /// Overflow is retried. A shutdown just asked moves along at once; one
