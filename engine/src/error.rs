@@ -100,6 +100,20 @@ pub enum Error {
 }
 
 /// `Result` with the engine's [`Error`].
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Kernel, Result, Session};
+///
+/// fn start() -> Result<Kernel> {
+///     let mut kernel = Kernel::new()?;
+///     kernel.spawn(Session::new(()).on("_start", |_, _| {}))?;
+///     Ok(kernel)
+/// }
+/// start()?.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A handler failure nobody handled: the error, and where it happened, as
@@ -107,6 +121,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// The file and line are the caller's: where the event being handled was
 /// posted, called or set from (POE's `CALLER_FILE` and `CALLER_LINE`).
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Error, Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// let worker = kernel.spawn(
+///     Session::new(())
+///         .on("_start", |cx, _| cx.yield_("work", ()))
+///         .on("work", |_, _| -> roe_engine::Result<()> { Err("out of paper".into()) }),
+/// )?;
+/// let Err(Error::Died(died)) = kernel.run() else { panic!("nobody handled the DIE") };
+/// assert_eq!(died.session(), worker);
+/// assert_eq!(died.event().as_str(), "work");
+/// assert_eq!(died.message(), "out of paper");
+/// assert!(died.file().ends_with(".rs") && died.line() > 0);
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Died {
     pub(crate) error: Error,

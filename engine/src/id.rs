@@ -3,6 +3,18 @@
 use std::fmt;
 
 /// Names one kernel of a process (one per thread in a runtime).
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Kernel, KernelId};
+///
+/// // A lone kernel is kernel 0; a runtime numbers its kernels from 0.
+/// let kernel = Kernel::new()?;
+/// assert_eq!(kernel.id(), KernelId(0));
+/// assert_eq!(KernelId(3).to_string(), "3");
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct KernelId(pub u16);
 
@@ -21,6 +33,25 @@ impl fmt::Display for KernelId {
 ///
 /// Displays as POE's number (`7`), with the kernel after an `@` when it is
 /// not kernel 0 (`7@2`).
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Kernel, KernelId, Session, SessionId};
+///
+/// let mut kernel = Kernel::new()?;
+/// let id = kernel.spawn(Session::new(()).on("_start", |cx, _| {
+///     assert_eq!(cx.session().number(), 1); // POE's first session is 1
+/// }))?;
+/// assert_eq!(id.number(), 1);
+/// assert_eq!(id.kernel(), KernelId(0));
+/// assert_eq!(id.to_string(), "1");
+/// // The same session, as a peer that knows only its number names it.
+/// assert_eq!(SessionId::from_number(KernelId(0), 1), id);
+/// assert_eq!(SessionId::from_number(KernelId(2), 7).to_string(), "7@2");
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct SessionId {
     seq: u64,
@@ -125,6 +156,27 @@ impl fmt::Display for SessionId {
 ///
 /// POE draws timer IDs from the counter every queued item uses, so they
 /// increase but have gaps; roe does the same.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(Session::new(()).on("_start", |cx, _| {
+///     let first = cx.delay_set("tick", Duration::from_secs(60), ())?;
+///     let second = cx.delay_set("tick", Duration::from_secs(60), ())?;
+///     assert!(second.number() > first.number());
+///     assert_eq!(first.kernel(), cx.kernel_id());
+///     // Removing both leaves nothing to wait for, so the kernel ends.
+///     cx.alarm_remove(first)?;
+///     cx.alarm_remove(second)?;
+///     Ok::<_, roe_engine::Error>(())
+/// }))?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct TimerId {
     seq: u64,

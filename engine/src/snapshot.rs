@@ -21,6 +21,33 @@ use crate::{
 };
 
 /// One kernel at one instant.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{Event, Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// let ticker = kernel.spawn(
+///     Session::new(())
+///         .on("_start", |cx, _| {
+///             cx.alias_set("ticker")?;
+///             cx.delay("tick", Duration::from_millis(1), ())
+///         })
+///         .on("tick", |_, _| {}),
+/// )?;
+/// // Publishes one at once, then at most every second while it runs.
+/// let reader = kernel.snapshots(Duration::from_secs(1));
+/// let snapshot = reader.load();
+/// let session = snapshot.session(ticker.number()).expect("alive");
+/// assert_eq!(session.aliases, ["ticker"]);
+/// assert_eq!(session.timers, 1);
+/// assert_eq!(snapshot.timers[0].event, Event::new("tick"));
+/// assert_eq!(snapshot.counters.timers, 1);
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     /// The kernel's number.
@@ -55,6 +82,23 @@ impl Snapshot {
 
 /// A kernel's counters; all are totals since the kernel started unless
 /// named otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// let reader = kernel.snapshots(Duration::from_secs(1));
+/// kernel.spawn(Session::new(()).on("_start", |cx, _| cx.yield_("again", ())))?;
+/// kernel.run()?;
+/// let counters = reader.load().counters; // the final snapshot's
+/// assert_eq!(counters.dispatched, 3); // _start, again (unhandled: _default) and _stop
+/// assert_eq!(counters.sessions, 0); // the kernel's own has stopped too
+/// assert_eq!(counters.sent_remote, 0);
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Timeslices run.
@@ -91,6 +135,26 @@ pub struct Counters {
 }
 
 /// One session at one instant.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// let parent = kernel.spawn(Session::new(()).on("_start", |cx, _| {
+///     cx.spawn(Session::new(()).on("_start", |_, _| {}))?;
+///     Ok::<_, roe_engine::Error>(())
+/// }))?;
+/// let snapshot = kernel.snapshots(Duration::from_secs(1)).load();
+/// let session = snapshot.session(parent.number()).expect("alive");
+/// assert_eq!(session.children.len(), 1);
+/// assert_eq!(session.handled, 2); // _start, then _child(create)
+/// assert_eq!(snapshot.sessions[0].id.number(), 0); // the kernel's own
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct SessionSnapshot {
     /// The session (the kernel's own has number 0).
@@ -125,6 +189,21 @@ pub struct SessionSnapshot {
 }
 
 /// One queued item or timer.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// let session = kernel.spawn(Session::new(()).on("_start", |cx, _| cx.yield_("next", ())))?;
+/// let snapshot = kernel.snapshots(Duration::from_secs(1)).load();
+/// let posted = snapshot.queue.iter().find(|item| item.event == "next").expect("queued");
+/// assert_eq!((posted.kind, posted.target, posted.sender), ("post", session, session));
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct QueuedSnapshot {
     /// Its number (a timer's is its `TimerId` number).
@@ -143,6 +222,23 @@ pub struct QueuedSnapshot {
 
 /// Reads the latest snapshot a kernel published; clone it freely and use it
 /// from any thread.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{KernelId, Runtime, Session};
+///
+/// let runtime = Runtime::builder().kernels(2).pin(false).start(|kernel| {
+///     kernel.spawn(Session::new(()).on("_start", |_, _| {}))?;
+///     Ok(())
+/// })?;
+/// let reader = runtime.handle().snapshots(KernelId(1)).expect("kernel 1 exists");
+/// runtime.join()?;
+/// // A kernel publishes a last snapshot as it finishes; any thread reads it.
+/// let last = std::thread::spawn(move || reader.load()).join().expect("no panic");
+/// assert_eq!(last.kernel, KernelId(1));
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct SnapshotReader {
     cell: Arc<ArcSwap<Snapshot>>,

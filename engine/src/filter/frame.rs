@@ -10,6 +10,23 @@ use super::FilterError;
 const MAX_DIGITS: usize = 20;
 
 /// How frames are cut out of a stream.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{FrameBuffer, Framing};
+///
+/// let mut wire = Vec::new();
+/// for framing in [Framing::Decimal, Framing::U32Be] {
+///     FrameBuffer::new(framing).put_prefix(3, &mut wire)?;
+///     wire.extend_from_slice(b"abc");
+/// }
+/// assert_eq!(wire, b"3\0abc\0\0\0\x03abc");
+/// let mut blocks = FrameBuffer::new(Framing::Fixed(2));
+/// blocks.feed(b"abc");
+/// assert_eq!(blocks.next_frame()?, Some(&b"ab"[..]));
+/// # Ok::<(), roe_engine::FilterError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Framing {

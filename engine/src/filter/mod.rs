@@ -88,6 +88,18 @@ pub trait Filter {
 /// Offsets (`at`) count bytes from the first byte ever fed to the filter,
 /// including bytes it dropped or handed out with
 /// [`take_pending`](Filter::take_pending).
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Filter, FilterError, Line};
+///
+/// let mut lines = Line::new().max_length(4);
+/// lines.feed(b"toolong\nok\n");
+/// assert!(matches!(lines.next_record(), Err(FilterError::TooLong { limit: 4, .. })));
+/// assert_eq!(lines.next_record()?, Some(b"ok".to_vec())); // the filter reads on
+/// # Ok::<(), FilterError>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FilterError {

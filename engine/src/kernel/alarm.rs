@@ -17,6 +17,25 @@ use crate::{
 
 /// A signed change to a timer's due time, for `alarm_adjust` (POE's deltas
 /// may be negative).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{Kernel, Session, Shift};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(Session::new(()).on("_start", |cx, _| {
+///     let id = cx.delay_set("ring", Duration::from_secs(60), ())?;
+///     let later = cx.alarm_adjust(id, Shift::Later(Duration::from_secs(10)))?;
+///     let earlier = cx.alarm_adjust(id, Shift::Earlier(Duration::from_secs(70)))?;
+///     assert_eq!(later.duration_since(earlier).unwrap(), Duration::from_secs(70));
+///     cx.alarm_remove(id)?;
+///     Ok::<_, roe_engine::Error>(())
+/// }))?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shift {
     /// Move the timer later.
@@ -41,6 +60,24 @@ impl Shift {
 }
 
 /// A timer taken off the queue by `alarm_remove` or `alarm_remove_all`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{Event, Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(Session::new(()).on("_start", |cx, _| {
+///     let id = cx.delay_set("ring", Duration::from_secs(60), ("for you",))?;
+///     let removed = cx.alarm_remove(id)?;
+///     assert_eq!(removed.event, Event::new("ring"));
+///     assert_eq!(removed.args[0].as_str(), Some("for you"));
+///     Ok::<_, roe_engine::Error>(())
+/// }))?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Debug, PartialEq)]
 pub struct RemovedTimer {
     /// Its event.

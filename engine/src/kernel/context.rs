@@ -38,6 +38,37 @@ use crate::{
 /// Calls that dispatch at once (`call`, `spawn`, `stop`, `detach_*`) may
 /// run handlers of this same session before they return, as POE's do; the
 /// borrow checker keeps `heap` from being held across them.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{Kernel, Session, Value};
+///
+/// #[derive(Default)]
+/// struct Heap { seen: Vec<String> }
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(Heap::default())
+///         .on("_start", |cx, _| {
+///             cx.alias_set("logger")?;
+///             cx.yield_("log", ("queued",));
+///             // `call` runs the handler now and returns its value.
+///             let n = cx.call(cx.session(), "log", ("called",))?;
+///             assert_eq!(n.as_int(), Some(1));
+///             cx.delay("log", Duration::from_millis(1), ("later",))?;
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("log", |cx, args| {
+///             cx.heap.seen.push(args[0].to_string());
+///             Value::from(cx.heap.seen.len())
+///         })
+///         .on("_stop", |cx, _| assert_eq!(cx.heap.seen, ["called", "queued", "later"])),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub struct Context<'a, H> {
     /// The session's heap (POE's `$_[HEAP]`).
     pub heap: &'a mut H,

@@ -11,6 +11,37 @@ use crate::{id::SessionId, value::Str};
 /// that number, or the kernel's own name (both are in POE's ID table), then
 /// an alias; so an alias that looks like a number, or equals the kernel's
 /// name, is shadowed.
+///
+/// Every call that takes a destination takes `impl Into<Dest>`: a
+/// [`SessionId`], a session number, or a name.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Dest, Kernel, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// let counter = kernel.spawn(
+///     Session::new(0)
+///         .on("_start", |cx, _| cx.alias_set("counter"))
+///         .on("count", |cx, _| {
+///             *cx.heap += 1;
+///             if *cx.heap == 3 {
+///                 cx.alias_remove("counter")?;
+///             }
+///             Ok::<_, roe_engine::Error>(())
+///         }),
+/// )?;
+/// kernel.spawn(Session::new(()).on("_start", move |cx, _| {
+///     cx.post(counter, "count", ())?; // by ID
+///     cx.post("counter", "count", ())?; // by alias, resolved now
+///     cx.post(counter.number(), "count", ())?; // by number
+///     Ok::<_, roe_engine::Error>(())
+/// }))?;
+/// assert_eq!(Dest::from("counter").to_string(), "counter");
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dest {
     /// A session (or a kernel, via [`SessionId::kernel_root`]).

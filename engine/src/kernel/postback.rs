@@ -25,6 +25,32 @@ pub(crate) const AWAITING_REPLY: &str = "awaiting_reply";
 /// thread: the post goes through the kernel's inbox, and the event carries
 /// `ARG0` = the list given at creation and `ARG1` = the list given to the
 /// call, as POE's do. Made by [`Context::postback`].
+///
+/// # Examples
+///
+/// A worker thread reports back to the session that started it:
+///
+/// ```
+/// use roe_engine::{Kernel, Session, Value};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(())
+///         .on("_start", |cx, _| {
+///             let done = cx.postback("done", ("job 1",))?;
+///             // The postback keeps the session alive until the thread
+///             // drops it, after posting.
+///             std::thread::spawn(move || done.post((42,)));
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("done", |_, args| {
+///             assert_eq!(args[0], Value::List(vec!["job 1".into()]));
+///             assert_eq!(args[1], Value::List(vec![42.into()]));
+///         }),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub struct Postback {
     mailbox: Mailbox,
     session: SessionId,
@@ -97,6 +123,30 @@ impl fmt::Debug for Postback {
 /// Like a [`Postback`] it keeps its session alive until dropped; calling it
 /// needs the `Context` of the handler that calls it, because a call runs the
 /// handler at once. Made by [`Context::callback`].
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Kernel, Session, Value};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(())
+///         .on("_start", |cx, _| {
+///             let double = cx.callback("double", ())?;
+///             // A synchronous call: the handler runs now and its value
+///             // comes back.
+///             assert_eq!(double.call(cx, (21,))?, Value::Int(42));
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("double", |_, args| {
+///             let n = args[1].as_list().and_then(|list| list[0].as_int());
+///             Value::Int(n.unwrap_or(0) * 2)
+///         }),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub struct Callback {
     mailbox: Mailbox,
     session: SessionId,

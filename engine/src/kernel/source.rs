@@ -118,6 +118,41 @@ pub trait Source {
 }
 
 /// A descriptor's readiness, as a [`Source`] is told of it.
+///
+/// # Examples
+///
+/// A source that tells its session once that a pipe can be written to:
+///
+/// ```
+/// use std::{os::fd::AsRawFd, rc::Rc};
+/// use roe_engine::{Io, Kernel, Mode, Readiness, Session, Source, SourceRef};
+///
+/// struct Writable { me: SourceRef, pipe: std::io::PipeWriter }
+///
+/// impl Source for Writable {
+///     fn ready(self: Rc<Self>, io: &mut Io<'_>, ready: Readiness) -> roe_engine::Result<()> {
+///         assert_eq!(ready, Readiness { fd: self.pipe.as_raw_fd(), mode: Mode::Write });
+///         io.unwatch(&self.me, ready.fd, ready.mode);
+///         io.emit("writable", ())?;
+///         Ok(())
+///     }
+/// }
+///
+/// let (_reader, writer) = std::io::pipe()?;
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(None::<Rc<Writable>>)
+///         .on_start(move |cx, _| {
+///             let source = cx.io().add(|me| Writable { me, pipe: writer });
+///             cx.io().watch(&source.me, &source.pipe, Mode::Write)?;
+///             *cx.heap = Some(source);
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("writable", |cx, _| *cx.heap = None),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Readiness {
     /// The descriptor, as the source gave it to [`Io::watch`].
@@ -131,6 +166,47 @@ pub struct Readiness {
 /// source, the argument of every [`Source`] method inside one. It does not
 /// name the session's heap type, so sources are ordinary, non-generic
 /// types.
+///
+/// # Examples
+///
+/// A source driven by its own timer, which reports `tick` three times:
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc, time::Duration};
+/// use roe_engine::{Io, Kernel, Readiness, Session, Source, SourceRef, TimerId};
+///
+/// struct Ticker { me: SourceRef, left: Cell<u32> }
+///
+/// impl Source for Ticker {
+///     fn ready(self: Rc<Self>, _: &mut Io<'_>, _: Readiness) -> roe_engine::Result<()> {
+///         Ok(()) // it watches no descriptor
+///     }
+///
+///     fn timer(self: Rc<Self>, io: &mut Io<'_>, _: TimerId) -> roe_engine::Result<()> {
+///         self.left.set(self.left.get() - 1);
+///         if self.left.get() > 0 {
+///             io.delay(&self.me, Duration::from_millis(1))?;
+///         }
+///         io.emit("tick", ())?;
+///         Ok(())
+///     }
+/// }
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new((None::<Rc<Ticker>>, 0))
+///         .on("_start", |cx, _| {
+///             let ticker = cx.io().add(|me| Ticker { me, left: Cell::new(3) });
+///             cx.io().delay(&ticker.me, Duration::from_millis(1))?;
+///             cx.heap.0 = Some(ticker);
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("tick", |cx, _| cx.heap.1 += 1)
+///         .on("_stop", |cx, _| assert_eq!(cx.heap.1, 3)),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub struct Io<'a> {
     port: &'a mut dyn Port,
 }
@@ -246,6 +322,68 @@ impl fmt::Debug for Io<'_> {
 /// Names a source to the kernel, and carries what it asks for while no
 /// handler of its session runs. Cheap to clone; not `Send` (a source lives
 /// on its kernel's thread).
+///
+/// # Examples
+///
+/// A source that buffers what its session puts and writes it in one go
+/// once the running handler returns, and tells the kernel when it is
+/// dropped:
+///
+/// ```
+/// use std::{cell::{Cell, RefCell}, io::{Read, Write}, rc::Rc};
+/// use roe_engine::{Io, Kernel, Readiness, Session, Source, SourceRef};
+///
+/// struct Outbox { me: SourceRef, pipe: RefCell<std::io::PipeWriter>, buf: RefCell<Vec<u8>>, writes: Cell<u32> }
+///
+/// impl Outbox {
+///     fn put(&self, line: &str) {
+///         self.buf.borrow_mut().extend_from_slice(line.as_bytes());
+///         self.me.flush_later();
+///     }
+/// }
+///
+/// impl Source for Outbox {
+///     fn ready(self: Rc<Self>, _: &mut Io<'_>, _: Readiness) -> roe_engine::Result<()> {
+///         Ok(())
+///     }
+///
+///     fn flush(self: Rc<Self>, _: &mut Io<'_>) {
+///         let buf = std::mem::take(&mut *self.buf.borrow_mut());
+///         self.pipe.borrow_mut().write_all(&buf).expect("the pipe has room");
+///         self.writes.set(self.writes.get() + 1);
+///     }
+/// }
+///
+/// impl Drop for Outbox {
+///     fn drop(&mut self) {
+///         self.me.remove();
+///     }
+/// }
+///
+/// let (mut reader, writer) = std::io::pipe()?;
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(None::<Rc<Outbox>>)
+///         .on_start(move |cx, _| {
+///             let outbox = cx.io().add(|me| Outbox {
+///                 me, pipe: RefCell::new(writer), buf: RefCell::default(), writes: Cell::new(0),
+///             });
+///             outbox.put("one\n");
+///             outbox.put("two\n");
+///             *cx.heap = Some(outbox);
+///             cx.yield_("check", ());
+///         })
+///         .on("check", |cx, _| {
+///             let outbox = cx.heap.take().expect("set at _start");
+///             assert_eq!(outbox.writes.get(), 1); // both lines, one write
+///         }),
+/// )?;
+/// kernel.run()?;
+/// let mut text = String::new();
+/// reader.read_to_string(&mut text)?; // the writer went with the outbox
+/// assert_eq!(text, "one\ntwo\n");
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct SourceRef {
     pub(crate) key: SourceKey,

@@ -41,6 +41,32 @@ use crate::{event::Event, id::SessionId, mailbox::Waker, value::Args};
 
 /// Which kind of readiness a watcher waits for (POE's `MODE_RD`, `MODE_WR`,
 /// `MODE_EX`; the number is the mode's `ARG1`).
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Kernel, Mode, Session};
+///
+/// let (_reader, writer) = std::io::pipe()?;
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(Some(writer))
+///         .on("_start", |cx, _| {
+///             let writer = cx.heap.take().expect("given at spawn");
+///             cx.select_write(&writer, "writable", ())?;
+///             *cx.heap = Some(writer);
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("writable", |cx, args| {
+///             assert_eq!(args[1].as_int(), Some(Mode::Write as i64)); // ARG1
+///             if let Some(writer) = cx.heap.take() {
+///                 cx.select_remove(&writer, Mode::Write);
+///             }
+///         }),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Readable (`select_read`).

@@ -45,6 +45,35 @@ thread_local! {
 }
 
 /// Builds a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{KernelId, Runtime, Session};
+///
+/// let runtime = Runtime::builder()
+///     .kernels(2) // default: one per CPU
+///     .pin(false) // default: kernel i pinned to CPU i
+///     .inbox_capacity(1024) // messages from other kernels waiting at most
+///     .snapshot_interval(Duration::from_millis(50))
+///     .start(|kernel| {
+///         // Runs on each kernel's thread in turn, before any runs its loop.
+///         if kernel.id() == KernelId(1) {
+///             kernel.spawn(Session::new(()).on("_start", |cx, _| {
+///                 cx.alias_set("worker")?;
+///                 // Waits for work from outside: stay alive until shutdown.
+///                 cx.refcount_increment(cx.session(), "serving")?;
+///                 Ok::<_, roe_engine::Error>(())
+///             }))?;
+///         }
+///         Ok(())
+///     })?;
+/// assert!(runtime.handle().resolve("worker").is_ok());
+/// runtime.handle().shutdown();
+/// runtime.join()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct RuntimeBuilder {
     kernels: usize,
@@ -319,6 +348,40 @@ impl std::fmt::Debug for Runtime {
 }
 
 /// Reaches a running runtime from any thread.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{KernelId, Runtime, Session};
+///
+/// let runtime = Runtime::builder().kernels(2).pin(false).start(|kernel| {
+///     if kernel.id() == KernelId(0) {
+///         kernel.spawn(
+///             Session::new(())
+///                 .on("_start", |cx, _| {
+///                     cx.alias_set("inbox")?;
+///                     // Mail comes from outside: stay alive until it does.
+///                     cx.refcount_increment(cx.session(), "mail")?;
+///                     Ok::<_, roe_engine::Error>(())
+///                 })
+///                 .on("mail", |cx, args| {
+///                     assert_eq!(args[0].as_str(), Some("hello"));
+///                     // Nothing left to wait for: the runtime ends.
+///                     cx.refcount_decrement(cx.session(), "mail")?;
+///                     Ok::<_, roe_engine::Error>(())
+///                 }),
+///         )?;
+///     }
+///     Ok(())
+/// })?;
+/// let handle = runtime.handle();
+/// let inbox = handle.resolve("inbox")?;
+/// // From a thread outside the runtime, as from anywhere.
+/// let posted = std::thread::spawn(move || handle.post(inbox, "mail", ("hello",)).is_ok());
+/// assert!(posted.join().expect("no panic"));
+/// runtime.join()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct RuntimeHandle {
     shared: Arc<Shared>,

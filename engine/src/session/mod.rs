@@ -91,6 +91,35 @@ impl<T: Into<Value>> Return for Result<T> {
 /// One object may serve many events and many sessions, as a Perl object can;
 /// it is shared (`Rc`), so state that changes belongs in the session's heap.
 /// `method` is the name the session mapped the event to.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use roe_engine::{Args, Context, Kernel, Object, Session, Value};
+///
+/// struct Greeter { greeting: String }
+///
+/// impl Object<Vec<String>> for Greeter {
+///     fn handle(&self, cx: &mut Context<'_, Vec<String>>, method: &str, args: Args) -> roe_engine::Result<Value> {
+///         match method {
+///             "start" => cx.yield_("greet", ("world",)),
+///             _ => cx.heap.push(format!("{method}: {} {}", self.greeting, args[0])),
+///         }
+///         Ok(Value::Undef)
+///     }
+/// }
+///
+/// let greeter = Rc::new(Greeter { greeting: "hello".into() });
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(Vec::new())
+///         .object_map(&greeter, [("_start", "start"), ("greet", "greet")])
+///         .on("_stop", |cx, _| assert_eq!(*cx.heap, ["greet: hello world"])),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub trait Object<H>: 'static {
     /// Handles one event.
     ///
@@ -102,6 +131,30 @@ pub trait Object<H>: 'static {
 
 /// A type whose associated functions handle events (POE's
 /// `package_states`).
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Args, Context, Kernel, Package, Session, Value};
+///
+/// struct Counter;
+///
+/// impl Package<u32> for Counter {
+///     fn handle(cx: &mut Context<'_, u32>, method: &str, _: Args) -> roe_engine::Result<Value> {
+///         match method {
+///             "_start" => cx.yield_("count", ()),
+///             "count" => *cx.heap += 1,
+///             _ => assert_eq!(*cx.heap, 1), // _stop
+///         }
+///         Ok(Value::Undef)
+///     }
+/// }
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(Session::new(0).package::<Counter>(["_start", "count", "_stop"]))?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub trait Package<H>: 'static {
     /// Handles one event.
     ///

@@ -14,6 +14,21 @@ const INLINE_ARGS: usize = 3;
 /// Up to three arguments are stored inline, so posting a few scalars does not
 /// allocate. Build them from a tuple of values (`("x", 1)`), an array, a
 /// `Vec<Value>` or `()` for none.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Args, Value};
+///
+/// let mut args = Args::from(("login", 42, true));
+/// assert_eq!(args[0].as_str(), Some("login"));
+/// assert_eq!(args.get(1).as_int(), Some(42));
+/// assert!(args.get(7).is_undef()); // past the end, as Perl's $_[ARG7]
+/// args.push(1.5);
+/// assert_eq!(args.len(), 4);
+/// assert_eq!(args.take(0), Value::from("login")); // leaves undef behind
+/// assert!(args[0].is_undef());
+/// ```
 #[derive(Clone, Default, PartialEq)]
 pub struct Args(SmallVec<[Value; INLINE_ARGS]>);
 

@@ -10,6 +10,18 @@ pub use self::{args::Args, text::Str};
 use crate::id::SessionId;
 
 /// A map of values keyed by text, as a Perl hash is.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Map, Value};
+///
+/// let mut details = Map::new();
+/// details.insert("event".into(), "tick".into());
+/// details.insert("line".into(), 7.into());
+/// let value = Value::from(details);
+/// assert_eq!(value.as_map().and_then(|m| m.get("line")), Some(&Value::Int(7)));
+/// ```
 pub type Map = BTreeMap<Str, Value>;
 
 /// One event argument: what a Perl scalar can carry, in Rust types.
@@ -17,6 +29,18 @@ pub type Map = BTreeMap<Str, Value>;
 /// Every variant but [`Value::Local`] can be sent to another process (IKC
 /// encodes them); `Local` carries a typed Rust value that never leaves the
 /// process, such as a socket handed from one session to another.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::Value;
+///
+/// assert_eq!(Value::from(3).as_int(), Some(3));
+/// assert_eq!(Value::from("3").as_str(), Some("3"));
+/// assert!(!Value::from(0).is_true() && Value::from("0.0").is_true()); // Perl's truth
+/// assert_eq!(Value::List(vec![Value::from(1), Value::from("a")]).to_string(), "[1, a]");
+/// assert!(Value::Undef.is_undef());
+/// ```
 #[derive(Clone, Default)]
 pub enum Value {
     /// Perl's `undef`.
@@ -46,6 +70,20 @@ pub enum Value {
 ///
 /// Cloning shares the value; [`Value::take_local`] gets it back by value
 /// when no other clone remains.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Local, Value};
+///
+/// struct Job { id: u32 }
+///
+/// let local = Local::new(Job { id: 7 });
+/// assert_eq!(local.downcast_ref::<Job>().map(|job| job.id), Some(7));
+/// let job: Job = Value::from(local).take_local()?;
+/// assert_eq!(job.id, 7);
+/// # Ok::<(), roe_engine::NotLocal>(())
+/// ```
 #[derive(Clone)]
 pub struct Local(Arc<dyn Any + Send + Sync>);
 
@@ -216,7 +254,24 @@ impl Value {
 }
 
 /// A value that [`Value::take_local`] could not take as the type asked
-/// for; it holds the value, unchanged.
+/// for; it holds the value, unchanged. It converts into [`Error`](crate::Error),
+/// so `?` works in a handler.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::Value;
+///
+/// let err = Value::from("not a job").take_local::<u32>().unwrap_err();
+/// assert_eq!(err.into_value(), Value::from("not a job"));
+///
+/// fn handler(value: Value) -> roe_engine::Result<u32> {
+///     Ok(value.take_local::<u32>()?)
+/// }
+/// assert_eq!(handler(Value::local(5u32))?, 5);
+/// assert!(handler(Value::from(5)).is_err());
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct NotLocal {
     value: Value,

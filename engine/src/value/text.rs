@@ -9,6 +9,19 @@ const INLINE: usize = 22;
 ///
 /// Up to 22 bytes live inline, so posting a short string allocates nothing;
 /// longer text is shared behind an `Arc`.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::Str;
+///
+/// let name = Str::new("counter");
+/// assert_eq!(name, "counter");
+/// assert_eq!(name.len(), 7); // derefs to &str
+/// let long = Str::from("x".repeat(100));
+/// let shared = long.clone(); // no copy of the text
+/// assert_eq!(shared.as_str(), long.as_str());
+/// ```
 #[derive(Clone)]
 pub struct Str(Repr);
 
