@@ -65,6 +65,24 @@ const SIGNALS: [(&str, i32); 21] = [
     ("SYS", sig::SIGSYS),
 ];
 
+/// The OS signals a session that defines `_signal` hears of without
+/// watching them with `sig()`, as POE's older kernel caught signals for it:
+/// those whose default action ends the program or that programs use to
+/// talk to it, leaving out CHLD (each child is reaped by the kernel that
+/// watches it) and the job-control signals (a caught TSTP would stop
+/// Ctrl-Z from suspending the program).
+pub(crate) const ANNOUNCED: [i32; 9] = [
+    sig::SIGHUP,
+    sig::SIGINT,
+    sig::SIGQUIT,
+    sig::SIGTERM,
+    sig::SIGUSR1,
+    sig::SIGUSR2,
+    sig::SIGALRM,
+    sig::SIGPIPE,
+    sig::SIGWINCH,
+];
+
 /// The OS signal a POE signal name stands for, if any.
 pub(crate) fn number(name: &str) -> Option<i32> {
     let name = name.strip_prefix("SIG").unwrap_or(name);
@@ -211,6 +229,14 @@ pub(crate) fn unsubscribe(kernel: Instance, signal: i32) {
 /// Stops forwarding anything to `kernel` (it is going away).
 pub(crate) fn forget(kernel: Instance) {
     owner().state().subscribers.retain(|s| s.kernel != kernel);
+}
+
+/// The signals forwarded to `kernel`, for tests.
+#[cfg(test)]
+pub(crate) fn subscribed(kernel: Instance) -> Vec<i32> {
+    let state = owner().state();
+    let subscriber = state.subscribers.iter().find(|s| s.kernel == kernel);
+    subscriber.map(|s| s.signals.clone()).unwrap_or_default()
 }
 
 /// The event a signal is dispatched as (POE's signal name, no `SIG`).

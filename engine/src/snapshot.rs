@@ -123,8 +123,9 @@ pub struct Counters {
     /// Posts waiting in overflow queues (at the snapshot).
     pub overflow_waiting: usize,
     /// The most posts waiting in overflow queues at once. A kernel stops
-    /// dispatching its own queue once an inbox's worth waits, so this
-    /// stays near the runtime's inbox capacity however fast it posts.
+    /// dispatching its own queue once an inbox's worth waits (it looks
+    /// between slices), so this stays within an inbox's worth plus what
+    /// one slice posts, however fast the kernel posts.
     pub overflow_high_water: usize,
     /// Posts and replies that found their target gone: a session that
     /// ended, or a kernel that finished, before they arrived (POE drops a

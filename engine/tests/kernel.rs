@@ -89,6 +89,40 @@ fn an_unhandled_failure_stops_every_session_and_run_returns_it() {
     assert_eq!(log.lines(), ["second stopped", "first stopped"]);
 }
 
+/// A handler run by a `select_read` watcher that fails reports, as the
+/// place its event came from, the line that set the watcher (not the
+/// kernel's own source).
+#[test]
+fn an_io_handler_s_failure_names_where_its_watcher_was_set() {
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    std::io::Write::write_all(&mut writer, b"x").unwrap();
+    let set_at = std::rc::Rc::new(std::cell::Cell::new(0));
+    let line = std::rc::Rc::clone(&set_at);
+    let mut kernel = Kernel::new().unwrap();
+    kernel
+        .spawn(
+            Session::new(Some(reader))
+                .on("_start", move |cx, _| {
+                    let reader = cx.heap.take().unwrap();
+                    line.set(line!() + 1);
+                    cx.select_read(&reader, "readable", ())?;
+                    *cx.heap = Some(reader);
+                    Ok::<_, Error>(())
+                })
+                .on("readable", |_, _| -> roe_engine::Result<()> {
+                    Err(Error::handler("cannot read"))
+                }),
+        )
+        .unwrap();
+    let Err(Error::Died(died)) = kernel.run() else {
+        panic!("the DIE went unhandled");
+    };
+    assert_eq!(died.event(), "readable");
+    assert!(died.file().ends_with("kernel.rs"), "{}", died.file());
+    assert_eq!(died.line(), set_at.get());
+    drop(writer);
+}
+
 /// B's `relay` calls back into A, whose handler is still on the stack.
 #[test]
 fn a_call_reaches_a_caller_that_is_busy_further_up_the_stack() {

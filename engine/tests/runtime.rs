@@ -257,6 +257,62 @@ fn a_call_to_a_missing_session_replies_with_the_reason() {
     );
 }
 
+/// A handler that fails under `call_reply` raises DIE where it runs, as
+/// any trapped failure does, and the caller's answer says it died, on the
+/// same kernel and from another; either way the reply comes from the called
+/// session.
+#[test]
+fn a_call_to_a_failing_handler_answers_that_it_died() {
+    let log = Log::default();
+    let l = log.clone();
+    let rt = runtime(2)
+        .start(move |kernel| {
+            let l = l.clone();
+            let me = kernel.id().0;
+            // A service on each kernel whose `fail` fails; its DIE is
+            // handled, so nothing else stops.
+            kernel.spawn(
+                Session::new(())
+                    .on("_start", move |cx, _| {
+                        cx.alias_set(format!("svc{me}"))?;
+                        cx.sig("DIE", "died", ())
+                    })
+                    .on("fail", |_, _| -> Result<(), Error> {
+                        Err("out of paper".into())
+                    })
+                    .on("died", |cx, _| cx.sig_handled()),
+            )?;
+            if me == 1 {
+                kernel.spawn(
+                    Session::new(())
+                        .on("_start", |cx, _| {
+                            cx.call_reply("svc1", "fail", (), "answer")?;
+                            let remote = cx.resolve("svc0").expect("set by kernel 0's init");
+                            cx.call_reply(remote, "fail", (), "answer")
+                        })
+                        .on("answer", move |cx, args| {
+                            let answer = roe_engine::Answer::from_args(&args);
+                            let from = cx.sender().to_string();
+                            l.push(format!("{answer:?} from {from}"));
+                            if l.0.lock().unwrap().len() == 2 {
+                                roe_engine::RuntimeHandle::current().unwrap().shutdown();
+                            }
+                        }),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    rt.join().unwrap();
+    assert_eq!(
+        log.lines(),
+        [
+            "Died(\"out of paper\") from 1",
+            "Died(\"out of paper\") from 1@1"
+        ]
+    );
+}
+
 /// A call queued to a session that stops before it runs still replies.
 #[test]
 fn a_call_queued_to_a_session_that_stops_still_replies() {

@@ -155,3 +155,36 @@ fn option_turns_tracing_on_and_off_at_run_time() {
     assert!(text.contains("-> traced"), "{text}");
     assert!(!text.contains("-> quiet"), "{text}");
 }
+
+/// A session that defines `_signal` hears of an OS signal nobody watches
+/// with `sig()`, as POE's older kernel announced every signal it caught;
+/// once it is gone, the kernel stops catching the signal.
+#[test]
+fn signal_event_hears_os_signals_nobody_watches() {
+    let log = Log::default();
+    let l = log.clone();
+    let mut kernel = Kernel::new().unwrap();
+    kernel
+        .spawn(
+            Session::new(())
+                .on("_start", |cx, _| {
+                    // The signal comes from outside: stay alive until then.
+                    cx.refcount_increment(cx.session(), "usr2")?;
+                    let me = rustix::process::getpid();
+                    rustix::process::kill_process(me, rustix::process::Signal::USR2)
+                        .map_err(std::io::Error::from)?;
+                    Ok::<_, roe_engine::Error>(())
+                })
+                .on("_signal", move |cx, args| {
+                    l.push(format!("heard {}", args[0]));
+                    if args[0].as_str() == Some("USR2") {
+                        cx.refcount_decrement(cx.session(), "usr2")?;
+                    }
+                    Ok::<_, roe_engine::Error>(Value::from(true))
+                }),
+        )
+        .unwrap();
+    assert!(roe_engine::is_signal_handled("USR2"));
+    kernel.run().unwrap();
+    assert_eq!(log.lines(), ["heard USR2"]);
+}

@@ -91,7 +91,16 @@ pub struct FrameBuffer {
 impl FrameBuffer {
     /// A buffer for `framing`, with the default limit of 64 MiB (POE's
     /// `MaxLength`).
+    ///
+    /// # Panics
+    ///
+    /// For [`Framing::Fixed`] frames of zero bytes, which would never
+    /// consume anything.
     pub fn new(framing: Framing) -> FrameBuffer {
+        assert!(
+            framing != Framing::Fixed(0),
+            "fixed frames must be at least 1 byte"
+        );
         FrameBuffer {
             framing,
             max_length: 64 * 1024 * 1024,

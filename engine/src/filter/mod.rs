@@ -156,6 +156,29 @@ impl fmt::Display for FilterError {
 
 impl error::Error for FilterError {}
 
+/// A handler that meets a filter's error (a `put` a filter refuses, say)
+/// fails with it through `?`, as [`Error::Handler`](crate::Error::Handler),
+/// which keeps it as its source.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Block, Error, Filter};
+///
+/// fn frame(record: Vec<u8>) -> roe_engine::Result<Vec<u8>> {
+///     let mut out = Vec::new();
+///     Block::fixed(4).encode(record, &mut out)?;
+///     Ok(out)
+/// }
+/// assert!(frame(b"abcd".to_vec()).is_ok());
+/// assert!(matches!(frame(b"abc".to_vec()), Err(Error::Handler(_))));
+/// ```
+impl From<FilterError> for crate::Error {
+    fn from(error: FilterError) -> crate::Error {
+        crate::Error::Handler(Box::new(error))
+    }
+}
+
 /// Drops the first `n` bytes of `buf[*head..]`, reclaiming the space once
 /// enough of the front is dead that moving the rest is cheap.
 fn consume(buf: &mut Vec<u8>, head: &mut usize, n: usize) {

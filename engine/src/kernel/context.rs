@@ -291,8 +291,15 @@ impl<'a, H: 'static> Context<'a, H> {
                 Outcome::Died(error) if target == me => return Err(error),
                 outcome => Core::answer(outcome, target),
             };
+            // The reply comes from the called session, as one from another
+            // kernel does (from the kernel when that session is gone).
+            let sender = if self.core.sessions.contains(target) {
+                target
+            } else {
+                self.core.root()
+            };
             self.core
-                .enqueue(me, me, reply, Kind::Post, answer, location);
+                .enqueue(me, sender, reply, Kind::Post, answer, location);
             return Ok(());
         }
         let message = Message::Call {
@@ -759,14 +766,16 @@ impl<'a, H: 'static> Context<'a, H> {
     /// reading; [`Error::InvalidArgument`] when the descriptor number was
     /// reused without unwatching the old one; [`Error::Io`] when the
     /// operating system refuses it.
+    #[track_caller]
     pub fn select_read(
         &mut self,
         fd: &impl AsFd,
         event: impl Into<Event>,
         args: impl Into<Args>,
     ) -> Result<()> {
+        let at = Location::caller();
         self.core
-            .select(fd.as_fd(), Mode::Read, event.into(), args.into())
+            .select(fd.as_fd(), Mode::Read, event.into(), args.into(), at)
     }
 
     /// Watches `fd` for writing (POE's `select_write`); as
@@ -775,14 +784,16 @@ impl<'a, H: 'static> Context<'a, H> {
     /// # Errors
     ///
     /// As [`Context::select_read`].
+    #[track_caller]
     pub fn select_write(
         &mut self,
         fd: &impl AsFd,
         event: impl Into<Event>,
         args: impl Into<Args>,
     ) -> Result<()> {
+        let at = Location::caller();
         self.core
-            .select(fd.as_fd(), Mode::Write, event.into(), args.into())
+            .select(fd.as_fd(), Mode::Write, event.into(), args.into(), at)
     }
 
     /// Watches `fd` for exceptional conditions such as out-of-band data
@@ -791,14 +802,16 @@ impl<'a, H: 'static> Context<'a, H> {
     /// # Errors
     ///
     /// As [`Context::select_read`].
+    #[track_caller]
     pub fn select_expedite(
         &mut self,
         fd: &impl AsFd,
         event: impl Into<Event>,
         args: impl Into<Args>,
     ) -> Result<()> {
+        let at = Location::caller();
         self.core
-            .select(fd.as_fd(), Mode::Expedite, event.into(), args.into())
+            .select(fd.as_fd(), Mode::Expedite, event.into(), args.into(), at)
     }
 
     /// Stops watching `fd` in `mode` (POE's `select_read($fh)` and kin
@@ -838,7 +851,9 @@ impl<'a, H: 'static> Context<'a, H> {
         F: Fn(&mut Context<'_, H>, Args) -> R + 'static,
         R: Return,
     {
-        self.handlers.insert(event.into(), wrap(handler));
+        let event = event.into();
+        self.handlers.insert(event, wrap(handler));
+        self.handlers_changed(event);
     }
 
     /// Handles `event` with `method` of `object` (POE's
@@ -849,13 +864,25 @@ impl<'a, H: 'static> Context<'a, H> {
         object: &Rc<O>,
         method: &'static str,
     ) {
-        self.handlers
-            .insert(event.into(), object_handler(object, method));
+        let event = event.into();
+        self.handlers.insert(event, object_handler(object, method));
+        self.handlers_changed(event);
     }
 
     /// Removes this session's handler for `event` (POE's `state($event)`).
     pub fn state_remove(&mut self, event: impl Into<Event>) {
-        self.handlers.remove(&event.into());
+        let event = event.into();
+        self.handlers.remove(&event);
+        self.handlers_changed(event);
+    }
+
+    /// A handler came or went: one for `_signal` decides whether the kernel
+    /// announces OS signals to this session.
+    fn handlers_changed(&mut self, event: Event) {
+        if event == Event::SIGNAL {
+            let hears = self.handlers.contains_key(&Event::SIGNAL);
+            self.core.hear_signals(self.session, hears);
+        }
     }
 
     /// Whether this session handles `event`.

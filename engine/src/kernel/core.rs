@@ -74,6 +74,10 @@ pub(crate) enum Outcome {
     /// The handler failed and the dispatch does not trap (a `call` to the
     /// session itself): the error goes back to the caller.
     Died(Error),
+    /// The handler failed and the dispatch trapped it: its DIE signal is
+    /// queued, a `call` returns `undef` (as POE's does), and a
+    /// `call_reply`'s answer says it died, with the error's text.
+    Trapped(String),
     /// The session no longer exists.
     Gone,
     /// The session is busy in a frame this dispatch cannot reach.

@@ -174,21 +174,26 @@ impl Scope<'_> {
             };
             let session = watch.session;
             match &watch.route {
-                Route::Event { event, args } => {
-                    let env = queued(session, session, *event);
+                Route::Event {
+                    event,
+                    args,
+                    location,
+                } => {
+                    let env = io_envelope(session, *event, location);
                     let mut all = Args::from((entry.fd, entry.mode as i64));
                     all.extend(args.iter().cloned());
                     self.dispatch_top(&env, &mut all);
                 }
                 &Route::Source(slot) => match self.core.io.source(slot) {
-                    Some((owner, _, source)) => {
+                    Some(live) => {
                         let ready = Readiness {
                             fd: entry.fd,
                             mode: entry.mode,
                         };
-                        let env = queued(owner, owner, Event::IO);
+                        let owner = live.session;
+                        let env = io_envelope(owner, Event::IO, live.added_at);
                         self.dispatch_source(&env, &mut |port| {
-                            source.clone().ready(&mut Io::new(port), ready)
+                            live.source.clone().ready(&mut Io::new(port), ready)
                         });
                     }
                     // The source was dropped in this slice; its release is
@@ -245,7 +250,9 @@ impl Scope<'_> {
             Kind::Gc => {}
             Kind::Stop => self.stop_all(),
             Kind::Call => self.dispatch_remote_call(item, std::mem::take(args)),
-            Kind::Signal | Kind::Die => self.dispatch_signal(item, std::mem::take(args)),
+            Kind::Signal | Kind::Pipe | Kind::Die => {
+                self.dispatch_signal(item, std::mem::take(args));
+            }
             Kind::SourceTimer => self.dispatch_source_timer(item, std::mem::take(args)),
         }
     }
@@ -424,7 +431,7 @@ impl Scope<'_> {
         } else {
             DispatchKind::Signal
         };
-        let pipe_to = (signal.as_str() == "PIPE")
+        let pipe_to = (item.kind == Kind::Pipe)
             .then(|| self.core.signals.pipe_target())
             .flatten();
         self.core.signals.begin();
@@ -484,16 +491,17 @@ fn discard(outcome: Outcome) {
     }
 }
 
-/// A queued dispatch of `event` to `target`.
-fn queued(target: SessionId, sender: SessionId, event: Event) -> Envelope {
+/// An I/O dispatch of `event` to `target` (its own SENDER, as POE's
+/// select events are), from the watcher or source set at `location`.
+fn io_envelope(target: SessionId, event: Event, location: &'static Location<'static>) -> Envelope {
     Envelope {
         target,
-        sender,
+        sender: target,
         event,
         kind: DispatchKind::Queued,
         trap: true,
         caller_state: None,
-        location: Location::caller(),
+        location,
     }
 }
 

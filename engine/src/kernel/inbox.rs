@@ -161,6 +161,7 @@ impl Core {
             Outcome::Returned(value) => Answer::Returned(value).into_args(),
             Outcome::Unhandled => Answer::NoHandler.into_args(),
             Outcome::Died(error) => Answer::Died(error.to_string()).into_args(),
+            Outcome::Trapped(message) => Answer::Died(message).into_args(),
             Outcome::Gone | Outcome::Unreachable => answer::gone(target),
         }
     }
@@ -205,5 +206,46 @@ mod tests {
         );
         kernel.run().unwrap();
         assert_eq!(*log.borrow(), ["USR2", "after"]);
+    }
+
+    /// An OS SIGPIPE arrives while A runs, just after A sent a PIPE of its
+    /// own to B. B's `_signal` hears A's PIPE (it used to lose it: the sent
+    /// PIPE took the OS one's target), and only A hears the OS one.
+    #[test]
+    fn a_sent_pipe_and_an_os_sigpipe_reach_their_own_sessions() {
+        let log = Rc::new(RefCell::new(Vec::<String>::new()));
+        let mut kernel = Kernel::new().unwrap();
+        let b_log = Rc::clone(&log);
+        let b = kernel
+            .spawn(
+                Session::new(())
+                    .on("_start", |_, _| {})
+                    .on("_signal", move |_, args| {
+                        let line = format!("B heard {} {}", args[0], args[1]);
+                        b_log.borrow_mut().push(line);
+                    }),
+            )
+            .unwrap();
+        let mailbox = kernel.core.inbox.mailbox();
+        let a_log = Rc::clone(&log);
+        kernel
+            .spawn(
+                Session::new(())
+                    .on("_start", move |cx, _| {
+                        cx.signal(b, "PIPE", ("from A",))?;
+                        // As the OS signal owner forwards a caught SIGPIPE;
+                        // applied as this handler returns, while A is active.
+                        let pipe = signal_hook::consts::SIGPIPE;
+                        assert!(mailbox.send(Message::Signal(pipe)).is_ok());
+                        Ok::<_, crate::Error>(())
+                    })
+                    .on("_signal", move |_, args| {
+                        let line = format!("A heard {} {}", args[0], args[1]);
+                        a_log.borrow_mut().push(line);
+                    }),
+            )
+            .unwrap();
+        kernel.run().unwrap();
+        assert_eq!(*log.borrow(), ["B heard PIPE from A", "A heard PIPE undef"]);
     }
 }

@@ -180,8 +180,9 @@ fn enter<H: 'static>(
     match result {
         Ok(value) => Outcome::Returned(value),
         Err(error) if env.trap => {
+            let message = error.to_string();
             core.exception_in(env, error, after_stop);
-            Outcome::Returned(Value::Undef)
+            Outcome::Trapped(message)
         }
         Err(error) => Outcome::Died(error),
     }

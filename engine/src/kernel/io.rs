@@ -40,11 +40,22 @@ pub(crate) struct PidWatch {
 struct Slot {
     generation: u32,
     session: SessionId,
+    /// Where it was added: what a failure in it reports as the place its
+    /// event came from.
+    added_at: &'static Location<'static>,
     source: Option<Weak<dyn Source>>,
     /// What it watches, so its watchers go with it.
     watching: SmallVec<[(RawFd, Mode); 2]>,
     /// Its pending timers, so they go with it.
     timers: SmallVec<[TimerId; 1]>,
+}
+
+/// A source found alive for a dispatch, held strongly meanwhile.
+pub(crate) struct LiveSource {
+    pub session: SessionId,
+    pub key: SourceKey,
+    pub source: Rc<dyn Source>,
+    pub added_at: &'static Location<'static>,
 }
 
 /// Dispatches a busy kernel makes between two looks at its descriptors
@@ -100,14 +111,18 @@ impl IoState {
     }
 
     /// The live source in `slot`, for a dispatch.
-    pub fn source(&self, slot: u32) -> Option<(SessionId, SourceKey, Rc<dyn Source>)> {
+    pub fn source(&self, slot: u32) -> Option<LiveSource> {
         let entry = self.slots.get(slot as usize)?;
         let source = entry.source.as_ref()?.upgrade()?;
-        let key = SourceKey {
-            slot,
-            generation: entry.generation,
-        };
-        Some((entry.session, key, source))
+        Some(LiveSource {
+            session: entry.session,
+            key: SourceKey {
+                slot,
+                generation: entry.generation,
+            },
+            source,
+            added_at: entry.added_at,
+        })
     }
 
     fn slot(&mut self, key: SourceKey) -> Option<&mut Slot> {
@@ -128,9 +143,15 @@ impl Core {
         mode: Mode,
         event: Event,
         args: Args,
+        location: &'static Location<'static>,
     ) -> Result<()> {
         let me = self.active();
-        self.watch(fd, mode, me, Route::Event { event, args })
+        let route = Route::Event {
+            event,
+            args,
+            location,
+        };
+        self.watch(fd, mode, me, route)
     }
 
     /// Watches `fd` in `mode` for `session`, taking a hold on it when this
@@ -193,19 +214,25 @@ impl Core {
 
     /// A new source slot for `session`, to be attached once the source
     /// exists.
-    pub fn reserve_source(&mut self, session: SessionId) -> SourceRef {
+    pub fn reserve_source(
+        &mut self,
+        session: SessionId,
+        added_at: &'static Location<'static>,
+    ) -> SourceRef {
         let io = &mut self.io;
         let slot = match io.free.pop() {
             Some(slot) => {
                 let entry = &mut io.slots[slot as usize];
                 entry.generation = entry.generation.wrapping_add(1);
                 entry.session = session;
+                entry.added_at = added_at;
                 slot
             }
             None => {
                 io.slots.push(Slot {
                     generation: 0,
                     session,
+                    added_at,
                     source: None,
                     watching: SmallVec::new(),
                     timers: SmallVec::new(),
@@ -407,17 +434,17 @@ impl Core {
     fn flush_pending_sources(&mut self) {
         while self.io.requests.has_flush() {
             for key in self.io.requests.take_flush() {
-                let Some((session, current, source)) = self.io.source(key.slot) else {
+                let Some(live) = self.io.source(key.slot) else {
                     continue;
                 };
-                if current != key {
+                if live.key != key {
                     continue;
                 }
                 let mut bare = Bare {
                     core: self,
-                    session,
+                    session: live.session,
                 };
-                source.flush(&mut Io::new(&mut bare));
+                live.source.flush(&mut Io::new(&mut bare));
             }
         }
     }
@@ -496,10 +523,44 @@ impl Core {
         let Some(number) = crate::signal::number(signal.as_str()) else {
             return;
         };
-        let still_needed =
-            self.signals.is_watched(signal) || (number == SIGCHLD && self.io.has_pids());
+        let still_needed = self.signals.is_watched(signal)
+            || (number == SIGCHLD && self.io.has_pids())
+            || (self.signals.has_listeners() && crate::signal::ANNOUNCED.contains(&number));
         if !still_needed {
             crate::signal::unsubscribe(self.signals.instance(), number);
+        }
+    }
+
+    /// `session` now does (or no longer does) define `_signal`. While any
+    /// live session does, the kernel receives the OS signals POE's older
+    /// kernel announced to it (see `signal::ANNOUNCED`), watched or not.
+    pub fn hear_signals(&mut self, session: SessionId, hears: bool) {
+        let Some(record) = self.sessions.get_mut(session) else {
+            return;
+        };
+        if record.hears_signals == hears {
+            return;
+        }
+        record.hears_signals = hears;
+        if !self.signals.listener(hears) {
+            return;
+        }
+        for number in crate::signal::ANNOUNCED {
+            if hears {
+                let mailbox = self.inbox.mailbox();
+                if let Err(error) =
+                    crate::signal::subscribe(self.signals.instance(), &mailbox, number)
+                {
+                    tracing::warn!(
+                        kernel = %self.id,
+                        signal = number,
+                        %error,
+                        "cannot catch an OS signal for _signal"
+                    );
+                }
+            } else if let Some(name) = crate::signal::name(number) {
+                self.release_os_signal(Event::new(name));
+            }
         }
     }
 
@@ -516,21 +577,17 @@ impl Core {
         let Some(signal) = crate::signal::event(number) else {
             return;
         };
-        if signal.as_str() == "PIPE" {
+        let kind = if signal.as_str() == "PIPE" {
             // POE's older documents deliver SIGPIPE's `_signal` to the
             // session running when it arrived (docs/porting.md).
             let active = self.active();
             self.signals.pipe_arrived(active);
-        }
+            Kind::Pipe
+        } else {
+            Kind::Signal
+        };
         let root = self.root();
-        self.push_now(
-            root,
-            root,
-            signal,
-            Kind::Signal,
-            Args::new(),
-            Location::caller(),
-        );
+        self.push_now(root, root, signal, kind, Args::new(), Location::caller());
     }
 
     /// Reaps `pid` if it has exited, delivering `(CHLD, pid, status)` to its
@@ -568,5 +625,52 @@ impl Core {
         let args = Args::from((Value::from(pid), Value::from(status)));
         self.push_now(root, root, chld, Kind::Signal, args, Location::caller());
         self.release_os_signal(chld);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Kernel, Session, signal};
+
+    /// The kernel catches the announced OS signals exactly while a live
+    /// session defines `_signal`: from its spawn, or from the moment it
+    /// adds the handler, until it removes it or stops.
+    #[test]
+    fn os_signals_are_caught_while_a_session_defines_signal() {
+        let mut kernel = Kernel::new().unwrap();
+        let instance = kernel.core.signals.instance();
+        let listening = |kernel: &Kernel| {
+            let mut caught = signal::subscribed(kernel.core.signals.instance());
+            caught.sort_unstable();
+            let mut announced = signal::ANNOUNCED.to_vec();
+            announced.sort_unstable();
+            caught == announced
+        };
+        let quiet = kernel
+            .spawn(
+                Session::new(())
+                    .on("_start", |cx, _| cx.alias_set("quiet"))
+                    .on("listen", |cx, _| cx.state_set("_signal", |_, _| {}))
+                    .on("stop", |cx, _| cx.state_remove("_signal")),
+            )
+            .unwrap();
+        assert!(signal::subscribed(instance).is_empty());
+        kernel.call(quiet, "listen", ()).unwrap();
+        assert!(listening(&kernel));
+        kernel.call(quiet, "stop", ()).unwrap();
+        assert!(signal::subscribed(instance).is_empty());
+        let loud = kernel
+            .spawn(
+                Session::new(())
+                    .on("_start", |cx, _| cx.alias_set("loud"))
+                    .on("_signal", |_, _| {})
+                    .on("bye", |cx, _| cx.alias_remove("loud")),
+            )
+            .unwrap();
+        assert!(listening(&kernel));
+        kernel.call(loud, "bye", ()).unwrap();
+        // Idle: IDLE stops both sessions.
+        kernel.run().unwrap();
+        assert!(signal::subscribed(instance).is_empty());
     }
 }

@@ -60,12 +60,16 @@ impl Scope<'_> {
             args,
             options,
         } = session;
+        let hears_signals = handlers.contains_key(&Event::SIGNAL);
         let body = Box::new(TypedBody {
             heap,
             handlers,
             options,
         });
         let id = self.core.sessions.insert(parent, body);
+        if hears_signals {
+            self.core.hear_signals(id, true);
+        }
         let start = Envelope {
             target: id,
             sender: parent,
@@ -124,7 +128,7 @@ impl Scope<'_> {
         };
         match self.dispatch(&env, args) {
             Outcome::Returned(value) => Ok(value),
-            Outcome::Unhandled | Outcome::Gone => Ok(Value::Undef),
+            Outcome::Unhandled | Outcome::Gone | Outcome::Trapped(_) => Ok(Value::Undef),
             Outcome::Died(error) => Err(error),
             Outcome::Unreachable => Err(Error::Busy(target)),
         }
@@ -315,10 +319,14 @@ impl Core {
         };
         let signals = std::mem::take(&mut record.signals);
         let aliases = std::mem::take(&mut record.aliases);
+        let hears_signals = record.hears_signals;
         for signal in signals {
             if self.signals.unwatch(signal, id) {
                 self.release_os_signal(signal);
             }
+        }
+        if hears_signals {
+            self.hear_signals(id, false);
         }
         // The session is going: what its watchers held goes with it.
         self.forget_io_of(id);

@@ -90,7 +90,7 @@ impl Kernel {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`](crate::Error::Io)(crate::Error::Io) when the operating system refuses the
+    /// [`Error::Io`](crate::Error::Io) when the operating system refuses the
     /// kernel's poller or wake-up descriptor.
     pub fn new() -> Result<Kernel> {
         Kernel::with_id(KernelId(0))

@@ -49,6 +49,9 @@ pub(crate) struct Signals {
     /// For each OS SIGPIPE queued, the session running when it arrived
     /// (the kernel's own when none was).
     pipes: VecDeque<SessionId>,
+    /// Live sessions that define `_signal`: while there are any, the
+    /// kernel receives the OS signals announced to them.
+    listeners: usize,
 }
 
 impl Signals {
@@ -58,6 +61,7 @@ impl Signals {
             handled: Vec::new(),
             instance: Instance::next(),
             pipes: VecDeque::new(),
+            listeners: 0,
         }
     }
 
@@ -99,13 +103,30 @@ impl Signals {
         self.watchers.get(&signal).cloned().unwrap_or_default()
     }
 
+    /// A session that defines `_signal` came (`true`) or went; `true`
+    /// when it was the first to come or the last to go.
+    pub fn listener(&mut self, came: bool) -> bool {
+        if came {
+            self.listeners += 1;
+            self.listeners == 1
+        } else {
+            self.listeners = self.listeners.saturating_sub(1);
+            self.listeners == 0
+        }
+    }
+
+    /// Whether a live session defines `_signal`.
+    pub fn has_listeners(&self) -> bool {
+        self.listeners > 0
+    }
+
     /// An OS SIGPIPE arrived while `active` ran.
     pub fn pipe_arrived(&mut self, active: SessionId) {
         self.pipes.push_back(active);
     }
 
-    /// The session an OS SIGPIPE arrived in, as its signal is dispatched;
-    /// `None` for a SIGPIPE a session sent.
+    /// The session the OS SIGPIPE being dispatched arrived in (they are
+    /// dispatched in the order they arrived).
     pub fn pipe_target(&mut self) -> Option<SessionId> {
         self.pipes.pop_front()
     }

@@ -230,9 +230,10 @@ impl<'a> Io<'a> {
     /// [`SourceRef`] (keep it: every other call here takes it), and the
     /// source it returns is the session's to hold. The kernel keeps only a
     /// weak reference.
+    #[track_caller]
     pub fn add<S: Source + 'static>(&mut self, make: impl FnOnce(SourceRef) -> S) -> Rc<S> {
         let session = self.port.session();
-        let source = self.port.core().reserve_source(session);
+        let source = self.port.core().reserve_source(session, Location::caller());
         let it = Rc::new(make(source.clone()));
         let weak: Weak<dyn Source> = Rc::downgrade(&(it.clone() as Rc<dyn Source>));
         self.port.core().attach_source(&source, weak);

@@ -16,6 +16,9 @@ pub(crate) enum Kind {
     SourceTimer,
     /// `signal()` and the kernel's own IDLE/ZOMBIE; `event` is the signal name.
     Signal,
+    /// An OS SIGPIPE, dispatched as a signal; `_signal` hears of it only in
+    /// the session that was running when it arrived.
+    Pipe,
     /// The DIE signal an exception becomes (POE's `ET_SIGDIE`).
     Die,
     /// The hidden `_garbage_collect` event every new session gets.
@@ -34,7 +37,7 @@ impl Kind {
         match self {
             Kind::Post => "post",
             Kind::Timer | Kind::SourceTimer => "timer",
-            Kind::Signal => "signal",
+            Kind::Signal | Kind::Pipe => "signal",
             Kind::Die => "die",
             Kind::Gc => "gc",
             Kind::Call => "call",

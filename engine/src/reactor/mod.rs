@@ -28,6 +28,7 @@ mod sys;
 use std::{
     io,
     os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
+    panic::Location,
     rc::Rc,
     time::Duration,
 };
@@ -96,7 +97,13 @@ const WAIT_BATCH: usize = 1024;
 pub(crate) enum Route {
     /// A session's event (POE's `select_*`), with its arguments after the
     /// descriptor and mode.
-    Event { event: Event, args: Args },
+    Event {
+        event: Event,
+        args: Args,
+        /// Where the watcher was set: what a failure in its handler
+        /// reports as the place its event came from.
+        location: &'static Location<'static>,
+    },
     /// One of the session's I/O sources, by its number in the kernel.
     Source(u32),
 }

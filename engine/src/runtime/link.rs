@@ -7,7 +7,7 @@ use crossbeam_channel::Receiver;
 
 use super::Shared;
 use crate::{
-    error::Result,
+    error::{Error, Result},
     id::{KernelId, SessionId},
     kernel::{Batch, Delivery, Link, Reaction, SendError, Task},
     mailbox::{Control, Message},
@@ -214,8 +214,13 @@ impl Link for Attached {
         self.shared.send(target.kernel(), message)
     }
 
+    /// Once shutdown was asked, a name no kernel holds any more (its
+    /// session may have stopped for the shutdown) is the shutdown's doing.
     fn resolve(&self, name: &Str) -> Result<SessionId> {
-        self.shared.resolve(name)
+        match self.shared.resolve(name) {
+            Err(Error::NoSuchSession(_)) if self.shared.is_closing() => Err(Error::ShuttingDown),
+            resolved => resolved,
+        }
     }
 
     fn alias_set(&self, alias: &Str, owner: SessionId) {

@@ -324,7 +324,8 @@ impl Runtime {
     /// # Errors
     ///
     /// The first kernel's failure: an unhandled DIE ([`Error::Died`]), an
-    /// `init` error, or [`Error::Died`] for a kernel thread that panicked.
+    /// `init` error, or [`Error::Panicked`] for a kernel thread that
+    /// panicked outside any handler.
     pub fn join(self) -> Result<()> {
         let mut first = Ok(());
         for thread in self.threads {

@@ -53,6 +53,8 @@ pub(crate) struct Record<B> {
     pub extrefs: FxHashMap<Str, i64>,
     /// Signals this session watches with `sig()`.
     pub signals: Vec<Event>,
+    /// It defines `_signal`, and is counted among the kernel's listeners.
+    pub hears_signals: bool,
     /// Nanoseconds spent in its top-level dispatches (sampled under load:
     /// docs/architecture.md, "Accounting").
     pub handler_time: u64,
@@ -78,6 +80,7 @@ impl<B> Record<B> {
             aliases: Vec::new(),
             extrefs: FxHashMap::default(),
             signals: Vec::new(),
+            hears_signals: false,
             handler_time: 0,
             handler_max: 0,
         }
