@@ -8,29 +8,25 @@
 //! pinned the same way (thread i on CPU i modulo the CPUs there are), as
 //! roe's runtime pins its kernels. Before criterion's throughput groups,
 //! recorded passes print the round trip's p50 and p99 and round trips per
-//! second, medians of interleaved passes. Each run checks that every
-//! message arrived. Results: docs/benchmarks.md.
-
-mod common;
+//! second, medians of interleaved passes. roe's side is
+//! `roe::workloads::cross_kernel`, which `roe bench` runs too. Each run
+//! checks that every message arrived. Results: docs/benchmarks.md.
 
 use std::{
-    sync::mpsc as std_mpsc,
     thread,
     time::{Duration, Instant},
 };
 
-use common::Run;
 use criterion::{BenchmarkId, Criterion, Throughput};
-use roe::{Error, KernelId, Runtime, Session, SessionId};
+use roe::workloads::{
+    self, Measured,
+    cross_kernel::{self, SENDERS},
+};
 
 /// Round trips per ping-pong run.
-const ROUND_TRIPS: usize = 200_000;
+const ROUND_TRIPS: u64 = 200_000;
 /// Events each fan-in sender posts.
-const FAN_IN_EACH: usize = 200_000;
-/// Fan-in senders.
-const SENDERS: usize = 2;
-/// Events a roe fan-in sender posts per handler call.
-const BURST: usize = 256;
+const FAN_IN_EACH: u64 = 200_000;
 /// Capacity of the bounded channels (roe's inbox default).
 const CAPACITY: usize = 4096;
 /// Interleaved recorded passes per peer.
@@ -48,138 +44,6 @@ fn pin(index: usize, pinned: bool) {
     }
 }
 
-// ----- roe --------------------------------------------------------------------------
-
-/// The pinger's state.
-struct Pinger {
-    ponger: Option<SessionId>,
-    left: usize,
-    sent_at: Instant,
-    latencies: Vec<Duration>,
-    started: Instant,
-    done: std_mpsc::Sender<Run>,
-}
-
-fn roe_ping_pong(round_trips: usize, pinned: bool) -> Run {
-    let (done_tx, done_rx) = std_mpsc::channel();
-    let done_tx = std::sync::Mutex::new(done_tx);
-    let runtime = Runtime::builder()
-        .pin(pinned)
-        .kernels(2)
-        .start(move |kernel| {
-            if kernel.id() == KernelId(1) {
-                kernel.spawn(
-                    Session::new(())
-                        .on("_start", |cx, _| cx.alias_set("ponger"))
-                        .on("ping", |cx, args| {
-                            let sender = cx.sender();
-                            cx.post(sender, "pong", args)
-                        })
-                        .on("done", |cx, _| cx.alias_remove("ponger")),
-                )?;
-                return Ok(());
-            }
-            let done = done_tx.lock().unwrap().clone();
-            kernel.spawn(
-                Session::new(Pinger {
-                    ponger: None,
-                    left: round_trips,
-                    sent_at: Instant::now(),
-                    latencies: Vec::with_capacity(round_trips),
-                    started: Instant::now(),
-                    done,
-                })
-                .on("_start", |cx, _| {
-                    // Kernel 1 sets its alias after this `init`; the first
-                    // post goes once every kernel runs.
-                    cx.alias_set("pinger")?;
-                    cx.yield_("go", ());
-                    Ok::<_, Error>(())
-                })
-                .on("go", |cx, _| {
-                    let ponger = cx.resolve("ponger").expect("kernel 1 holds it");
-                    cx.heap.ponger = Some(ponger);
-                    cx.heap.started = Instant::now();
-                    cx.heap.sent_at = Instant::now();
-                    cx.post(ponger, "ping", (0,))
-                })
-                .on("pong", |cx, _| {
-                    let now = Instant::now();
-                    let heap = &mut *cx.heap;
-                    heap.latencies.push(now - heap.sent_at);
-                    heap.left -= 1;
-                    let ponger = heap.ponger.unwrap();
-                    if heap.left > 0 {
-                        heap.sent_at = Instant::now();
-                        return cx.post(ponger, "ping", (0,));
-                    }
-                    let run = Run {
-                        elapsed: heap.started.elapsed(),
-                        latencies: std::mem::take(&mut heap.latencies),
-                    };
-                    heap.done.send(run).unwrap();
-                    cx.post(ponger, "done", ())?;
-                    cx.alias_remove("pinger")
-                }),
-            )?;
-            Ok(())
-        })
-        .unwrap();
-    let run = done_rx.recv().unwrap();
-    runtime.join().unwrap();
-    assert_eq!(run.latencies.len(), round_trips);
-    run
-}
-
-fn roe_fan_in(each: usize, pinned: bool) -> Duration {
-    let (done_tx, done_rx) = std_mpsc::channel();
-    let done_tx = std::sync::Mutex::new(done_tx);
-    let total = each * SENDERS;
-    let runtime = Runtime::builder()
-        .pin(pinned)
-        .kernels(SENDERS + 1)
-        .start(move |kernel| {
-            if kernel.id() == KernelId(0) {
-                let done = done_tx.lock().unwrap().clone();
-                kernel.spawn(
-                    Session::new((0usize, None::<Instant>))
-                        .on("_start", |cx, _| cx.alias_set("sink"))
-                        .on("n", move |cx, _| {
-                            let started = *cx.heap.1.get_or_insert_with(Instant::now);
-                            cx.heap.0 += 1;
-                            if cx.heap.0 == total {
-                                done.send(started.elapsed()).unwrap();
-                                cx.alias_remove("sink")?;
-                            }
-                            Ok::<_, Error>(())
-                        }),
-                )?;
-                return Ok(());
-            }
-            kernel.spawn(
-                Session::new(0usize)
-                    .on("_start", |cx, _| cx.yield_("burst", ()))
-                    .on("burst", move |cx, _| {
-                        let sink = cx.resolve("sink").expect("kernel 0 holds it");
-                        let end = (*cx.heap + BURST).min(each);
-                        for n in *cx.heap..end {
-                            cx.post(sink, "n", (n as i64,))?;
-                        }
-                        *cx.heap = end;
-                        if end < each {
-                            cx.yield_("burst", ());
-                        }
-                        Ok::<_, Error>(())
-                    }),
-            )?;
-            Ok(())
-        })
-        .unwrap();
-    let elapsed = done_rx.recv().unwrap();
-    runtime.join().unwrap();
-    elapsed
-}
-
 // ----- tokio ------------------------------------------------------------------------
 
 fn current_thread() -> tokio::runtime::Runtime {
@@ -188,7 +52,7 @@ fn current_thread() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn tokio_ping_pong(round_trips: usize, pinned: bool) -> Run {
+fn tokio_ping_pong(round_trips: u64, pinned: bool) -> Measured {
     let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
     let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
     let ponger = thread::spawn(move || {
@@ -202,18 +66,15 @@ fn tokio_ping_pong(round_trips: usize, pinned: bool) -> Run {
     let pinger = thread::spawn(move || {
         pin(0, pinned);
         current_thread().block_on(async move {
-            let mut latencies = Vec::with_capacity(round_trips);
+            let mut latencies = Vec::with_capacity(round_trips as usize);
             let started = Instant::now();
-            for n in 0..round_trips as u64 {
+            for n in 0..round_trips {
                 let sent_at = Instant::now();
                 ping_tx.send(n).await.unwrap();
                 assert_eq!(pong_rx.recv().await, Some(n));
                 latencies.push(sent_at.elapsed());
             }
-            Run {
-                elapsed: started.elapsed(),
-                latencies,
-            }
+            Measured::new(round_trips, started.elapsed()).with_latencies(latencies)
         })
     });
     let run = pinger.join().unwrap();
@@ -221,9 +82,9 @@ fn tokio_ping_pong(round_trips: usize, pinned: bool) -> Run {
     run
 }
 
-fn tokio_fan_in(each: usize, pinned: bool) -> Duration {
+fn tokio_fan_in(each: u64, pinned: bool) -> Duration {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
-    let total = each * SENDERS;
+    let total = each * SENDERS as u64;
     let sink = thread::spawn(move || {
         pin(0, pinned);
         current_thread().block_on(async move {
@@ -241,7 +102,7 @@ fn tokio_fan_in(each: usize, pinned: bool) -> Duration {
             thread::spawn(move || {
                 pin(i + 1, pinned);
                 current_thread().block_on(async move {
-                    for n in 0..each as u64 {
+                    for n in 0..each {
                         tx.send(n).await.unwrap();
                     }
                 });
@@ -257,7 +118,7 @@ fn tokio_fan_in(each: usize, pinned: bool) -> Duration {
 
 // ----- crossbeam --------------------------------------------------------------------
 
-fn crossbeam_ping_pong(round_trips: usize, pinned: bool) -> Run {
+fn crossbeam_ping_pong(round_trips: u64, pinned: bool) -> Measured {
     let (ping_tx, ping_rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
     let (pong_tx, pong_rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
     let ponger = thread::spawn(move || {
@@ -268,19 +129,24 @@ fn crossbeam_ping_pong(round_trips: usize, pinned: bool) -> Run {
     });
     let pinger = thread::spawn(move || {
         pin(0, pinned);
-        Run::measure(round_trips, |n| {
+        let mut latencies = Vec::with_capacity(round_trips as usize);
+        let started = Instant::now();
+        for n in 0..round_trips {
+            let sent_at = Instant::now();
             ping_tx.send(n).unwrap();
             assert_eq!(pong_rx.recv(), Ok(n));
-        })
+            latencies.push(sent_at.elapsed());
+        }
+        Measured::new(round_trips, started.elapsed()).with_latencies(latencies)
     });
     let run = pinger.join().unwrap();
     ponger.join().unwrap();
     run
 }
 
-fn crossbeam_fan_in(each: usize, pinned: bool) -> Duration {
+fn crossbeam_fan_in(each: u64, pinned: bool) -> Duration {
     let (tx, rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
-    let total = each * SENDERS;
+    let total = each * SENDERS as u64;
     let sink = thread::spawn(move || {
         pin(0, pinned);
         let mut started = None;
@@ -295,7 +161,7 @@ fn crossbeam_fan_in(each: usize, pinned: bool) -> Duration {
             let tx = tx.clone();
             thread::spawn(move || {
                 pin(i + 1, pinned);
-                for n in 0..each as u64 {
+                for n in 0..each {
                     tx.send(n).unwrap();
                 }
             })
@@ -311,9 +177,22 @@ fn crossbeam_fan_in(each: usize, pinned: bool) -> Duration {
 // ----- the run ----------------------------------------------------------------------
 
 /// A peer's ping-pong: round trips, and whether threads are pinned.
-type PingPong = fn(usize, bool) -> Run;
+type PingPong = fn(u64, bool) -> Measured;
 /// A peer's fan-in: events per sender, and whether threads are pinned.
-type FanIn = fn(usize, bool) -> Duration;
+type FanIn = fn(u64, bool) -> Duration;
+
+/// roe's ping-pong; the workload checks every round trip came back.
+fn roe_ping_pong(round_trips: u64, pinned: bool) -> Measured {
+    cross_kernel::ping_pong(round_trips, pinned)
+        .unwrap_or_else(|e| panic!("W5 ping-pong on roe: {e}"))
+}
+
+/// roe's fan-in; the workload checks the sink received every event.
+fn roe_fan_in(each: u64, pinned: bool) -> Duration {
+    cross_kernel::fan_in(each, pinned)
+        .unwrap_or_else(|e| panic!("W5 fan-in on roe: {e}"))
+        .elapsed()
+}
 
 const PEERS: [(&str, PingPong, FanIn); 3] = [
     ("roe", roe_ping_pong, roe_fan_in),
@@ -335,12 +214,12 @@ fn report() {
         for _ in 0..PASSES {
             for ((_, ping_pong, fan_in), result) in PEERS.iter().zip(&mut results) {
                 let mut run = ping_pong(ROUND_TRIPS, pinned);
-                let (p50, p99) = common::percentiles(&mut run.latencies);
-                result[0].push(p50.as_secs_f64() * 1e6);
-                result[1].push(p99.as_secs_f64() * 1e6);
-                result[2].push(ROUND_TRIPS as f64 / run.elapsed.as_secs_f64());
+                let latency = run.percentiles().expect("round trips were timed");
+                result[0].push(latency.p50.as_secs_f64() * 1e6);
+                result[1].push(latency.p99.as_secs_f64() * 1e6);
+                result[2].push(run.ops_per_sec());
                 let elapsed = fan_in(FAN_IN_EACH, pinned);
-                result[3].push((FAN_IN_EACH * SENDERS) as f64 / elapsed.as_secs_f64());
+                result[3].push((FAN_IN_EACH * SENDERS as u64) as f64 / elapsed.as_secs_f64());
             }
         }
         for ((name, ..), result) in PEERS.iter().zip(&mut results) {
@@ -361,25 +240,25 @@ fn report() {
 fn w5(c: &mut Criterion) {
     let round_trips = ROUND_TRIPS / 10;
     let mut g = c.benchmark_group("W5 cross-kernel ping-pong");
-    g.throughput(Throughput::Elements(round_trips as u64));
+    g.throughput(Throughput::Elements(round_trips));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(5));
     for (name, ping_pong, _) in PEERS {
         g.bench_function(BenchmarkId::new(name, round_trips), |b| {
             b.iter_custom(|iters| {
                 (0..iters)
-                    .map(|_| ping_pong(round_trips, true).elapsed)
+                    .map(|_| ping_pong(round_trips, true).elapsed())
                     .sum()
             });
         });
     }
     g.finish();
     let mut g = c.benchmark_group("W5 cross-kernel fan-in");
-    g.throughput(Throughput::Elements((FAN_IN_EACH * SENDERS) as u64));
+    g.throughput(Throughput::Elements(FAN_IN_EACH * SENDERS as u64));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(5));
     for (name, _, fan_in) in PEERS {
-        g.bench_function(BenchmarkId::new(name, FAN_IN_EACH * SENDERS), |b| {
+        g.bench_function(BenchmarkId::new(name, FAN_IN_EACH * SENDERS as u64), |b| {
             b.iter_custom(|iters| (0..iters).map(|_| fan_in(FAN_IN_EACH, true)).sum());
         });
     }
@@ -387,7 +266,7 @@ fn w5(c: &mut Criterion) {
 }
 
 fn main() {
-    common::settle_wakeups();
+    workloads::settle_wakeups();
     report();
     let mut criterion = Criterion::default().configure_from_args();
     w5(&mut criterion);

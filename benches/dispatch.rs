@@ -1,149 +1,34 @@
 //! W1–W3: event dispatch inside one kernel, beside tokio and a raw floor.
 //!
 //! Every workload runs three ways in one criterion run, so results read as
-//! ratios: roe (sessions and posts), tokio (a current_thread runtime with
-//! unbounded mpsc channels between tasks), and a floor (a `VecDeque` of
-//! events and a per-receiver name lookup into boxed handlers: the least a
-//! POE-shaped dispatcher can do). Each run checks its own count, so no
+//! ratios: roe (sessions and posts: `roe::workloads::dispatch`, which `roe
+//! bench` runs too), tokio (a current_thread runtime with unbounded mpsc
+//! channels between tasks), and a floor (a `VecDeque` of events and a
+//! per-receiver name lookup into boxed handlers: the least a POE-shaped
+//! dispatcher can do). W1 runs on roe a second way, W1-io: with an idle
+//! socket and pipe watched beside it. Each run checks its own count, so no
 //! variant can measure a no-op. Results: docs/benchmarks.md.
 
-use std::{cell::Cell, collections::VecDeque, hint::black_box, rc::Rc, time::Duration};
+use std::{collections::VecDeque, hint::black_box, time::Duration};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use roe::{Args, Event, Kernel, Session};
+use roe::{
+    Args, Event,
+    workloads::{
+        Measured, Outcome,
+        dispatch::{self, CHUNK, PRODUCERS},
+    },
+};
 use rustc_hash::FxHashMap;
 use tokio::sync::mpsc::unbounded_channel;
 
 /// Events per measured run.
 const N: u64 = 1_000_000;
-/// Producers in the fan-in workload, and events each posts per turn.
-const PRODUCERS: u64 = 4;
-const CHUNK: u64 = 64;
 
 fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a current_thread runtime")
-}
-
-// ----- roe -----------------------------------------------------------------------
-
-/// W1: A posts `ping` to B, B posts `pong` back; `n` events in all.
-fn roe_ping_pong(n: u64) -> u64 {
-    let (ping, pong) = (Event::new("ping"), Event::new("pong"));
-    let mut kernel = Kernel::new().unwrap();
-    let b = kernel
-        .spawn(Session::new(()).on("_start", |cx, _| cx.alias_set("b")).on(
-            ping,
-            move |cx, args| {
-                let sender = cx.sender();
-                cx.post(sender, pong, args)
-            },
-        ))
-        .unwrap();
-    let seen = Rc::new(Cell::new(0));
-    let total = Rc::clone(&seen);
-    kernel
-        .spawn(
-            Session::new(0u64)
-                .on("_start", move |cx, _| cx.post(b, ping, (0,)))
-                .on(pong, move |cx, args| {
-                    *cx.heap += 2;
-                    total.set(*cx.heap);
-                    if *cx.heap < n {
-                        cx.post(b, ping, args)?;
-                    }
-                    Ok(())
-                }),
-        )
-        .unwrap();
-    kernel.run().unwrap();
-    seen.get()
-}
-
-/// W2 chain: one session yields to itself `n` times.
-fn roe_chain(n: u64) -> u64 {
-    let step = Event::new("step");
-    let seen = Rc::new(Cell::new(0));
-    let total = Rc::clone(&seen);
-    let mut kernel = Kernel::new().unwrap();
-    kernel
-        .spawn(
-            Session::new(0u64)
-                .on("_start", move |cx, _| cx.yield_(step, (0,)))
-                .on(step, move |cx, args| {
-                    *cx.heap += 1;
-                    total.set(*cx.heap);
-                    if *cx.heap < n {
-                        cx.yield_(step, args);
-                    }
-                }),
-        )
-        .unwrap();
-    kernel.run().unwrap();
-    seen.get()
-}
-
-/// W2 burst: one handler posts `n` events to its own session, then they drain.
-fn roe_burst(n: u64) -> u64 {
-    let item = Event::new("item");
-    let seen = Rc::new(Cell::new(0));
-    let total = Rc::clone(&seen);
-    let mut kernel = Kernel::new().unwrap();
-    kernel
-        .spawn(
-            Session::new(0u64)
-                .on("_start", move |cx, _| {
-                    for i in 0..n {
-                        cx.yield_(item, (i,));
-                    }
-                })
-                .on(item, move |cx, _| {
-                    *cx.heap += 1;
-                    total.set(*cx.heap);
-                }),
-        )
-        .unwrap();
-    kernel.run().unwrap();
-    seen.get()
-}
-
-/// W3: four producers post to one sink, `CHUNK` at a time; `n` sink events.
-fn roe_fan_in(n: u64) -> u64 {
-    let (data, more) = (Event::new("data"), Event::new("more"));
-    let seen = Rc::new(Cell::new(0));
-    let total = Rc::clone(&seen);
-    let mut kernel = Kernel::new().unwrap();
-    let sink = kernel
-        .spawn(
-            Session::new(0u64)
-                .on("_start", |cx, _| cx.alias_set("sink"))
-                .on(data, move |cx, _| {
-                    *cx.heap += 1;
-                    total.set(*cx.heap);
-                }),
-        )
-        .unwrap();
-    for _ in 0..PRODUCERS {
-        kernel
-            .spawn(
-                Session::new(n / PRODUCERS)
-                    .on("_start", move |cx, _| cx.yield_(more, ()))
-                    .on(more, move |cx, _| {
-                        for i in 0..CHUNK.min(*cx.heap) {
-                            cx.post(sink, data, (i,))?;
-                        }
-                        *cx.heap = cx.heap.saturating_sub(CHUNK);
-                        if *cx.heap > 0 {
-                            cx.yield_(more, ());
-                        }
-                        Ok(())
-                    }),
-            )
-            .unwrap();
-    }
-    kernel.run().unwrap();
-    seen.get()
 }
 
 // ----- tokio -----------------------------------------------------------------------
@@ -362,10 +247,15 @@ fn floor_fan_in(n: u64) -> u64 {
 
 // ----- criterion -------------------------------------------------------------------
 
+/// A roe workload of `roe::workloads::dispatch`, which times itself from
+/// making its kernel to dropping it.
+type RoeWorkload = fn(u64) -> Outcome<Measured>;
+
+/// One group: each roe workload under its function name, then the peers.
 fn workload(
     c: &mut Criterion,
     name: &str,
-    roe: fn(u64) -> u64,
+    roe: &[(&str, RoeWorkload)],
     tokio: fn(&tokio::runtime::Runtime, u64) -> u64,
     floor: fn(u64) -> u64,
 ) {
@@ -374,9 +264,19 @@ fn workload(
     group.throughput(Throughput::Elements(N));
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(4));
-    group.bench_function(BenchmarkId::new("roe", N), |b| {
-        b.iter(|| assert!(black_box(roe(N)) >= N))
-    });
+    for &(function, run) in roe {
+        group.bench_function(BenchmarkId::new(function, N), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let measured = run(N).unwrap_or_else(|e| panic!("{name}, {function}: {e}"));
+                        assert_eq!(measured.ops(), N, "every event handled");
+                        measured.elapsed()
+                    })
+                    .sum()
+            });
+        });
+    }
     group.bench_function(BenchmarkId::new("tokio", N), |b| {
         b.iter(|| assert!(black_box(tokio(&rt, N)) >= N));
     });
@@ -390,22 +290,43 @@ fn w1_ping_pong(c: &mut Criterion) {
     workload(
         c,
         "W1 ping-pong",
-        roe_ping_pong,
+        &[
+            ("roe", dispatch::ping_pong),
+            ("roe, idle fds watched", dispatch::ping_pong_idle_io),
+        ],
         tokio_ping_pong,
         floor_ping_pong,
     );
 }
 
 fn w2_chain(c: &mut Criterion) {
-    workload(c, "W2 chain", roe_chain, tokio_chain, floor_chain);
+    workload(
+        c,
+        "W2 chain",
+        &[("roe", dispatch::chain)],
+        tokio_chain,
+        floor_chain,
+    );
 }
 
 fn w2_burst(c: &mut Criterion) {
-    workload(c, "W2 burst", roe_burst, tokio_burst, floor_burst);
+    workload(
+        c,
+        "W2 burst",
+        &[("roe", dispatch::burst)],
+        tokio_burst,
+        floor_burst,
+    );
 }
 
 fn w3_fan_in(c: &mut Criterion) {
-    workload(c, "W3 fan-in", roe_fan_in, tokio_fan_in, floor_fan_in);
+    workload(
+        c,
+        "W3 fan-in",
+        &[("roe", dispatch::fan_in)],
+        tokio_fan_in,
+        floor_fan_in,
+    );
 }
 
 criterion_group!(dispatch, w1_ping_pong, w2_chain, w2_burst, w3_fan_in);

@@ -8,86 +8,31 @@
 //!
 //! The figure of merit is timer operations (inserts + cancels + fires) per
 //! CPU-second of the thread, so waiting for deadlines costs nothing: each
-//! run's time is read from `/proc/thread-self/schedstat` (wall time where
-//! that file is missing). Each run checks how many timers fired. Results:
+//! run's time is read from `/proc/thread-self/schedstat`. Each run checks
+//! how many timers fired. roe's side is `roe::workloads::timers`, which
+//! `roe bench` runs too, and which times its own CPU. Results:
 //! docs/benchmarks.md.
 
 use std::{
-    cell::Cell,
     cmp::Reverse,
     collections::BinaryHeap,
     hint::black_box,
-    rc::Rc,
     time::{Duration, Instant},
 };
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use roe::{Event, Kernel, Session, TimerId};
+use roe::workloads::{
+    Measured, Outcome,
+    timers::{self, deadlines, thread_cpu_time},
+};
 use tokio_util::time::DelayQueue;
 
 /// Timers per run.
 const N: usize = 1_000_000;
-/// Deadlines fall within this window.
-const WINDOW_US: u64 = 100_000;
-
-/// Deterministic pseudo-random deadlines (xorshift64*).
-fn deadlines(n: usize) -> Vec<Duration> {
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    (0..n)
-        .map(|_| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            Duration::from_micros(state.wrapping_mul(0x2545_f491_4f6c_dd1d) % WINDOW_US)
-        })
-        .collect()
-}
-
-/// CPU time this thread has used.
-fn cpu_now() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|text| text.split_whitespace().next()?.parse::<u64>().ok())
-        .filter(|&ns| ns > 0)
-        .map_or_else(|| wall_epoch().elapsed(), Duration::from_nanos)
-}
-
-fn wall_epoch() -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
 
 /// Timer operations in one run: N inserts, then N fires, or N/2 cancels and
 /// N/2 fires; 2N either way.
 const OPS: u64 = 2 * N as u64;
-
-fn roe_timers(due: &[Duration], cancel: bool) -> usize {
-    let ring = Event::new("ring");
-    let fired = Rc::new(Cell::new(0));
-    let count = Rc::clone(&fired);
-    let due = due.to_vec();
-    let mut kernel = Kernel::new().unwrap();
-    kernel
-        .spawn(
-            Session::new(Vec::<TimerId>::new())
-                .on("_start", move |cx, _| {
-                    for &delay in &due {
-                        let id = cx.delay_set(ring, delay, ())?;
-                        if cancel {
-                            cx.heap.push(id);
-                        }
-                    }
-                    for id in std::mem::take(cx.heap).into_iter().step_by(2) {
-                        cx.alarm_remove(id)?;
-                    }
-                    Ok(())
-                })
-                .on(ring, move |_, _| count.set(count.get() + 1)),
-        )
-        .unwrap();
-    kernel.run().unwrap();
-    fired.get()
-}
 
 fn tokio_timers(rt: &tokio::runtime::Runtime, due: &[Duration], cancel: bool) -> usize {
     rt.block_on(async {
@@ -281,6 +226,12 @@ fn heap_timers(due: &[Duration], cancel: bool) -> usize {
     fired
 }
 
+/// The CPU time of this thread, which the peers' runs are timed by.
+fn cpu_now() -> Duration {
+    thread_cpu_time().unwrap_or_else(|e| panic!("W4 rates per CPU-second: {e}"))
+}
+
+/// Times a peer's runs by CPU, checking each fires `expect` timers.
 fn measure(b: &mut criterion::Bencher<'_>, expect: usize, mut run: impl FnMut() -> usize) {
     b.iter_custom(|iters| {
         let mut total = Duration::ZERO;
@@ -294,24 +245,43 @@ fn measure(b: &mut criterion::Bencher<'_>, expect: usize, mut run: impl FnMut() 
     });
 }
 
+/// A W4 workload on roe, which times its own CPU.
+type RoeWorkload = fn(u64) -> Outcome<Measured>;
+
+/// Sums roe's runs of `workload`, each timed by its own CPU time; the
+/// workload checks its own timers fired and cancelled.
+fn measure_roe(b: &mut criterion::Bencher<'_>, workload: RoeWorkload) {
+    b.iter_custom(|iters| {
+        (0..iters)
+            .map(|_| {
+                let measured = workload(N as u64).unwrap_or_else(|e| panic!("W4 on roe: {e}"));
+                assert_eq!(
+                    measured.ops(),
+                    OPS,
+                    "every timer armed, and fired or cancelled"
+                );
+                measured.cpu().expect("W4 measures CPU time")
+            })
+            .sum()
+    });
+}
+
 fn w4(c: &mut Criterion) {
-    let due = deadlines(N);
+    let due = deadlines(N as u64);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .expect("a current_thread runtime with timers");
-    for (name, cancel) in [
-        ("W4 timers fire all", false),
-        ("W4 timers cancel half", true),
+    for (name, cancel, roe) in [
+        ("W4 timers fire all", false, timers::fire_all as RoeWorkload),
+        ("W4 timers cancel half", true, timers::cancel_half),
     ] {
         let expect = if cancel { N / 2 } else { N };
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Elements(OPS));
         group.sample_size(10);
         group.measurement_time(Duration::from_secs(8));
-        group.bench_function(BenchmarkId::new("roe", N), |b| {
-            measure(b, expect, || roe_timers(&due, cancel));
-        });
+        group.bench_function(BenchmarkId::new("roe", N), |b| measure_roe(b, roe));
         group.bench_function(BenchmarkId::new("tokio DelayQueue", N), |b| {
             measure(b, expect, || tokio_timers(&rt, &due, cancel));
         });

@@ -16,8 +16,6 @@
 //!
 //! Results: docs/benchmarks.md.
 
-mod common;
-
 use std::{
     os::fd::{AsFd, OwnedFd},
     sync::atomic::{AtomicU64, Ordering},
@@ -179,7 +177,7 @@ fn wake_round_trip(c: &mut Criterion) {
 }
 
 fn main() {
-    common::settle_wakeups();
+    roe::workloads::settle_wakeups();
     let mut criterion = Criterion::default().configure_from_args();
     empty_wait(&mut criterion);
     wake_round_trip(&mut criterion);

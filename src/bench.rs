@@ -2,20 +2,14 @@
 //! roe alone, one line of `key=value` fields per result, so that other
 //! tools can put roe beside its peers without criterion.
 //!
-//! Each workload is the shape of its criterion benchmark in `benches/`, run
-//! once at a count given by `--scale`, and checks its own result (every
-//! event handled, every timer fired, every response back) so that it can
-//! never time a no-op: a workload that falls short is an error, reported on
-//! stderr, and the command exits non-zero after running the rest.
+//! The workloads are the library's [`roe::workloads`], the ones the
+//! criterion benches in `benches/` run; here each runs once, at a count
+//! given by `--scale`. A workload that falls short is an error, reported
+//! on stderr, and the command exits non-zero after running the rest.
 
-mod cross_kernel;
-mod dispatch;
-mod tcp;
-mod timers;
+use std::ffi::OsString;
 
-use std::{ffi::OsString, time::Duration};
-
-use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+use roe::workloads::{self, Measured, cross_kernel, dispatch, tcp, timers};
 
 /// What a workload and the command fail with; the message is shown as is.
 pub type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
@@ -26,7 +20,7 @@ struct Workload {
     name: &'static str,
     count: u64,
     min: u64,
-    run: fn(u64) -> Outcome<Measured>,
+    run: fn(u64) -> workloads::Outcome<Measured>,
 }
 
 /// Every workload, in the order a default run prints them. The counts are
@@ -35,14 +29,15 @@ const WORKLOADS: [Workload; 11] = [
     Workload {
         name: "w1_pingpong",
         count: 1_000_000,
-        min: 1,
+        // One round trip: a ping and its pong.
+        min: 2,
         run: dispatch::ping_pong,
     },
     Workload {
         name: "w1_pingpong_io",
         count: 1_000_000,
-        min: 1,
-        run: dispatch::ping_pong_io,
+        min: 2,
+        run: dispatch::ping_pong_idle_io,
     },
     Workload {
         name: "w2_selfpost_chain",
@@ -80,27 +75,28 @@ const WORKLOADS: [Workload; 11] = [
         name: "w5_xthread_pingpong",
         count: 200_000,
         min: 1,
-        run: cross_kernel::ping_pong,
+        // Pinned, each kernel on its core, as `roe help` states.
+        run: |n| cross_kernel::ping_pong(n, true),
     },
     Workload {
         name: "w5_xthread_fanin",
         // Per producer kernel; the sink receives twice this.
         count: 200_000,
         min: 1,
-        run: cross_kernel::fan_in,
+        run: |n| cross_kernel::fan_in(n, true),
     },
     Workload {
         name: "w6_tcp_rr",
         count: 100_000,
         min: 1,
-        run: tcp::round_trips,
+        run: |n| tcp::exchange(n, 1),
     },
     Workload {
         name: "w6_tcp_pipelined",
         count: 1_000_000,
         // A full window in flight at least once.
         min: tcp::IN_FLIGHT as u64,
-        run: tcp::pipelined,
+        run: |n| tcp::exchange(n, tcp::IN_FLIGHT),
     },
 ];
 
@@ -200,13 +196,13 @@ fn check_only(name: &str) -> Outcome<&str> {
 /// How many workloads failed, once all have run; each failure's reason is
 /// already on stderr.
 pub fn run(options: &Options) -> Outcome<()> {
-    settle_wakeups();
+    workloads::settle_wakeups();
     let mut failed = 0;
     let mut ran = 0;
     for workload in WORKLOADS.iter().filter(|w| options.selects(w.name)) {
         ran += 1;
         match (workload.run)(options.count(workload)) {
-            Ok(measured) => println!("{}", measured.line(workload.name)),
+            Ok(measured) => println!("{}", line(workload.name, measured)),
             Err(error) => {
                 eprintln!("roe: bench: {}: {error}", workload.name);
                 failed += 1;
@@ -219,95 +215,24 @@ pub fn run(options: &Options) -> Outcome<()> {
     Ok(())
 }
 
-/// Pins the calling thread to one CPU and releases it again.
-///
-/// On this project's VM kind a process lands in a slow regime for
-/// cross-thread wake-ups (tens of microseconds) until a thread has been
-/// pinned and unpinned once (see `benches/common/mod.rs`), so W5 and W6
-/// would measure the regime, not roe. Where affinity cannot be read or set,
-/// there is nothing to settle, and the run goes on.
-fn settle_wakeups() {
-    let Ok(all) = sched_getaffinity(None) else {
-        return;
-    };
-    let Some(first) = (0..CpuSet::MAX_CPU).find(|&cpu| all.is_set(cpu)) else {
-        return;
-    };
-    let mut one = CpuSet::new();
-    one.set(first);
-    if sched_setaffinity(None, &one).is_ok() {
-        std::thread::sleep(Duration::from_millis(10));
-        // Failing to unpin would run every workload on one CPU; the
-        // cross-thread workloads would then measure that.
-        let _ = sched_setaffinity(None, &all);
-    }
-}
-
-/// What one run of a workload measured.
-pub struct Measured {
-    /// Operations done: events handled, timer operations, round trips or
-    /// messages, as the workload counts them.
-    ops: u64,
-    /// Wall-clock time of the measured part.
-    secs: Duration,
-    /// Each round trip's latency, where the workload times them.
-    latencies: Vec<Duration>,
-    /// CPU time of the running thread, where the rate is per CPU-second.
-    cpu: Option<Duration>,
-}
-
-impl Measured {
-    /// `ops` operations in `secs` of wall-clock time.
-    fn new(ops: u64, secs: Duration) -> Measured {
-        Measured {
-            ops,
-            secs,
-            latencies: Vec::new(),
-            cpu: None,
-        }
-    }
-
-    /// Adds per-round-trip latencies, reported as p50 and p99.
-    fn with_latencies(mut self, latencies: Vec<Duration>) -> Measured {
-        self.latencies = latencies;
-        self
-    }
-
-    /// Makes the rate per CPU-second of the thread, which spent `cpu`.
-    fn per_cpu(mut self, cpu: Duration) -> Measured {
-        self.cpu = Some(cpu);
-        self
-    }
-
-    /// The output line for workload `name`.
-    fn line(mut self, name: &str) -> String {
-        let basis = self.cpu.unwrap_or(self.secs).as_secs_f64();
-        // A clock too coarse to see the run would make the rate infinite.
-        let rate = self.ops as f64 / basis.max(1e-9);
-        let mut line = format!(
-            "workload={name} impl=roe ops={} secs={:.9} ops_per_sec={rate:.0}",
-            self.ops,
-            self.secs.as_secs_f64()
+/// The output line for workload `name`: the fields `roe help` states, in
+/// that order.
+fn line(name: &str, mut measured: Measured) -> String {
+    let mut line = format!(
+        "workload={name} impl=roe ops={} secs={:.9} ops_per_sec={:.0}",
+        measured.ops(),
+        measured.elapsed().as_secs_f64(),
+        measured.ops_per_sec()
+    );
+    if let Some(percentiles) = measured.percentiles() {
+        line += &format!(
+            " p50_us={:.2} p99_us={:.2}",
+            percentiles.p50.as_secs_f64() * 1e6,
+            percentiles.p99.as_secs_f64() * 1e6
         );
-        if let Some((p50, p99)) = percentiles(&mut self.latencies) {
-            line += &format!(
-                " p50_us={:.2} p99_us={:.2}",
-                p50.as_secs_f64() * 1e6,
-                p99.as_secs_f64() * 1e6
-            );
-        }
-        if let Some(cpu) = self.cpu {
-            line += &format!(" cpu_secs={:.9} rate_basis=cpu", cpu.as_secs_f64());
-        }
-        line
     }
-}
-
-/// The p50 and p99 of `samples` (sorted in place), as benches/common
-/// computes them; `None` when there are none.
-fn percentiles(samples: &mut [Duration]) -> Option<(Duration, Duration)> {
-    samples.sort_unstable();
-    let last = samples.len().checked_sub(1)?;
-    let at = |q: f64| samples[(last as f64 * q).round() as usize];
-    Some((at(0.50), at(0.99)))
+    if let Some(cpu) = measured.cpu() {
+        line += &format!(" cpu_secs={:.9} rate_basis=cpu", cpu.as_secs_f64());
+    }
+    line
 }

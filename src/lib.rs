@@ -1,9 +1,10 @@
 //! roe: Perl's POE rebuilt in Rust, a no-async, thread-per-core event engine.
 //!
 //! This crate is the facade: it re-exports the engine ([`Kernel`],
-//! [`Session`], [`Context`] and the rest) and hosts the `roe` command. The
-//! member crates can also be used on their own: `roe-engine` for the
-//! kernel.
+//! [`Session`], [`Context`] and the rest) and hosts the `roe` command, and
+//! [`workloads`], the benchmark workloads that command and the criterion
+//! benches run. The member crates can also be used on their own:
+//! `roe-engine` for the kernel.
 //!
 //! # Examples
 //!
@@ -35,6 +36,8 @@
 #![forbid(unsafe_code)]
 
 pub use roe_engine::{self as engine, *};
+
+pub mod workloads;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

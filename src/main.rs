@@ -1,5 +1,6 @@
 //! The `roe` command: `roe node` runs a full node on embedded defaults;
-//! `roe bench` runs the project's workloads on roe (see src/bench/).
+//! `roe bench` runs the project's workloads on roe (src/bench.rs, running
+//! the library's `roe::workloads`).
 
 mod bench;
 mod log;

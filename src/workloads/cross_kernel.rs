@@ -1,5 +1,5 @@
-//! W5: messaging between kernels of one [`Runtime`], each kernel pinned to
-//! its core, in the shapes of `benches/cross_kernel.rs`.
+//! W5: messaging between kernels of one [`Runtime`], each kernel on a
+//! thread of its own, pinned to its core or not as the caller asks.
 //!
 //! The sessions time themselves and send what they measured to the driver
 //! thread over a channel; the driver joins the runtime first (it ends once
@@ -11,12 +11,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use roe::{Error, Event, KernelId, Runtime, Session, SessionId};
+use crate::{Error, Event, KernelId, Runtime, Session, SessionId};
 
 use super::{Measured, Outcome};
 
 /// Fan-in producer kernels; the sink is on a kernel of its own.
-const SENDERS: u64 = 2;
+pub const SENDERS: usize = 2;
 /// Events a fan-in producer posts per handler call.
 const BURST: u64 = 256;
 
@@ -38,13 +38,23 @@ struct Pinger {
 
 /// W5 ping-pong: a session on kernel 0 posts `ping` to one on kernel 1,
 /// which posts `pong` back; `n` round trips, one in flight, each timed.
-pub fn ping_pong(n: u64) -> Outcome<Measured> {
+/// `pinned` pins each kernel's thread to its core.
+///
+/// # Errors
+///
+/// No round trip asked for, the runtime's, or a pinger that ended short of
+/// `n` round trips.
+pub fn ping_pong(n: u64, pinned: bool) -> Outcome<Measured> {
+    if n == 0 {
+        // The first pong would find no round trip left to count.
+        return Err("W5 ping-pong needs at least one round trip".into());
+    }
     let (ping, pong) = (Event::new("ping"), Event::new("pong"));
     let (done_tx, done_rx) = mpsc::channel();
     let capacity = usize::try_from(n)?;
     let runtime = Runtime::builder()
         .kernels(2)
-        .pin(true)
+        .pin(pinned)
         .start(move |kernel| {
             if kernel.id() == KernelId(1) {
                 kernel.spawn(
@@ -121,16 +131,21 @@ pub fn ping_pong(n: u64) -> Outcome<Measured> {
     Ok(Measured::new(n, rounds.elapsed).with_latencies(rounds.latencies))
 }
 
-/// W5 fan-in: a session on each of kernels 1 and 2 posts `n` events, a
-/// burst at a time, to a sink on kernel 0. Timed by the sink from its
-/// first event to its last, as the benchmark does.
-pub fn fan_in(n: u64) -> Outcome<Measured> {
+/// W5 fan-in: a session on each of kernels 1 to [`SENDERS`] posts `n`
+/// events, a burst at a time, to a sink on kernel 0; timed by the sink
+/// from its first event to its last. `pinned` pins each kernel's thread to
+/// its core.
+///
+/// # Errors
+///
+/// The runtime's, or a sink that did not receive every event.
+pub fn fan_in(n: u64, pinned: bool) -> Outcome<Measured> {
     let item = Event::new("n");
-    let total = n * SENDERS;
+    let total = n * SENDERS as u64;
     let (done_tx, done_rx) = mpsc::channel();
     let runtime = Runtime::builder()
-        .kernels(usize::try_from(SENDERS)? + 1)
-        .pin(true)
+        .kernels(SENDERS + 1)
+        .pin(pinned)
         .start(move |kernel| {
             if kernel.id() == KernelId(0) {
                 let done = done_tx.clone();

@@ -1,9 +1,10 @@
 //! W6: TCP request/response of 64-byte messages over loopback, one in
-//! flight and pipelined, in the shapes of `benches/tcp.rs`: a server kernel
-//! on a thread of its own echoes each block of one connection, and a client
-//! kernel on the calling thread sends and times each round trip. Both ends
-//! are `ReadWrite` wheels with a fixed-size `Block` filter; the server
-//! accepts through `ListenAccept`. Every socket has `TCP_NODELAY`.
+//! flight or pipelined: a server kernel on a thread of its own echoes each
+//! block of one connection, and a client kernel on the calling thread sends
+//! and times each round trip, checking that each response is the one it
+//! awaits. Both ends are `ReadWrite` wheels with a fixed-size `Block`
+//! filter; the server accepts through `ListenAccept`. Every socket has
+//! `TCP_NODELAY`.
 
 use std::{
     cell::RefCell,
@@ -14,33 +15,34 @@ use std::{
     time::{Duration, Instant},
 };
 
-use roe::{Block, Error, Kernel, ListenAccept, ReadWrite, Session, Value};
+use crate::{Block, Error, Kernel, ListenAccept, ReadWrite, Session, Value};
 
 use super::{Measured, Outcome};
 
-/// Message size.
-const MSG: usize = 64;
-/// Messages in flight in the pipelined workload.
+/// The size of every request and response.
+pub const MESSAGE_SIZE: usize = 64;
+/// Requests in flight in the pipelined workload.
 pub const IN_FLIGHT: usize = 64;
 
-/// W6 round trips: `n` messages, one in flight.
-pub fn round_trips(n: u64) -> Outcome<Measured> {
-    exchange(n, 1)
-}
-
-/// W6 pipelined: `n` messages, [`IN_FLIGHT`] of them in flight.
-pub fn pipelined(n: u64) -> Outcome<Measured> {
-    exchange(n, IN_FLIGHT)
-}
-
-fn exchange(n: u64, window: usize) -> Outcome<Measured> {
+/// W6: `n` requests, `in_flight` of them at a time (1 for round trips one
+/// by one, [`IN_FLIGHT`] pipelined), each round trip timed.
+///
+/// # Errors
+///
+/// No request or none in flight (the connection would idle forever), either
+/// kernel's, a failed connection, or a response missing, out of order or
+/// not [`MESSAGE_SIZE`] bytes.
+pub fn exchange(n: u64, in_flight: usize) -> Outcome<Measured> {
+    if n == 0 || in_flight == 0 {
+        return Err(format!("{n} requests, {in_flight} in flight: nothing would be sent").into());
+    }
     let total = usize::try_from(n)?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     let server = thread::Builder::new()
-        .name("roe-bench-server".to_owned())
+        .name("roe-w6-server".to_owned())
         .spawn(move || serve(listener).map_err(|e| e.to_string()))?;
-    let client = client(port, total, window);
+    let client = client(port, total, in_flight);
     if client.is_err() {
         // A server still waiting to accept would wait forever: give it a
         // connection that ends at once. (Once it has accepted, its listener
@@ -66,7 +68,7 @@ struct Server {
 
 /// A kernel echoing each 64-byte block of the first connection on
 /// `listener`, until that connection ends.
-fn serve(listener: TcpListener) -> roe::Result<()> {
+fn serve(listener: TcpListener) -> crate::Result<()> {
     let mut kernel = Kernel::new()?;
     kernel.spawn(
         Session::new(Server {
@@ -89,7 +91,7 @@ fn serve(listener: TcpListener) -> roe::Result<()> {
                 .take_local()
                 .map_err(|_| Error::handler("an accepted connection that is not a TcpStream"))?;
             socket.set_nodelay(true)?;
-            let wheel = ReadWrite::builder(socket, Block::fixed(MSG))
+            let wheel = ReadWrite::builder(socket, Block::fixed(MESSAGE_SIZE))
                 .input("input")
                 .error("error")
                 .start(cx)?;
@@ -132,24 +134,25 @@ struct Exchanged {
     latencies: Vec<Duration>,
 }
 
-/// A request: 64 bytes starting with its sequence number, which the echo
-/// brings back so the client can check each response is the one it awaits.
-fn message(n: usize) -> Vec<u8> {
-    let mut m = vec![0u8; MSG];
-    m[..8].copy_from_slice(&(n as u64).to_le_bytes());
-    m
+/// Request number `sequence`: [`MESSAGE_SIZE`] bytes starting with the
+/// number, which the echo brings back so a client can check each response
+/// is the one it awaits.
+pub fn request(sequence: usize) -> Vec<u8> {
+    let mut message = vec![0u8; MESSAGE_SIZE];
+    message[..8].copy_from_slice(&(sequence as u64).to_le_bytes());
+    message
 }
 
-/// Sends `total` requests to `port` with `window` in flight, timing each
+/// Sends `total` requests to `port`, `in_flight` at a time, timing each
 /// round trip and the whole.
-fn client(port: u16, total: usize, window: usize) -> Outcome<Exchanged> {
+fn client(port: u16, total: usize, in_flight: usize) -> Outcome<Exchanged> {
     let result = Rc::new(RefCell::new(None));
     let out = Rc::clone(&result);
     let mut kernel = Kernel::new()?;
     kernel.spawn(
         Session::new(Client {
             wheel: None,
-            sent: VecDeque::with_capacity(window),
+            sent: VecDeque::with_capacity(in_flight),
             next: 0,
             received: 0,
             started: Instant::now(),
@@ -158,14 +161,14 @@ fn client(port: u16, total: usize, window: usize) -> Outcome<Exchanged> {
         .on("_start", move |cx, _| {
             let socket = TcpStream::connect(("127.0.0.1", port))?;
             socket.set_nodelay(true)?;
-            let wheel = ReadWrite::builder(socket, Block::fixed(MSG))
+            let wheel = ReadWrite::builder(socket, Block::fixed(MESSAGE_SIZE))
                 .input("input")
                 .error("error")
                 .start(cx)?;
             cx.heap.started = Instant::now();
-            while cx.heap.next < window.min(total) {
+            while cx.heap.next < in_flight.min(total) {
                 cx.heap.sent.push_back(Instant::now());
-                wheel.put(message(cx.heap.next)).map_err(Error::handler)?;
+                wheel.put(request(cx.heap.next)).map_err(Error::handler)?;
                 cx.heap.next += 1;
             }
             cx.heap.wheel = Some(wheel);
@@ -179,7 +182,7 @@ fn client(port: u16, total: usize, window: usize) -> Outcome<Exchanged> {
                 .ok_or_else(|| Error::handler("a response to no request"))?;
             heap.latencies.push(sent.elapsed());
             let echoed = match args.take(0) {
-                Value::Bytes(record) if record.len() == MSG => {
+                Value::Bytes(record) if record.len() == MESSAGE_SIZE => {
                     let mut sequence = [0u8; 8];
                     sequence.copy_from_slice(&record[..8]);
                     u64::from_le_bytes(sequence)
@@ -199,7 +202,7 @@ fn client(port: u16, total: usize, window: usize) -> Outcome<Exchanged> {
                     .wheel
                     .as_ref()
                     .ok_or_else(|| Error::handler("the connection is gone"))?;
-                wheel.put(message(heap.next)).map_err(Error::handler)?;
+                wheel.put(request(heap.next)).map_err(Error::handler)?;
                 heap.next += 1;
             } else if heap.received == total {
                 *out.borrow_mut() = Some(Exchanged {
@@ -211,7 +214,7 @@ fn client(port: u16, total: usize, window: usize) -> Outcome<Exchanged> {
             }
             Ok(())
         })
-        .on("error", |_, args| -> roe::Result<()> {
+        .on("error", |_, args| -> crate::Result<()> {
             Err(Error::handler(format!(
                 "client connection: {} failed: {} {}",
                 args[0], args[1], args[2]
