@@ -82,14 +82,14 @@ pub use crate::{
         Answer, Callback, Context, Dest, Io, Kernel, Postback, Readiness, RemovedTimer, Shift,
         Source, SourceRef,
     },
-    reactor::Mode,
+    reactor::{Descriptor, Mode},
     runtime::{Runtime, RuntimeBuilder, RuntimeHandle},
     session::{Object, Package, Return, Session},
     signal::is_handled as is_signal_handled,
     snapshot::{Counters, QueuedSnapshot, SessionSnapshot, Snapshot, SnapshotReader},
     value::{Args, Local, Map, NotLocal, Str, Value},
     wheel::{
-        Domain, Duplex, FollowTail, FollowTailBuilder, ListenAccept, Listener, ReadWrite,
-        ReadWriteBuilder, Run, RunBuilder, SocketFactory, SocketFactoryBuilder, WheelId,
+        Domain, Duplex, FollowTail, FollowTailBuilder, ListenAccept, ListenAcceptBuilder, Listener,
+        ReadWrite, ReadWriteBuilder, Run, RunBuilder, SocketFactory, SocketFactoryBuilder, WheelId,
     },
 };

@@ -39,7 +39,7 @@ where
         .on("_start", move |cx, _| {
             cx.alias_set("server")?;
             let listener = listener.try_clone()?;
-            *cx.heap = Some(ListenAccept::start(cx, listener, "accepted", None)?);
+            *cx.heap = Some(ListenAccept::builder(listener, "accepted").start(cx)?);
             Ok::<_, Error>(())
         })
         .on("accepted", move |cx, mut args| {
@@ -184,7 +184,7 @@ fn a_peer_reset_mid_write_is_an_error_event() {
             Session::new((None::<ListenAccept>, None::<ReadWrite<Stream>>))
                 .on("_start", move |cx, _| {
                     let listener = listener.try_clone()?;
-                    cx.heap.0 = Some(ListenAccept::start(cx, listener, "accepted", None)?);
+                    cx.heap.0 = Some(ListenAccept::builder(listener, "accepted").start(cx)?);
                     let client = TcpStream::connect(("127.0.0.1", port))?;
                     cx.yield_("reset", (Value::local(client),));
                     Ok::<_, Error>(())
@@ -251,7 +251,7 @@ fn an_oversized_line_is_an_error_and_reading_goes_on() {
             ))
             .on("_start", move |cx, _| {
                 let listener = listener.try_clone()?;
-                cx.heap.0 = Some(ListenAccept::start(cx, listener, "accepted", None)?);
+                cx.heap.0 = Some(ListenAccept::builder(listener, "accepted").start(cx)?);
                 let client = TcpStream::connect(("127.0.0.1", port))?;
                 let wheel = ReadWrite::builder(client, Line::new()).start(cx)?;
                 wheel.put(vec![b'x'; 100_000]).unwrap();

@@ -82,7 +82,7 @@ fn serve(listener: TcpListener) -> crate::Result<()> {
                 .listener
                 .take()
                 .ok_or_else(|| Error::handler("no listener to accept on"))?;
-            cx.heap.accept = Some(ListenAccept::start(cx, listener, "accepted", None)?);
+            cx.heap.accept = Some(ListenAccept::builder(listener, "accepted").start(cx)?);
             Ok::<_, Error>(())
         })
         .on("accepted", |cx, mut args| {

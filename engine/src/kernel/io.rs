@@ -3,7 +3,7 @@
 //! session.
 
 use std::{
-    os::fd::{AsRawFd, BorrowedFd, RawFd},
+    os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
     panic::Location,
     rc::{Rc, Weak},
     sync::Arc,
@@ -25,7 +25,7 @@ use crate::{
     id::{SessionId, TimerId},
     mailbox::Waker,
     queue::item::Kind,
-    reactor::{Holding, Mode, Reactor, Ready, Route, WatchError},
+    reactor::{Descriptor, Holding, Mode, Reactor, Ready, Route, WatchError, Watched},
     value::{Args, Value},
 };
 
@@ -151,14 +151,14 @@ impl Core {
             args,
             location,
         };
-        self.watch(fd, mode, me, route)
+        self.watch(Watched::Borrowed(fd), mode, me, route)
     }
 
     /// Watches `fd` in `mode` for `session`, taking a hold on it when this
     /// is its first watcher of the descriptor.
     fn watch(
         &mut self,
-        fd: BorrowedFd<'_>,
+        fd: Watched<'_>,
         mode: Mode,
         session: SessionId,
         route: Route,
@@ -259,13 +259,14 @@ impl Core {
     pub fn watch_source(
         &mut self,
         source: &SourceRef,
-        fd: BorrowedFd<'_>,
+        fd: Rc<dyn Descriptor>,
         mode: Mode,
     ) -> Result<()> {
         let route = Route::Source(source.key.slot);
-        self.watch(fd, mode, source.session, route)?;
+        let number = fd.as_fd().as_raw_fd();
+        self.watch(Watched::Shared(fd), mode, source.session, route)?;
         if let Some(slot) = self.io.slot(source.key) {
-            let entry = (fd.as_raw_fd(), mode);
+            let entry = (number, mode);
             if !slot.watching.contains(&entry) {
                 slot.watching.push(entry);
             }

@@ -18,7 +18,7 @@
 use std::{
     cell::{Cell, RefCell},
     fmt,
-    os::fd::{AsFd, AsRawFd, RawFd},
+    os::fd::{AsRawFd, RawFd},
     panic::Location,
     rc::{Rc, Weak},
     time::Duration,
@@ -29,7 +29,7 @@ use crate::{
     error::Result,
     event::Event,
     id::{KernelId, SessionId, TimerId},
-    reactor::Mode,
+    reactor::{Descriptor, Mode},
     value::{Args, Value},
 };
 
@@ -47,22 +47,29 @@ use crate::{
 /// `line` event, and `closed` at the end:
 ///
 /// ```
-/// use std::{io::{BufRead, BufReader, Read, Write}, os::fd::AsRawFd, rc::Rc, cell::RefCell};
+/// use std::{cell::RefCell, io::{PipeReader, Read, Write}, os::fd::AsRawFd, rc::Rc};
 /// use roe_engine::{Io, Kernel, Mode, Readiness, Session, Source, SourceRef};
 ///
-/// struct Lines { pipe: RefCell<BufReader<std::io::PipeReader>>, me: SourceRef }
+/// struct Lines { pipe: Rc<PipeReader>, partial: RefCell<Vec<u8>>, me: SourceRef }
 ///
 /// impl Source for Lines {
 ///     fn ready(self: Rc<Self>, io: &mut Io<'_>, _: Readiness) -> roe_engine::Result<()> {
-///         let mut line = String::new();
-///         let n = self.pipe.borrow_mut().read_line(&mut line)?;
-///         match n {
-///             0 => {
-///                 let fd = self.pipe.borrow().get_ref().as_raw_fd();
-///                 io.unwatch(&self.me, fd, Mode::Read);
-///                 io.emit("closed", ())?;
-///             }
-///             _ => { io.emit("line", (line.trim_end().to_owned(),))?; }
+///         let mut chunk = [0; 512];
+///         let n = (&*self.pipe).read(&mut chunk)?;
+///         if n == 0 {
+///             io.unwatch(&self.me, self.pipe.as_raw_fd(), Mode::Read);
+///             io.emit("closed", ())?;
+///             return Ok(());
+///         }
+///         self.partial.borrow_mut().extend_from_slice(&chunk[..n]);
+///         loop {
+///             let line = {
+///                 let mut partial = self.partial.borrow_mut();
+///                 let Some(end) = partial.iter().position(|&b| b == b'\n') else { break };
+///                 let line: Vec<u8> = partial.drain(..=end).collect();
+///                 String::from_utf8_lossy(&line[..end]).into_owned()
+///             };
+///             io.emit("line", (line,))?;
 ///         }
 ///         Ok(())
 ///     }
@@ -75,8 +82,10 @@ use crate::{
 /// kernel.spawn(
 ///     Session::new((None::<Rc<Lines>>, Vec::<String>::new()))
 ///         .on_start(move |cx, _| {
-///             let lines = cx.io().add(|me| Lines { pipe: RefCell::new(BufReader::new(reader)), me });
-///             cx.io().watch(&lines.me, &*lines.pipe.borrow().get_ref(), Mode::Read)?;
+///             let pipe = Rc::new(reader);
+///             let lines = cx.io().add(|me| Lines { pipe: pipe.clone(), partial: RefCell::default(), me });
+///             // The kernel keeps a clone of the `Rc` while it watches.
+///             cx.io().watch(&lines.me, pipe, Mode::Read)?;
 ///             cx.heap.0 = Some(lines);
 ///             Ok::<_, roe_engine::Error>(())
 ///         })
@@ -127,7 +136,7 @@ pub trait Source {
 /// use std::{os::fd::AsRawFd, rc::Rc};
 /// use roe_engine::{Io, Kernel, Mode, Readiness, Session, Source, SourceRef};
 ///
-/// struct Writable { me: SourceRef, pipe: std::io::PipeWriter }
+/// struct Writable { me: SourceRef, pipe: Rc<std::io::PipeWriter> }
 ///
 /// impl Source for Writable {
 ///     fn ready(self: Rc<Self>, io: &mut Io<'_>, ready: Readiness) -> roe_engine::Result<()> {
@@ -143,8 +152,8 @@ pub trait Source {
 /// kernel.spawn(
 ///     Session::new(None::<Rc<Writable>>)
 ///         .on_start(move |cx, _| {
-///             let source = cx.io().add(|me| Writable { me, pipe: writer });
-///             cx.io().watch(&source.me, &source.pipe, Mode::Write)?;
+///             let source = cx.io().add(|me| Writable { me, pipe: Rc::new(writer) });
+///             cx.io().watch(&source.me, source.pipe.clone(), Mode::Write)?;
 ///             *cx.heap = Some(source);
 ///             Ok::<_, roe_engine::Error>(())
 ///         })
@@ -244,7 +253,10 @@ impl<'a> Io<'a> {
     /// whenever the descriptor is ready (level-triggered, as POE's
     /// watchers), until [`unwatch`](Io::unwatch) or the source is dropped.
     /// The watcher keeps the session alive, as a `select_*` watcher does.
-    /// Watching again only resumes a paused watcher.
+    /// Watching again only resumes a paused watcher. The kernel keeps a
+    /// clone of `fd` while it watches, so the descriptor stays open until
+    /// then however the source drops its own, and no duplicate is made. A
+    /// regular file is always ready, as POE's `select` finds it.
     ///
     /// # Errors
     ///
@@ -253,8 +265,8 @@ impl<'a> Io<'a> {
     /// when the operating system refuses the descriptor, and
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when its
     /// number was reused while still watched.
-    pub fn watch(&mut self, source: &SourceRef, fd: &impl AsFd, mode: Mode) -> Result<()> {
-        self.port.core().watch_source(source, fd.as_fd(), mode)
+    pub fn watch(&mut self, source: &SourceRef, fd: Rc<dyn Descriptor>, mode: Mode) -> Result<()> {
+        self.port.core().watch_source(source, fd, mode)
     }
 
     /// Stops watching `fd` in `mode` for `source`.

@@ -2,8 +2,12 @@
 //!
 //! The reactor is the only owner of the kernel's [`Poller`]. Watched
 //! descriptors are registered level-triggered, as POE's watchers are, and
-//! each registration owns a duplicate of the caller's descriptor
-//! ([`sys::Registration`]), so it can never outlive its descriptor.
+//! each registration keeps its descriptor open until it is removed
+//! ([`sys::Registration`]): POE's `select_*` watchers hold a duplicate of
+//! the caller's descriptor (the caller may close its own at any time); I/O
+//! sources share theirs, a [`Descriptor`] in an `Rc`, so a connection costs
+//! one descriptor. A regular file, which epoll refuses, is always ready, as
+//! POE's `select` reports it: the reactor reports it ready itself.
 //!
 //! Registration goes through `polling`; waiting does not. `Poller::wait`
 //! makes five system calls on Linux (arm a timerfd, re-arm it, wait, read
@@ -23,6 +27,7 @@
 //! `polling_keeps_the_promises_the_reactor_relies_on` fails if an upgrade
 //! breaks any of them.
 
+mod descriptor;
 mod sys;
 
 use std::{
@@ -37,6 +42,7 @@ use polling::{PollMode, Poller};
 use rustc_hash::FxHashMap;
 use rustix::event::{Timespec, epoll, epoll::EventFlags};
 
+pub use self::descriptor::Descriptor;
 use self::sys::Registration;
 use crate::{event::Event, id::SessionId, mailbox::Waker, value::Args};
 
@@ -175,6 +181,23 @@ pub(crate) enum WatchError {
     Io(io::Error),
 }
 
+/// A descriptor to watch, as the caller has it.
+pub(crate) enum Watched<'a> {
+    /// POE's `select_*`: the reactor keeps a duplicate.
+    Borrowed(BorrowedFd<'a>),
+    /// An I/O source's: the reactor keeps a reference to its owner.
+    Shared(Rc<dyn Descriptor>),
+}
+
+impl Watched<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Watched::Borrowed(fd) => *fd,
+            Watched::Shared(owner) => owner.as_fd(),
+        }
+    }
+}
+
 /// A ready watcher, found by [`Reactor::take_ready`].
 pub(crate) struct Ready {
     pub fd: RawFd,
@@ -189,6 +212,9 @@ pub(crate) struct Reactor {
     handles: Vec<Option<Handle>>,
     free: Vec<u32>,
     by_fd: FxHashMap<RawFd, u32>,
+    /// Slots of watched descriptors the poller refused as always ready
+    /// (regular files).
+    files: Vec<u32>,
     generation: u32,
     events: Vec<epoll::Event>,
     ready: Vec<(u64, EventFlags)>,
@@ -198,7 +224,7 @@ impl Reactor {
     /// A reactor woken by `waker`.
     pub fn new(waker: &Waker) -> io::Result<Reactor> {
         let poller = Rc::new(Poller::new()?);
-        let registration = Registration::new(
+        let registration = Registration::duplicate(
             &poller,
             waker.as_fd(),
             WAKE_KEY as usize,
@@ -211,6 +237,7 @@ impl Reactor {
             handles: Vec::new(),
             free: Vec::new(),
             by_fd: FxHashMap::default(),
+            files: Vec::new(),
             generation: 0,
             events: Vec::with_capacity(WAIT_BATCH),
             ready: Vec::new(),
@@ -246,15 +273,15 @@ impl Reactor {
     /// only resumes the watcher and keeps its event (POE's rule).
     pub fn watch(
         &mut self,
-        fd: BorrowedFd<'_>,
+        fd: Watched<'_>,
         mode: Mode,
         session: SessionId,
         route: Route,
     ) -> Result<Holding, WatchError> {
-        let number = fd.as_raw_fd();
+        let number = fd.as_fd().as_raw_fd();
         let slot = match self.by_fd.get(&number) {
             Some(&slot) => {
-                if !same_file(self.handle(slot).registration.as_fd(), fd) {
+                if !same_file(self.handle(slot).registration.as_fd(), fd.as_fd()) {
                     return Err(WatchError::Reused);
                 }
                 slot
@@ -353,9 +380,18 @@ impl Reactor {
     }
 
     /// Waits for readiness or `timeout` (`None`: until something happens).
+    /// A watched regular file is always ready, so the wait does not block
+    /// while one is watched and not paused.
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.events.clear();
         self.ready.clear();
+        let files_ready = self.ready_files();
+        let timeout = if files_ready.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
+        self.ready.extend(files_ready);
         let timeout = timeout.map(|t| Timespec {
             tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
             tv_nsec: i64::from(t.subsec_nanos()),
@@ -373,6 +409,29 @@ impl Reactor {
             }
         }
         Ok(())
+    }
+
+    /// The always-ready files with an unpaused watcher, as readiness.
+    fn ready_files(&self) -> Vec<(u64, EventFlags)> {
+        self.files
+            .iter()
+            .filter_map(|&slot| {
+                let handle = self.handle(slot);
+                let on = |mode: Mode| {
+                    handle.watches[mode.index()]
+                        .as_ref()
+                        .is_some_and(|watch| !watch.paused)
+                };
+                let mut flags = EventFlags::empty();
+                if on(Mode::Read) {
+                    flags |= EventFlags::IN;
+                }
+                if on(Mode::Write) {
+                    flags |= EventFlags::OUT;
+                }
+                (!flags.is_empty()).then(|| (key_of(slot, handle.generation), flags))
+            })
+            .collect()
     }
 
     /// Appends the watchers made ready by the last wait to `ready`, in
@@ -405,7 +464,7 @@ impl Reactor {
             .filter(|watch| !watch.paused)
     }
 
-    fn register(&mut self, fd: BorrowedFd<'_>) -> Result<u32, WatchError> {
+    fn register(&mut self, fd: Watched<'_>) -> Result<u32, WatchError> {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -415,24 +474,30 @@ impl Reactor {
         };
         self.generation = self.generation.wrapping_add(1);
         let key = key_of(slot, self.generation);
-        let registration = Registration::new(
-            &self.poller,
-            fd,
-            key as usize,
-            polling::Event::none(key as usize),
-            PollMode::Level,
-        )
-        .map_err(|e| {
+        let number = fd.as_fd().as_raw_fd();
+        let interest = polling::Event::none(key as usize);
+        let registered = match fd {
+            Watched::Borrowed(fd) => {
+                Registration::duplicate(&self.poller, fd, key as usize, interest, PollMode::Level)
+            }
+            Watched::Shared(owner) => {
+                Registration::shared(&self.poller, owner, key as usize, interest, PollMode::Level)
+            }
+        };
+        let registration = registered.map_err(|e| {
             self.free.push(slot);
             WatchError::Io(e)
         })?;
+        if !registration.is_polled() {
+            self.files.push(slot);
+        }
         self.handles[slot as usize] = Some(Handle {
             registration,
-            fd: fd.as_raw_fd(),
+            fd: number,
             generation: self.generation,
             watches: [None, None, None],
         });
-        self.by_fd.insert(fd.as_raw_fd(), slot);
+        self.by_fd.insert(number, slot);
         Ok(slot)
     }
 
@@ -443,6 +508,7 @@ impl Reactor {
                 .take()
                 .expect("indexed handles exist");
             self.by_fd.remove(&handle.fd);
+            self.files.retain(|&file| file != slot);
             self.free.push(slot);
         } else {
             let _ = self.update(slot);
@@ -529,7 +595,12 @@ mod tests {
         let session = SessionId::kernel_root(crate::id::KernelId(0));
         let route = Route::Source(7);
         reactor
-            .watch(reader.as_fd(), Mode::Read, session, route)
+            .watch(
+                Watched::Borrowed(reader.as_fd()),
+                Mode::Read,
+                session,
+                route,
+            )
             .unwrap();
         reactor.wait(Some(Duration::ZERO)).unwrap();
         assert!(!reactor.found_ready());

@@ -19,9 +19,11 @@
 //!   (POE::Wheel::FollowTail).
 
 mod accept;
+mod accepting;
 mod readwrite;
 mod run;
 mod socketfactory;
+mod stream;
 mod tail;
 
 use std::{
@@ -31,10 +33,11 @@ use std::{
 };
 
 pub use self::{
-    accept::{ListenAccept, Listener},
-    readwrite::{Duplex, ReadWrite, ReadWriteBuilder},
+    accept::{ListenAccept, ListenAcceptBuilder, Listener},
+    readwrite::{ReadWrite, ReadWriteBuilder},
     run::{Run, RunBuilder},
     socketfactory::{Domain, SocketFactory, SocketFactoryBuilder},
+    stream::Duplex,
     tail::{FollowTail, FollowTailBuilder},
 };
 use crate::{
@@ -55,6 +58,26 @@ impl WheelId {
     /// The number, as POE passes it in events.
     pub fn number(self) -> u64 {
         self.0
+    }
+
+    /// The wheel ID an event argument carries (wheels pass it as a number:
+    /// `ARG1` of an input event, `ARG3` of an error event, `ARG0` of a
+    /// flushed event).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::{Value, WheelId};
+    ///
+    /// assert_eq!(WheelId::from_value(&Value::from(7)).map(WheelId::number), Some(7));
+    /// assert_eq!(WheelId::from_value(&Value::from("seven")), None);
+    /// ```
+    pub fn from_value(value: &Value) -> Option<WheelId> {
+        value
+            .as_int()
+            .and_then(|n| u64::try_from(n).ok())
+            .filter(|&n| n > 0)
+            .map(WheelId)
     }
 }
 

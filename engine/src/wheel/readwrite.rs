@@ -1,32 +1,30 @@
 //! POE::Wheel::ReadWrite: buffered, filtered I/O on one stream.
 
 use std::{
-    cell::RefCell,
-    io::{self, ErrorKind, Read, Write},
+    cell::{Cell, RefCell},
+    io,
     os::fd::{AsFd, AsRawFd, RawFd},
     rc::Rc,
+    time::{Duration, Instant},
 };
 
-use super::{WheelId, eof_args, error_args, set_nonblocking};
+use super::{
+    WheelId, eof_args, error_args, set_nonblocking,
+    stream::{Duplex, Filled, Outbox, fill},
+};
 use crate::{
     error::{Error, Result},
     event::Event,
     filter::{Filter, FilterError},
+    id::TimerId,
     kernel::{Context, Io, Readiness, Source, SourceRef},
     reactor::Mode,
     value::Args,
 };
 
-/// Bytes read per `read` call.
-const READ_CHUNK: usize = 64 * 1024;
 /// Bytes read per readiness event, so one busy stream cannot hold a slice;
 /// the watcher is level-triggered, so the rest comes next slice.
 const READ_BUDGET: usize = 256 * 1024;
-
-/// A stream a wheel can read and write.
-pub trait Duplex: Read + Write + AsFd {}
-
-impl<T: Read + Write + AsFd> Duplex for T {}
 
 /// Buffered, filtered I/O on a stream (POE::Wheel::ReadWrite).
 ///
@@ -41,8 +39,58 @@ impl<T: Read + Write + AsFd> Duplex for T {}
 /// `(operation, errno, message, wheel ID)`. Dropping the last `ReadWrite`
 /// value stops everything and closes the stream.
 ///
+/// Memory follows what is waiting: reads go through one buffer per thread
+/// (an idle stream holds none), and written output is freed as it goes.
+/// With a [`write_timeout`](ReadWriteBuilder::write_timeout), output that
+/// makes no progress for that long is an error (`"write"`, `ETIMEDOUT`).
+/// A regular file is always ready, as POE's `select` finds it: the wheel
+/// reads it a chunk per slice.
+///
 /// `ReadWrite` is a cheap handle: clone it out of the heap to call it while
 /// the `Context` is borrowed.
+///
+/// # Examples
+///
+/// POE's "one session, many wheels keyed by wheel ID": a session that
+/// talks over both ends of a socket pair, finding each wheel by the ID its
+/// events carry.
+///
+/// ```
+/// use std::{collections::HashMap, os::unix::net::UnixStream};
+/// use roe_engine::{Kernel, Line, ReadWrite, Session, WheelId};
+///
+/// #[derive(Default)]
+/// struct Heap { wheels: HashMap<WheelId, ReadWrite<Line>>, heard: Vec<String> }
+///
+/// let (left, right) = UnixStream::pair()?;
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(Heap::default())
+///         .on_start(move |cx, _| {
+///             for stream in [left, right] {
+///                 let wheel = ReadWrite::builder(stream, Line::new())
+///                     .input("got")
+///                     .error("gone")
+///                     .start(cx)?;
+///                 cx.heap.wheels.insert(wheel.id(), wheel);
+///             }
+///             let first = cx.heap.wheels.values().next().cloned().expect("two wheels");
+///             first.put(b"hello".to_vec())?;
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("got", |cx, args| {
+///             let id = WheelId::from_value(&args[1]).expect("ARG1 is the wheel");
+///             cx.heap.heard.push(format!("{}", args[0]));
+///             // Everything is said: dropping the wheels ends the session.
+///             cx.heap.wheels.remove(&id);
+///             cx.heap.wheels.clear();
+///         })
+///         .on("gone", |_, _| {})
+///         .on("_stop", |cx, _| assert_eq!(cx.heap.heard, ["hello"])),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 ///
 /// Differences from POE: writing starts when the dispatch that put the
 /// output returns rather than at the next slice's write watcher; a buffer
@@ -67,7 +115,14 @@ struct Inner<F: Filter> {
     id: WheelId,
     fd: RawFd,
     source: SourceRef,
+    stream: Rc<dyn Duplex>,
     state: RefCell<State<F>>,
+    /// Output waits without progress for at most this long.
+    write_timeout: Option<Duration>,
+    /// When output last made progress (or began to wait).
+    progress: Cell<Instant>,
+    /// The pending write-timeout check.
+    timer: Cell<Option<TimerId>>,
 }
 
 /// The events a `ReadWrite` calls.
@@ -81,45 +136,20 @@ struct Events {
 }
 
 struct State<F> {
-    stream: Box<dyn Duplex>,
     filter: F,
-    /// Encoded output; `output[written..]` is not written yet.
-    output: Vec<u8>,
-    written: usize,
+    output: Outbox,
     events: Events,
     high_mark: Option<usize>,
     low_mark: usize,
     is_high: bool,
-    read_buffer: Vec<u8>,
     reading: bool,
 }
 
 impl<F> State<F> {
-    fn pending(&self) -> usize {
-        self.output.len() - self.written
-    }
-
-    /// Writes buffered output until it is all written or the stream would
-    /// block. `true` when nothing is left.
-    fn flush(&mut self) -> io::Result<bool> {
-        while self.written < self.output.len() {
-            match self.stream.write(&self.output[self.written..]) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
-                Err(e) => return Err(e),
-            }
-        }
-        self.output.clear();
-        self.written = 0;
-        Ok(true)
-    }
-
     /// The high- or low-water event a change of buffered output crosses.
     fn watermark(&mut self) -> Option<Event> {
         let high = self.high_mark?;
-        let pending = self.pending();
+        let pending = self.output.waiting();
         if !self.is_high && pending >= high {
             self.is_high = true;
             self.events.high
@@ -132,43 +162,14 @@ impl<F> State<F> {
     }
 }
 
-/// How a burst of reading ended.
-enum Filled {
-    /// The stream would block (or the budget ran out).
-    More,
-    /// End of file.
-    Eof,
-    /// A read failed.
-    Failed(io::Error),
-}
-
-impl<F: Filter> State<F> {
-    /// Reads what the stream has now, up to the budget, into the filter.
-    fn fill(&mut self) -> Filled {
-        let mut total = 0;
-        while total < READ_BUDGET {
-            match self.stream.read(&mut self.read_buffer) {
-                Ok(0) => return Filled::Eof,
-                Ok(n) => {
-                    self.filter.feed(&self.read_buffer[..n]);
-                    total += n;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Filled::More,
-                Err(e) => return Filled::Failed(e),
-            }
-        }
-        Filled::More
-    }
-}
-
 /// Builds a [`ReadWrite`]: the stream, the filter, and the events to call.
 pub struct ReadWriteBuilder<F> {
-    stream: Box<dyn Duplex>,
+    stream: Rc<dyn Duplex>,
     filter: F,
     events: Events,
     high_mark: Option<usize>,
-    low_mark: usize,
+    low_mark: Option<usize>,
+    write_timeout: Option<Duration>,
 }
 
 impl<F: Filter + 'static> ReadWrite<F> {
@@ -176,11 +177,12 @@ impl<F: Filter + 'static> ReadWrite<F> {
     /// directions (POE's `Handle` and `Filter`).
     pub fn builder(stream: impl Duplex + 'static, filter: F) -> ReadWriteBuilder<F> {
         ReadWriteBuilder {
-            stream: Box::new(stream),
+            stream: Rc::new(stream),
             filter,
             events: Events::default(),
             high_mark: None,
-            low_mark: 0,
+            low_mark: None,
+            write_timeout: None,
         }
     }
 
@@ -196,12 +198,16 @@ impl<F: Filter + 'static> ReadWrite<F> {
     /// # Errors
     ///
     /// The filter's refusal to encode the record; nothing is buffered then.
-    pub fn put(&self, record: F::Record) -> Result<(), FilterError> {
+    pub fn put(&self, record: impl Into<F::Record>) -> Result<(), FilterError> {
         let inner = &self.inner;
         let mut state = inner.state.borrow_mut();
         let State { filter, output, .. } = &mut *state;
-        filter.encode(record, output)?;
-        if state.pending() > 0 {
+        let was_waiting = output.waiting() > 0;
+        output.push(|buf| filter.encode(record.into(), buf))?;
+        if state.output.waiting() > 0 {
+            if !was_waiting {
+                inner.progress.set(Instant::now());
+            }
             // Written when the running dispatch returns, together with
             // whatever else it puts (`Source::flush`).
             inner.source.flush_later();
@@ -215,7 +221,7 @@ impl<F: Filter + 'static> ReadWrite<F> {
     /// Bytes written with `put` but not yet taken by the stream (POE's
     /// `get_driver_out_octets`).
     pub fn pending_output(&self) -> usize {
-        self.inner.state.borrow().pending()
+        self.inner.state.borrow().output.waiting()
     }
 
     /// Stops reading, keeping the watcher and its hold on the session (POE's
@@ -236,8 +242,7 @@ impl<F: Filter + 'static> ReadWrite<F> {
 
     /// Shuts the stream down for reading (POE's `shutdown_input`).
     pub fn shutdown_input(&self) {
-        let state = self.inner.state.borrow();
-        let _ = rustix::net::shutdown(state.stream.as_fd(), rustix::net::Shutdown::Read);
+        let _ = rustix::net::shutdown(self.inner.stream.as_fd(), rustix::net::Shutdown::Read);
         self.inner
             .source
             .pause_later(self.inner.fd, Mode::Read, true);
@@ -246,10 +251,8 @@ impl<F: Filter + 'static> ReadWrite<F> {
     /// Shuts the stream down for writing (POE's `shutdown_output`); output
     /// still buffered is dropped, as in POE.
     pub fn shutdown_output(&self) {
-        let mut state = self.inner.state.borrow_mut();
-        let _ = rustix::net::shutdown(state.stream.as_fd(), rustix::net::Shutdown::Write);
-        state.output.clear();
-        state.written = 0;
+        let _ = rustix::net::shutdown(self.inner.stream.as_fd(), rustix::net::Shutdown::Write);
+        self.inner.state.borrow_mut().output.clear();
         self.inner
             .source
             .pause_later(self.inner.fd, Mode::Write, true);
@@ -302,7 +305,8 @@ impl<F: Filter + 'static> ReadWriteBuilder<F> {
     }
 
     /// Flow control (POE's `HighMark`/`HighEvent`): `event` once buffered
-    /// output reaches `octets`.
+    /// output reaches `octets`. Needs a [`low_mark`](Self::low_mark), as
+    /// POE's does.
     pub fn high_mark(mut self, octets: usize, event: impl Into<Event>) -> ReadWriteBuilder<F> {
         self.high_mark = Some(octets);
         self.events.high = Some(event.into());
@@ -310,10 +314,19 @@ impl<F: Filter + 'static> ReadWriteBuilder<F> {
     }
 
     /// Flow control (POE's `LowMark`/`LowEvent`): `event` once buffered
-    /// output falls back to `octets` after reaching the high mark.
+    /// output falls back to `octets` after reaching the high mark. Needs a
+    /// [`high_mark`](Self::high_mark), as POE's does.
     pub fn low_mark(mut self, octets: usize, event: impl Into<Event>) -> ReadWriteBuilder<F> {
-        self.low_mark = octets;
+        self.low_mark = Some(octets);
         self.events.low = Some(event.into());
+        self
+    }
+
+    /// Output that waits this long without any of it being written is an
+    /// error: the error event gets `("write", ETIMEDOUT, ...)`, as for a
+    /// failed write. Off by default, as in POE.
+    pub fn write_timeout(mut self, timeout: Duration) -> ReadWriteBuilder<F> {
+        self.write_timeout = Some(timeout);
         self
     }
 
@@ -323,46 +336,56 @@ impl<F: Filter + 'static> ReadWriteBuilder<F> {
     /// # Errors
     ///
     /// [`Error::Io`] when the stream cannot be made non-blocking or watched;
-    /// [`Error::InvalidArgument`] when the low mark is not below the high
+    /// [`Error::InvalidArgument`] for a high mark without a low mark or the
+    /// reverse (POE refuses either alone), or a low mark not below the high
     /// mark.
     pub fn start<H: 'static>(self, cx: &mut Context<'_, H>) -> Result<ReadWrite<F>> {
-        if self.high_mark.is_some_and(|high| self.low_mark >= high) {
-            return Err(Error::InvalidArgument(
-                "the low mark must be below the high mark",
-            ));
-        }
-        set_nonblocking(&self.stream)?;
+        let (high_mark, low_mark) = match (self.high_mark, self.low_mark) {
+            (None, None) => (None, 0),
+            (Some(high), Some(low)) if low < high => (Some(high), low),
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidArgument(
+                    "the low mark must be below the high mark",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(Error::InvalidArgument("a high mark needs a low mark"));
+            }
+            (None, Some(_)) => {
+                return Err(Error::InvalidArgument("a low mark needs a high mark"));
+            }
+        };
+        set_nonblocking(&self.stream.as_fd())?;
         let id = WheelId::next();
         let fd = self.stream.as_fd().as_raw_fd();
         let reading = self.events.input.is_some();
+        let stream = self.stream;
         let mut io = cx.io();
         let inner = io.add(|source| Inner {
             id,
             fd,
             source,
+            stream: Rc::clone(&stream),
             state: RefCell::new(State {
-                stream: self.stream,
                 filter: self.filter,
-                output: Vec::new(),
-                written: 0,
+                output: Outbox::default(),
                 events: self.events,
-                high_mark: self.high_mark,
-                low_mark: self.low_mark,
+                high_mark,
+                low_mark,
                 is_high: false,
-                read_buffer: vec![0; READ_CHUNK],
                 reading,
             }),
+            write_timeout: self.write_timeout,
+            progress: Cell::new(Instant::now()),
+            timer: Cell::new(None),
         });
-        {
-            let state = inner.state.borrow();
-            if reading {
-                io.watch(&inner.source, &state.stream, Mode::Read)?;
-            }
-            // The write watcher exists from the start, paused until output
-            // is buffered (POE's ReadWrite does the same).
-            io.watch(&inner.source, &state.stream, Mode::Write)?;
-            io.pause(&inner.source, fd, Mode::Write, true);
+        if reading {
+            io.watch(&inner.source, stream.clone(), Mode::Read)?;
         }
+        // The write watcher exists from the start, paused until output is
+        // buffered (POE's ReadWrite does the same).
+        io.watch(&inner.source, stream, Mode::Write)?;
+        io.pause(&inner.source, fd, Mode::Write, true);
         Ok(ReadWrite { inner })
     }
 }
@@ -376,13 +399,39 @@ impl<F: Filter + 'static> Source for Inner<F> {
         }
     }
 
+    /// The write-timeout check: output that made no progress since the
+    /// last check for the whole timeout is an error.
+    fn timer(self: Rc<Self>, io: &mut Io<'_>, _: TimerId) -> Result<()> {
+        self.timer.set(None);
+        let Some(timeout) = self.write_timeout else {
+            return Ok(());
+        };
+        if self.state.borrow().output.waiting() == 0 {
+            return Ok(());
+        }
+        let stalled = self.progress.get().elapsed();
+        if stalled < timeout {
+            let timer = io.delay(&self.source, timeout - stalled)?;
+            self.timer.set(Some(timer));
+            return Ok(());
+        }
+        // The peer takes nothing: what waits is dropped with the stream.
+        self.state.borrow_mut().output.clear();
+        io.pause(&self.source, self.fd, Mode::Write, true);
+        let error = self.state.borrow().events.error;
+        match error {
+            Some(event) if !self.is_dropped() => {
+                let timed_out = io::Error::from(rustix::io::Errno::TIMEDOUT);
+                io.emit(event, error_args("write", &timed_out, self.id))
+                    .map(drop)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Writes what a handler `put`, once its dispatch has returned.
     fn flush(self: Rc<Self>, io: &mut Io<'_>) {
-        let (flushed, events, watermark) = {
-            let mut state = self.state.borrow_mut();
-            let flushed = state.flush();
-            (flushed, state.events, state.watermark())
-        };
+        let (flushed, events, watermark) = self.write_out();
         let id = self.id.number();
         // Output written here can fall below the low mark as well as when
         // the descriptor is writable later. No handler of the session runs
@@ -398,6 +447,7 @@ impl<F: Filter + 'static> Source for Inner<F> {
             }
             Ok(false) => {
                 io.pause(&self.source, self.fd, Mode::Write, false);
+                self.arm_write_timeout(io);
             }
             Err(e) => {
                 if let Some(event) = events.error {
@@ -415,13 +465,38 @@ impl<F: Filter + 'static> Inner<F> {
         Rc::strong_count(self) == 1
     }
 
+    /// Writes what waits, noting progress: the write's outcome, the events,
+    /// and the watermark event the change crosses.
+    fn write_out(&self) -> (io::Result<bool>, Events, Option<Event>) {
+        let mut state = self.state.borrow_mut();
+        let before = state.output.waiting();
+        let flushed = state.output.write_to(&*self.stream);
+        if state.output.waiting() < before {
+            self.progress.set(Instant::now());
+        }
+        let watermark = state.watermark();
+        (flushed, state.events, watermark)
+    }
+
+    /// Starts watching for a stalled write, if a timeout is set and no
+    /// check is pending.
+    fn arm_write_timeout(&self, io: &mut Io<'_>) {
+        if let Some(timeout) = self.write_timeout
+            && self.timer.get().is_none()
+            && let Ok(timer) = io.delay(&self.source, timeout)
+        {
+            self.timer.set(Some(timer));
+        }
+    }
+
     fn readable(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
         let filled = {
             let mut state = self.state.borrow_mut();
             if !state.reading {
                 return Ok(());
             }
-            state.fill()
+            let filter = &mut state.filter;
+            fill(&*self.stream, READ_BUDGET, &mut |bytes| filter.feed(bytes))
         };
         // Records one at a time: a handler may switch filters in between.
         loop {
@@ -463,12 +538,7 @@ impl<F: Filter + 'static> Inner<F> {
     }
 
     fn writable(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
-        let (flushed, events, watermark) = {
-            let mut state = self.state.borrow_mut();
-            let flushed = state.flush();
-            let watermark = state.watermark();
-            (flushed, state.events, watermark)
-        };
+        let (flushed, events, watermark) = self.write_out();
         if let Some(event) = watermark {
             io.emit(event, (self.id.number(),))?;
         }
@@ -500,7 +570,7 @@ impl<F: Filter> Drop for Inner<F> {
     fn drop(&mut self) {
         // A last try at output still buffered; what the stream does not
         // take now is lost with the wheel, as in POE.
-        let _ = self.state.get_mut().flush();
+        let _ = self.state.get_mut().output.write_to(&*self.stream);
         self.source.remove();
     }
 }

@@ -3,8 +3,8 @@
 use std::{
     cell::RefCell,
     ffi::OsStr,
-    io::{self, ErrorKind, Read, Write},
-    os::fd::{AsFd, AsRawFd, RawFd},
+    io::{self, ErrorKind},
+    os::fd::{AsRawFd, RawFd},
     process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio},
     rc::Rc,
 };
@@ -14,7 +14,10 @@ use rustix::{
     process::{Pid, Signal},
 };
 
-use super::{Decoder, WheelId, error_args, filter_error_args, set_nonblocking};
+use super::{
+    Decoder, WheelId, error_args, filter_error_args, set_nonblocking,
+    stream::{Duplex, Filled, Outbox, fill},
+};
 use crate::{
     error::{Error, Result},
     event::Event,
@@ -24,8 +27,6 @@ use crate::{
     value::Args,
 };
 
-/// Bytes read per `read` call.
-const READ_CHUNK: usize = 64 * 1024;
 /// Bytes read from one stream per readiness event, so a chatty child
 /// cannot hold a slice (the watcher is level-triggered).
 const READ_BUDGET: usize = 256 * 1024;
@@ -73,6 +74,16 @@ pub struct RunBuilder<I> {
     stdout_filter: Box<dyn Decoder>,
     stderr_filter: Box<dyn Decoder>,
     events: Events,
+    /// How the filters were given: one for every stream (`filter`), or
+    /// per stream; POE refuses both at once.
+    filters: Filters,
+}
+
+/// How a `RunBuilder`'s filters were given.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Filters {
+    combined: bool,
+    separate: bool,
 }
 
 /// The events a `Run` calls.
@@ -94,90 +105,48 @@ struct Inner<I: Filter> {
 
 /// One of the child's output streams.
 struct Output {
-    pipe: Option<Box<dyn ReadPipe>>,
+    pipe: Option<Rc<dyn Duplex>>,
     fd: RawFd,
     filter: Box<dyn Decoder>,
     name: &'static str,
 }
 
-/// A pipe end the wheel reads.
-trait ReadPipe: Read + AsFd {}
-
-impl<T: Read + AsFd> ReadPipe for T {}
-
 struct State<I> {
-    stdin: Option<ChildStdin>,
+    stdin: Option<Rc<ChildStdin>>,
     stdin_fd: RawFd,
     stdin_filter: I,
-    /// Encoded input for the child; `output[written..]` is not written yet.
-    output: Vec<u8>,
-    written: usize,
+    /// Encoded input for the child, not yet written.
+    output: Outbox,
     outputs: [Output; 2],
     events: Events,
-    read_buffer: Vec<u8>,
 }
 
 impl<I> State<I> {
-    fn pending(&self) -> usize {
-        self.output.len() - self.written
-    }
-
     /// Writes buffered input until it is all written or the pipe is full.
     /// `true` when nothing is left.
     fn flush(&mut self) -> io::Result<bool> {
-        let Some(stdin) = self.stdin.as_mut() else {
+        let Some(stdin) = self.stdin.as_ref() else {
             return Err(io::Error::from(Errno::PIPE));
         };
-        while self.written < self.output.len() {
-            match stdin.write(&self.output[self.written..]) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
-                Err(e) => return Err(e),
-            }
-        }
-        self.output.clear();
-        self.written = 0;
-        Ok(true)
+        self.output.write_to(&**stdin)
     }
 
     /// Closes stdin, dropping unwritten input; the descriptor it had, if
     /// it was open.
     fn close_stdin(&mut self) -> Option<RawFd> {
         self.output.clear();
-        self.written = 0;
         self.stdin.take().map(|_| self.stdin_fd)
     }
 }
 
-/// How a burst of reading one output stream ended.
-enum Filled {
-    More,
-    Eof,
-    Failed(io::Error),
-}
-
 impl Output {
     /// Reads what the pipe has now, up to the budget, into the filter.
-    fn fill(&mut self, buffer: &mut [u8]) -> Filled {
-        let Some(pipe) = self.pipe.as_mut() else {
+    fn fill(&mut self) -> Filled {
+        let Some(pipe) = self.pipe.as_ref() else {
             return Filled::More;
         };
-        let mut total = 0;
-        while total < READ_BUDGET {
-            match pipe.read(buffer) {
-                Ok(0) => return Filled::Eof,
-                Ok(n) => {
-                    self.filter.feed(&buffer[..n]);
-                    total += n;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Filled::More,
-                Err(e) => return Filled::Failed(e),
-            }
-        }
-        Filled::More
+        let filter = &mut self.filter;
+        fill(&**pipe, READ_BUDGET, &mut |bytes| filter.feed(bytes))
     }
 }
 
@@ -191,6 +160,7 @@ impl Run<Line> {
             stdout_filter: Box::new(Line::new()),
             stderr_filter: Box::new(Line::new()),
             events: Events::default(),
+            filters: Filters::default(),
         }
     }
 
@@ -262,7 +232,7 @@ impl<I: Filter + 'static> Run<I> {
     /// # Errors
     ///
     /// The filter's refusal to encode the record; nothing is buffered then.
-    pub fn put(&self, record: I::Record) -> Result<(), FilterError> {
+    pub fn put(&self, record: impl Into<I::Record>) -> Result<(), FilterError> {
         let inner = &self.inner;
         let mut state = inner.state.borrow_mut();
         if state.stdin.is_none() {
@@ -274,16 +244,16 @@ impl<I: Filter + 'static> Run<I> {
             }
             return Ok(());
         }
-        let was_empty = state.pending() == 0;
+        let was_empty = state.output.waiting() == 0;
         let State {
             stdin_filter,
             output,
             ..
         } = &mut *state;
-        stdin_filter.encode(record, output)?;
+        output.push(|buf| stdin_filter.encode(record.into(), buf))?;
         // As POE's `put`: buffer, and let the write watcher flush, so one
         // stdin event follows everything put in a row.
-        if was_empty && state.pending() > 0 {
+        if was_empty && state.output.waiting() > 0 {
             inner.source.pause_later(state.stdin_fd, Mode::Write, false);
         }
         Ok(())
@@ -291,7 +261,7 @@ impl<I: Filter + 'static> Run<I> {
 
     /// Bytes put but not yet written to the child's stdin.
     pub fn pending_input(&self) -> usize {
-        self.inner.state.borrow().pending()
+        self.inner.state.borrow().output.waiting()
     }
 
     /// Closes the child's stdin now, so it reads end of file (POE's
@@ -373,7 +343,8 @@ impl<I: Filter + 'static> RunBuilder<I> {
     }
 
     /// One filter for stdin, stdout and stderr alike (POE's `Filter`);
-    /// `make` is called once per stream.
+    /// `make` is called once per stream. It cannot be mixed with the
+    /// per-stream filters, as POE refuses.
     pub fn filter<J, M>(self, make: M) -> RunBuilder<J>
     where
         J: Filter + 'static,
@@ -385,6 +356,10 @@ impl<I: Filter + 'static> RunBuilder<I> {
             stdout_filter: Box::new(make()),
             stderr_filter: Box::new(make()),
             events: self.events,
+            filters: Filters {
+                combined: true,
+                ..self.filters
+            },
         }
     }
 
@@ -397,18 +372,24 @@ impl<I: Filter + 'static> RunBuilder<I> {
             stdout_filter: self.stdout_filter,
             stderr_filter: self.stderr_filter,
             events: self.events,
+            filters: Filters {
+                separate: true,
+                ..self.filters
+            },
         }
     }
 
     /// The filter that parses the child's stdout (POE's `StdoutFilter`).
     pub fn stdout_filter(mut self, filter: impl Filter + 'static) -> RunBuilder<I> {
         self.stdout_filter = Box::new(filter);
+        self.filters.separate = true;
         self
     }
 
     /// The filter that parses the child's stderr (POE's `StderrFilter`).
     pub fn stderr_filter(mut self, filter: impl Filter + 'static) -> RunBuilder<I> {
         self.stderr_filter = Box::new(filter);
+        self.filters.separate = true;
         self
     }
 
@@ -419,7 +400,14 @@ impl<I: Filter + 'static> RunBuilder<I> {
     /// [`Error::Io`] when the program cannot be started (not found, not
     /// executable, out of processes) or its pipes cannot be watched; a
     /// child that started is then killed and reaped before this returns.
+    /// [`Error::InvalidArgument`] when one filter for every stream was
+    /// mixed with per-stream filters (nothing is started then).
     pub fn start<H: 'static>(mut self, cx: &mut Context<'_, H>) -> Result<Run<I>> {
+        if self.filters.combined && self.filters.separate {
+            return Err(Error::InvalidArgument(
+                "one filter for every stream cannot be mixed with per-stream filters",
+            ));
+        }
         self.command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -463,8 +451,7 @@ impl<I: Filter + 'static> RunBuilder<I> {
                 stdin: None,
                 stdin_fd,
                 stdin_filter: self.stdin_filter,
-                output: Vec::new(),
-                written: 0,
+                output: Outbox::default(),
                 outputs: [
                     Output {
                         pipe: None,
@@ -480,19 +467,19 @@ impl<I: Filter + 'static> RunBuilder<I> {
                     },
                 ],
                 events: self.events,
-                read_buffer: vec![0; READ_CHUNK],
             }),
         });
         // Each pipe becomes the wheel's once watched, so a failure releases
         // exactly what was watched.
-        io.watch(&inner.source, &stdout, Mode::Read)?;
-        inner.state.borrow_mut().outputs[0].pipe = Some(Box::new(stdout));
-        io.watch(&inner.source, &stderr, Mode::Read)?;
-        inner.state.borrow_mut().outputs[1].pipe = Some(Box::new(stderr));
+        let (stdin, stdout, stderr) = (Rc::new(stdin), Rc::new(stdout), Rc::new(stderr));
+        io.watch(&inner.source, stdout.clone(), Mode::Read)?;
+        inner.state.borrow_mut().outputs[0].pipe = Some(stdout);
+        io.watch(&inner.source, stderr.clone(), Mode::Read)?;
+        inner.state.borrow_mut().outputs[1].pipe = Some(stderr);
         // The write watcher exists from the start, paused until input is
         // buffered (POE's Run does the same).
-        io.watch(&inner.source, &stdin, Mode::Write)?;
-        io.pause(&inner.source, stdin.as_raw_fd(), Mode::Write, true);
+        io.watch(&inner.source, stdin.clone(), Mode::Write)?;
+        io.pause(&inner.source, stdin_fd, Mode::Write, true);
         inner.state.borrow_mut().stdin = Some(stdin);
         Ok(Run { inner })
     }
@@ -544,12 +531,7 @@ impl<I: Filter + 'static> Inner<I> {
     fn readable(self: Rc<Self>, io: &mut Io<'_>, stream: usize) -> Result<()> {
         let filled = {
             let mut state = self.state.borrow_mut();
-            let State {
-                outputs,
-                read_buffer,
-                ..
-            } = &mut *state;
-            outputs[stream].fill(read_buffer)
+            state.outputs[stream].fill()
         };
         loop {
             if self.is_dropped() {

@@ -3,7 +3,7 @@
 
 use std::{
     cell::RefCell,
-    io::{self, ErrorKind},
+    io,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
     os::{
         fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
@@ -18,19 +18,19 @@ use rustix::{
     net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType, sockopt},
 };
 
-use super::{WheelId, error_args};
+use super::{
+    WheelId,
+    accepting::{Accepting, Round},
+    error_args,
+};
 use crate::{
     error::{Error, Result},
     event::Event,
     id::TimerId,
     kernel::{Context, Io, Readiness, Source, SourceRef},
-    reactor::Mode,
+    reactor::{Descriptor, Mode},
     value::{Args, Value},
 };
-
-/// Connections taken per readiness event, so a flood of them cannot hold a
-/// slice (the watcher is level-triggered, so the rest come next slice).
-const ACCEPT_BUDGET: usize = 64;
 
 /// The listen queue when none is given: Linux's `SOMAXCONN` (the kernel
 /// caps it at `net.core.somaxconn` anyway).
@@ -136,6 +136,7 @@ struct Inner {
     id: WheelId,
     source: SourceRef,
     state: RefCell<State>,
+    loop_state: Accepting,
 }
 
 struct State {
@@ -148,6 +149,8 @@ struct State {
     /// connections, since the kernel pauses the watcher only after the
     /// running handler.
     accepting: bool,
+    /// Accepting is paused for lack of descriptors until this timer.
+    backing_off: Option<TimerId>,
 }
 
 enum Role {
@@ -155,15 +158,15 @@ enum Role {
     Idle,
     Listening(Listening),
     Connecting {
-        socket: OwnedFd,
+        socket: Rc<OwnedFd>,
         domain: Domain,
         timer: Option<TimerId>,
     },
 }
 
 enum Listening {
-    Tcp(TcpListener),
-    Unix(UnixListener),
+    Tcp(Rc<TcpListener>),
+    Unix(Rc<UnixListener>),
 }
 
 impl Listening {
@@ -176,6 +179,14 @@ impl Listening {
 
     fn fd(&self) -> RawFd {
         self.as_fd().as_raw_fd()
+    }
+
+    /// The listener, for the kernel to watch.
+    fn shared(&self) -> Rc<dyn Descriptor> {
+        match self {
+            Listening::Tcp(l) => l.clone(),
+            Listening::Unix(l) => l.clone(),
+        }
     }
 
     /// Accepts one connection: the socket and the peer's address and port.
@@ -296,6 +307,10 @@ impl SocketFactory {
     fn set_accepting(&self, on: bool) {
         let mut state = self.inner.state.borrow_mut();
         state.accepting = on;
+        // A back-off in progress resumes by itself.
+        if state.backing_off.is_some() {
+            return;
+        }
         if let Role::Listening(listening) = &state.role {
             self.inner
                 .source
@@ -391,7 +406,9 @@ impl SocketFactoryBuilder {
                 failure: self.failure,
                 local: None,
                 accepting: true,
+                backing_off: None,
             }),
+            loop_state: Accepting::default(),
         });
         let opened = match self.open() {
             Ok(opened) => opened,
@@ -402,13 +419,14 @@ impl SocketFactoryBuilder {
         };
         match opened {
             Opened::Listening(listening, local) => {
-                io.watch(&inner.source, &listening.as_fd(), Mode::Read)?;
+                io.watch(&inner.source, listening.shared(), Mode::Read)?;
                 let mut state = inner.state.borrow_mut();
                 state.local = local;
                 state.role = Role::Listening(listening);
             }
             Opened::Connecting(socket, domain) => {
-                io.watch(&inner.source, &socket, Mode::Write)?;
+                let socket = Rc::new(socket);
+                io.watch(&inner.source, socket.clone(), Mode::Write)?;
                 // Owned by the wheel before anything else can fail, so a
                 // failure below releases the watcher with the wheel.
                 inner.state.borrow_mut().role = Role::Connecting {
@@ -501,8 +519,10 @@ impl SocketFactoryBuilder {
                     .ok()
                     .and_then(|a| SocketAddr::try_from(a).ok());
                 let listening = match domain {
-                    Domain::Unix => Listening::Unix(UnixListener::from(socket)),
-                    Domain::Inet | Domain::Inet6 => Listening::Tcp(TcpListener::from(socket)),
+                    Domain::Unix => Listening::Unix(Rc::new(UnixListener::from(socket))),
+                    Domain::Inet | Domain::Inet6 => {
+                        Listening::Tcp(Rc::new(TcpListener::from(socket)))
+                    }
                 };
                 Ok(Opened::Listening(listening, local))
             }
@@ -575,6 +595,15 @@ impl Source for Inner {
     fn timer(self: Rc<Self>, io: &mut Io<'_>, _: TimerId) -> Result<()> {
         let (socket, failure) = {
             let mut state = self.state.borrow_mut();
+            if let Role::Listening(listening) = &state.role {
+                // The back-off after running out of descriptors is over.
+                let fd = listening.fd();
+                state.backing_off = None;
+                if state.accepting {
+                    io.pause(&self.source, fd, Mode::Read, false);
+                }
+                return Ok(());
+            }
             if !matches!(state.role, Role::Connecting { .. }) {
                 return Ok(());
             }
@@ -602,39 +631,39 @@ impl Inner {
     }
 
     fn accept(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
-        for _ in 0..ACCEPT_BUDGET {
-            if self.is_dropped() {
-                break;
-            }
-            let (accepted, success, failure) = {
-                let state = self.state.borrow();
-                let Role::Listening(listening) = &state.role else {
-                    return Ok(());
+        let (success, failure) = {
+            let state = self.state.borrow();
+            (state.success, state.failure)
+        };
+        let round = self.loop_state.round(
+            // Paused by the last connection's handler, say at a concurrency
+            // limit; or dropped.
+            || !self.is_dropped() && self.state.borrow().accepting,
+            || match &self.state.borrow().role {
+                Role::Listening(listening) => listening.accept(),
+                _ => Err(io::Error::from(Errno::AGAIN)),
+            },
+            |(socket, address, port)| {
+                io.emit(success, (socket, address, port, self.id.number()))
+                    .map(drop)
+            },
+        )?;
+        match round {
+            Round::Done => Ok(()),
+            Round::Exhausted(pause) => {
+                let fd = match &self.state.borrow().role {
+                    Role::Listening(listening) => listening.fd(),
+                    _ => return Ok(()),
                 };
-                // Paused by the last connection's handler, say at a
-                // concurrency limit.
-                if !state.accepting {
-                    break;
-                }
-                (listening.accept(), state.success, state.failure)
-            };
-            match accepted {
-                Ok((socket, address, port)) => {
-                    io.emit(success, (socket, address, port, self.id.number()))?;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                // A peer that gave up while queued is no failure (POE
-                // ignores it too).
-                Err(e)
-                    if e.kind() == ErrorKind::Interrupted
-                        || e.raw_os_error() == Some(Errno::CONNABORTED.raw_os_error()) => {}
-                Err(e) => {
-                    io.emit(failure, error_args("accept", &e, self.id))?;
-                    break;
-                }
+                io.pause(&self.source, fd, Mode::Read, true);
+                let timer = io.delay(&self.source, pause)?;
+                self.state.borrow_mut().backing_off = Some(timer);
+                Ok(())
             }
+            Round::Failed(e) => io
+                .emit(failure, error_args("accept", &e, self.id))
+                .map(drop),
         }
-        Ok(())
     }
 
     fn connected(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
@@ -653,7 +682,8 @@ impl Inner {
             };
             (socket, domain, timer, state.success, state.failure)
         };
-        // The descriptor goes to the handler, which may watch it at once.
+        // The descriptor goes to the handler, which may watch it at once;
+        // the kernel lets go of its reference as it stops watching.
         io.unwatch(&self.source, socket.as_raw_fd(), Mode::Write);
         if let Some(timer) = timer {
             io.cancel(&self.source, timer);
@@ -661,6 +691,9 @@ impl Inner {
         if self.is_dropped() {
             return Ok(());
         }
+        let Ok(socket) = Rc::try_unwrap(socket) else {
+            return Ok(());
+        };
         let outcome = match sockopt::socket_error(&socket) {
             Ok(Ok(())) => peer(&socket, domain).map_err(|e| Failed::new("getpeername", e)),
             Ok(Err(errno)) => Err(Failed::new("connect", errno)),
