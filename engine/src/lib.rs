@@ -71,8 +71,8 @@ mod wheel;
 
 pub use crate::{
     component::{
-        Backoff, ClientConnection, Connection, Failure, Listening, ServerInfo, Spawner, TcpClient,
-        TcpServer,
+        Backoff, ClientConnection, Connection, Failure, Listening, ServerInfo, ServerStats,
+        Spawner, TcpClient, TcpServer,
     },
     error::{Died, Error, Result, TryPostError},
     event::Event,

@@ -12,7 +12,7 @@ use crate::{
     id::SessionId,
     kernel::Context,
     session::{Return, Session},
-    value::{Args, Value},
+    value::Args,
     wheel::{Domain, Duplex, ReadWrite, SocketFactory},
 };
 
@@ -72,7 +72,7 @@ struct ClientConfig<S, F: Filter> {
     started: Option<Callback0<ClientConnection<S, F>>>,
     connected: Option<Callback0<ClientConnection<S, F>>>,
     connect_error: Option<CallbackFailure<ClientConnection<S, F>>>,
-    server_input: Option<CallbackRecord<ClientConnection<S, F>>>,
+    server_input: Option<CallbackRecord<ClientConnection<S, F>, F::Record>>,
     server_error: Option<CallbackFailure<ClientConnection<S, F>>>,
     server_flushed: Option<Callback0<ClientConnection<S, F>>>,
     disconnected: Option<Callback0<ClientConnection<S, F>>>,
@@ -111,7 +111,7 @@ impl<S, F: Filter + 'static> ClientConnection<S, F> {
     /// # Errors
     ///
     /// The filter's refusal to encode the record.
-    pub fn put(&self, record: F::Record) -> Result<(), FilterError> {
+    pub fn put(&self, record: impl Into<F::Record>) -> Result<(), FilterError> {
         match &self.server {
             Some(server) => server.put(record),
             None => Ok(()),
@@ -333,11 +333,12 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         self
     }
 
-    /// Called per record the server sends (POE's `ServerInput`), unless the
-    /// connection is shutting down.
+    /// Called per record the server sends, typed as the filter makes it
+    /// (POE's `ServerInput`), unless the connection is shutting down.
+    /// Required, as POE requires it.
     pub fn server_input<C, R>(mut self, callback: C) -> TcpClient<S, F>
     where
-        C: Fn(&mut Context<'_, ClientConnection<S, F>>, Value) -> R + 'static,
+        C: Fn(&mut Context<'_, ClientConnection<S, F>>, F::Record) -> R + 'static,
         R: Return,
     {
         self.config.server_input = Some(Rc::new(move |cx, record| {
@@ -400,8 +401,13 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
     ///
     /// # Errors
     ///
-    /// The alias is taken.
+    /// [`Error::InvalidArgument`] without a
+    /// [`server_input`](TcpClient::server_input) callback (POE refuses to
+    /// start without `ServerInput`); the alias is taken.
     pub fn spawn(self, spawner: &mut impl Spawner) -> Result<SessionId> {
+        if self.config.server_input.is_none() {
+            return Err(Error::InvalidArgument("a TCP client needs server_input"));
+        }
         spawner.spawn_session(self.session())
     }
 
@@ -485,8 +491,11 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
             if cx.heap.shutdown {
                 return Ok(());
             }
+            let Some(record) = F::value_record(args.take(0)) else {
+                return Ok(());
+            };
             match &c.server_input {
-                Some(callback) => callback(cx, args.take(0)).map(drop),
+                Some(callback) => callback(cx, record).map(drop),
                 None => Ok(()),
             }
         });

@@ -22,7 +22,7 @@ use std::{fmt, rc::Rc};
 
 pub use self::{
     client::{Backoff, ClientConnection, TcpClient},
-    server::{Connection, Listening, ServerInfo, TcpServer},
+    server::{Connection, Listening, ServerInfo, ServerStats, TcpServer},
 };
 use crate::{
     error::Result,
@@ -125,8 +125,8 @@ where
 
 /// A stored callback without arguments beyond the context.
 type Callback0<H> = Rc<dyn Fn(&mut Context<'_, H>) -> Result<Value>>;
-/// A stored callback that gets a record.
-type CallbackRecord<H> = Rc<dyn Fn(&mut Context<'_, H>, Value) -> Result<Value>>;
+/// A stored callback that gets a record of type `R`.
+type CallbackRecord<H, R> = Rc<dyn Fn(&mut Context<'_, H>, R) -> Result<Value>>;
 /// A stored callback that gets a failure.
 type CallbackFailure<H> = Rc<dyn Fn(&mut Context<'_, H>, Failure) -> Result<Value>>;
 

@@ -1,7 +1,14 @@
 //! POE::Component::Server::TCP: a listener session and a session per
 //! connection.
 
-use std::{cell::Cell, net::SocketAddr, net::TcpStream, os::unix::net::UnixStream, rc::Rc};
+use std::{
+    cell::Cell,
+    collections::BTreeSet,
+    net::{SocketAddr, TcpStream},
+    os::unix::net::UnixStream,
+    rc::Rc,
+    time::{Duration, Instant},
+};
 
 use super::{
     Callback0, CallbackFailure, CallbackRecord, Failure, Spawner, UserHandler, run0, user_handler,
@@ -21,9 +28,24 @@ use crate::{
 const GOT_INPUT: &str = "tcp_server_got_input";
 const GOT_ERROR: &str = "tcp_server_got_error";
 const GOT_FLUSH: &str = "tcp_server_got_flush";
+/// Output at which a connection stops reading, and where it reads again.
+const GOT_HIGH: &str = "tcp_server_got_high";
+const GOT_LOW: &str = "tcp_server_got_low";
+/// A connection's idle check.
+const IDLE_CHECK: &str = "tcp_server_idle_check";
+/// The shutdown deadline: connections still open are closed now.
+const CLOSE_NOW: &str = "tcp_server_close_now";
 /// The listener's internal events (POE's names).
 const GOT_CONNECTION: &str = "tcp_server_got_connection";
 const GOT_LISTENER_ERROR: &str = "tcp_server_got_error";
+const DEADLINE: &str = "tcp_server_deadline";
+
+/// Output a connection holds before it stops reading its client, and the
+/// level at which it reads again.
+const DEFAULT_OUTPUT_HIGH: usize = 1024 * 1024;
+const DEFAULT_OUTPUT_LOW: usize = 256 * 1024;
+/// How long a connection's output may wait without progress.
+const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A TCP server (POE::Component::Server::TCP).
 ///
@@ -41,7 +63,10 @@ const GOT_LISTENER_ERROR: &str = "tcp_server_got_error";
 /// the [`alias`](TcpServer::alias)):
 ///
 /// - `shutdown`: stop listening and drop the alias; open connections go on
-///   until they end, and the listener session ends after them.
+///   until they end, and the listener session ends after them. With a
+///   deadline in seconds as `ARG0`, every open connection is also told to
+///   `shutdown` (it flushes its output and closes), and those still open at
+///   the deadline are closed at once.
 /// - `set_concurrency` `(limit)`: change the concurrency limit; a negative
 ///   limit (POE's -1) means none.
 /// - `disconnected`: a connection ended; connection sessions send it from
@@ -58,7 +83,36 @@ const GOT_LISTENER_ERROR: &str = "tcp_server_got_error";
 /// With a [`concurrency`](TcpServer::concurrency) limit, the listener
 /// pauses accepting when that many connections are open and resumes once
 /// one closes; further clients wait in the listen queue (POE's
-/// `Concurrency`).
+/// `Concurrency`). Running out of descriptors pauses accepting for a while
+/// instead of failing (the listener keeps listening). The listener knows
+/// its connections: [`Listening::clients`] lists them and
+/// [`Listening::broadcast`] posts an event to each.
+///
+/// # What a client can make a connection hold
+///
+/// A server faces its clients, so each connection is bounded by default,
+/// where POE's trusts them:
+///
+/// - **Output**: once 1 MiB of output waits for a client, the connection
+///   stops reading that client until the output is back under 256 KiB
+///   ([`max_output`](TcpServer::max_output)), so a client that sends
+///   requests but does not read the answers holds at most that much.
+/// - **Write timeout**: output that makes no progress for 60 s
+///   ([`write_timeout`](TcpServer::write_timeout)) cuts the client off: the
+///   error callback gets `("write", ETIMEDOUT)`, the cut is counted in
+///   [`ServerStats`] and logged.
+/// - **Idle timeout**: off by default; with
+///   [`idle_timeout`](TcpServer::idle_timeout), a client that sends
+///   nothing for that long is disconnected (slowloris).
+/// - **Half-close**: a client that ends its input after a request still
+///   gets the whole reply; the connection closes once its output is
+///   flushed. POE closes at once, dropping what waits:
+///   [`close_on_eof`](TcpServer::close_on_eof) brings that back.
+/// - **Setup**: a connection whose setup fails (its wheel cannot be made)
+///   closes alone, counted and logged, and nothing else stops.
+///
+/// The [`Line`] filter's own limit bounds a single record (see its
+/// documentation), and an idle connection holds no read buffer.
 ///
 /// # Examples
 ///
@@ -72,8 +126,8 @@ const GOT_LISTENER_ERROR: &str = "tcp_server_got_error";
 /// let server = TcpServer::new(0)
 ///     .address("127.0.0.1")
 ///     .alias("echo")
-///     .client_input(|cx, record| {
-///         cx.heap.put(record.as_bytes().unwrap_or_default().to_vec()).ok();
+///     .client_input(|cx, line: Vec<u8>| {
+///         cx.heap.put(line)?;
 ///         cx.post("echo", "shutdown", ())?;
 ///         cx.yield_("shutdown", ());
 ///         Ok::<_, roe_engine::Error>(())
@@ -112,6 +166,34 @@ pub struct TcpServer<S = (), F: Filter = Line> {
     connection: ConnectionConfig<S, F>,
 }
 
+/// What a server's connections went through, counted since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections whose setup failed (each closed alone).
+    pub setup_failed: u64,
+    /// Clients cut off because their output made no progress for the
+    /// write timeout.
+    pub cut_off: u64,
+    /// Clients disconnected for sending nothing for the idle timeout.
+    pub idle_closed: u64,
+    /// Connections closed at a shutdown's deadline.
+    pub closed_at_deadline: u64,
+}
+
+/// Counters shared by a server's sessions.
+#[derive(Default)]
+struct Counters(Cell<ServerStats>);
+
+impl Counters {
+    fn count(&self, field: fn(&mut ServerStats) -> &mut u64) {
+        let mut stats = self.0.get();
+        *field(&mut stats) += 1;
+        self.0.set(stats);
+    }
+}
+
 /// POE's `Acceptor`: `(socket, remote address, remote port)`.
 type Acceptor = Rc<dyn Fn(&mut Context<'_, Listening>, Value, Value, Value) -> Result<Value>>;
 
@@ -119,8 +201,13 @@ type Acceptor = Rc<dyn Fn(&mut Context<'_, Listening>, Value, Value, Value) -> R
 struct ConnectionConfig<S, F: Filter> {
     state: Box<dyn Fn() -> S>,
     filter: Box<dyn Fn() -> F>,
+    counters: Rc<Counters>,
+    max_output: Option<(usize, usize)>,
+    write_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    close_on_eof: bool,
     connected: Option<Callback0<Connection<S, F>>>,
-    input: Option<CallbackRecord<Connection<S, F>>>,
+    input: Option<CallbackRecord<Connection<S, F>, F::Record>>,
     disconnected: Option<Callback0<Connection<S, F>>>,
     error: Option<CallbackFailure<Connection<S, F>>>,
     flushed: Option<Callback0<Connection<S, F>>>,
@@ -129,6 +216,30 @@ struct ConnectionConfig<S, F: Filter> {
 }
 
 /// The listener session's heap (POE's listener `$_[HEAP]`).
+///
+/// # Examples
+///
+/// Telling every connected client something, from the listener:
+///
+/// ```
+/// use roe_engine::{Kernel, Listening, TcpServer};
+///
+/// let mut kernel = Kernel::new()?;
+/// let server = TcpServer::new(0)
+///     .address("127.0.0.1")
+///     .on("notice", |cx, args| Ok::<_, roe_engine::Error>(cx.heap.put(args[0].to_string())?))
+///     .started(|cx| {
+///         // Nobody is connected yet: the broadcast reaches no one.
+///         assert_eq!(cx.heap.clients().count(), 0);
+///         Listening::broadcast(cx, "notice", ("hello, all",));
+///         let me = cx.session();
+///         cx.post(me, "shutdown", ())
+///     })
+///     .spawn(&mut kernel)?;
+/// kernel.run()?;
+/// assert!(server.port().is_some());
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub struct Listening {
     /// The listening wheel (POE's `listener`); `None` once shut down.
     pub listener: Option<SocketFactory>,
@@ -139,9 +250,35 @@ pub struct Listening {
     pub concurrency: Option<usize>,
     /// The server's alias (POE's `alias`).
     pub alias: Option<String>,
+    /// The connection sessions open now.
+    clients: BTreeSet<SessionId>,
+    counters: Rc<Counters>,
 }
 
 impl Listening {
+    /// The connection sessions open now (none with an
+    /// [`acceptor`](TcpServer::acceptor): those connections are yours).
+    pub fn clients(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.clients.iter().copied()
+    }
+
+    /// Posts `event` with `args` to every open connection session, from a
+    /// handler of the listener; add a handler for it with
+    /// [`TcpServer::on`].
+    pub fn broadcast(cx: &mut Context<'_, Listening>, event: impl Into<Event>, args: impl Into<Args>) {
+        let (event, args) = (event.into(), args.into());
+        let clients: Vec<SessionId> = cx.heap.clients().collect();
+        for client in clients {
+            // A connection that is ending may be gone already.
+            let _ = cx.post(client, event, args.clone());
+        }
+    }
+
+    /// What the server's connections went through so far.
+    pub fn stats(&self) -> ServerStats {
+        self.counters.0.get()
+    }
+
     /// Pauses or resumes accepting to keep within the concurrency limit.
     fn apply_concurrency(&self) {
         if let Some(listener) = &self.listener {
@@ -154,6 +291,22 @@ impl Listening {
 }
 
 /// A connection session's heap (POE's per-connection `$_[HEAP]`).
+///
+/// # Examples
+///
+/// Per-connection state in `state`, the client's address, and a reply:
+///
+/// ```
+/// use roe_engine::{Line, TcpServer};
+///
+/// let server = TcpServer::with(0, || 0u32, Line::new).client_input(|cx, line: Vec<u8>| {
+///     cx.heap.state += 1;
+///     let reply = format!("{} says {} ({})", cx.heap.remote_ip, String::from_utf8_lossy(&line), cx.heap.state);
+///     cx.heap.put(reply)?;
+///     Ok::<_, roe_engine::Error>(())
+/// });
+/// # let _ = server;
+/// ```
 pub struct Connection<S, F: Filter> {
     /// The connection's wheel (POE's `client`); `None` once disconnected.
     pub client: Option<ReadWrite<F>>,
@@ -170,6 +323,8 @@ pub struct Connection<S, F: Filter> {
     /// Your per-connection state.
     pub state: S,
     got_an_error: bool,
+    /// When the client last sent something, for the idle timeout.
+    last_input: Instant,
 }
 
 impl<S, F: Filter + 'static> Connection<S, F> {
@@ -179,7 +334,7 @@ impl<S, F: Filter + 'static> Connection<S, F> {
     /// # Errors
     ///
     /// The filter's refusal to encode the record.
-    pub fn put(&self, record: F::Record) -> Result<(), FilterError> {
+    pub fn put(&self, record: impl Into<F::Record>) -> Result<(), FilterError> {
         match &self.client {
             Some(client) => client.put(record),
             None => Ok(()),
@@ -250,6 +405,11 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             connection: ConnectionConfig {
                 state: Box::new(state),
                 filter: Box::new(filter),
+                counters: Rc::default(),
+                max_output: Some((DEFAULT_OUTPUT_HIGH, DEFAULT_OUTPUT_LOW)),
+                write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
+                idle_timeout: None,
+                close_on_eof: false,
                 connected: None,
                 input: None,
                 disconnected: None,
@@ -283,6 +443,46 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
     /// The most connections served at once (POE's `Concurrency`).
     pub fn concurrency(mut self, limit: usize) -> TcpServer<S, F> {
         self.concurrency = Some(limit);
+        self
+    }
+
+    /// The output a connection may hold for its client (`high` bytes), and
+    /// where it reads its client again (`low`); 1 MiB and 256 KiB by
+    /// default. Above `high` the connection stops reading, so a client that
+    /// does not read cannot make it hold more. `None` lifts the bound (as
+    /// POE has none).
+    ///
+    /// # Panics
+    ///
+    /// If `low` is not below `high`.
+    pub fn max_output(mut self, bound: Option<(usize, usize)>) -> TcpServer<S, F> {
+        if let Some((high, low)) = bound {
+            assert!(low < high, "the low mark must be below the high mark");
+        }
+        self.connection.max_output = bound;
+        self
+    }
+
+    /// How long a connection's output may wait without any of it being
+    /// written before the client is cut off (60 s by default; `None`: no
+    /// limit, as in POE).
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> TcpServer<S, F> {
+        self.connection.write_timeout = timeout;
+        self
+    }
+
+    /// Disconnects a client that sends nothing for this long (off by
+    /// default, as in POE).
+    pub fn idle_timeout(mut self, timeout: Duration) -> TcpServer<S, F> {
+        self.connection.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Closes a connection as soon as its client ends its input, dropping
+    /// output not yet written, as POE does. By default the connection
+    /// flushes what it owes the client first.
+    pub fn close_on_eof(mut self, on: bool) -> TcpServer<S, F> {
+        self.connection.close_on_eof = on;
         self
     }
 
@@ -343,11 +543,11 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         self
     }
 
-    /// Called per record a client sends (POE's `ClientInput`), unless the
-    /// connection is shutting down.
+    /// Called per record a client sends, typed as the filter makes it
+    /// (POE's `ClientInput`), unless the connection is shutting down.
     pub fn client_input<C, R>(mut self, callback: C) -> TcpServer<S, F>
     where
-        C: Fn(&mut Context<'_, Connection<S, F>>, Value) -> R + 'static,
+        C: Fn(&mut Context<'_, Connection<S, F>>, F::Record) -> R + 'static,
         R: Return,
     {
         self.connection.input = Some(Rc::new(move |cx, record| {
@@ -443,12 +643,15 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             acceptor,
             connection,
         } = self;
+        let counters = Rc::clone(&connection.counters);
         let connection = Rc::new(connection);
         Session::new(Listening {
             listener: None,
             connections: 0,
             concurrency,
             alias,
+            clients: BTreeSet::new(),
+            counters,
         })
         .on("_start", move |cx, _| {
             if let Some(alias) = cx.heap.alias.clone() {
@@ -474,6 +677,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         })
         .on(GOT_CONNECTION, move |cx, mut args| {
             cx.heap.connections += 1;
+            cx.heap.counters.count(|s| &mut s.accepted);
             cx.heap.apply_concurrency();
             let (socket, address, port) = (args.take(0), args.take(1), args.take(2));
             if let Some(acceptor) = &acceptor {
@@ -481,7 +685,11 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             }
             let listener = cx.session();
             let session = connection_session(Rc::clone(&connection), listener, address, port);
-            cx.spawn(session.args((socket,)))?;
+            let client = cx.spawn(session.args((socket,)))?;
+            // A connection whose setup failed is gone already.
+            if cx.resolve(client).is_some() {
+                cx.heap.clients.insert(client);
+            }
             Ok(())
         })
         .on(GOT_LISTENER_ERROR, move |cx, args| {
@@ -496,6 +704,8 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             }
         })
         .on("disconnected", |cx, _| {
+            let client = cx.sender();
+            cx.heap.clients.remove(&client);
             cx.heap.connections = cx.heap.connections.saturating_sub(1);
             cx.heap.apply_concurrency();
         })
@@ -505,11 +715,26 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
                 .and_then(|limit| usize::try_from(limit).ok());
             cx.heap.apply_concurrency();
         })
-        .on("shutdown", |cx, _| {
+        .on("shutdown", |cx, args| {
             cx.heap.listener = None;
             if let Some(alias) = cx.heap.alias.clone() {
                 // Shutting down twice finds it gone already.
                 let _ = cx.alias_remove(&alias);
+            }
+            let deadline = args[0]
+                .as_float()
+                .filter(|secs| secs.is_finite() && *secs >= 0.0);
+            if let Some(secs) = deadline {
+                Listening::broadcast(cx, "shutdown", ());
+                cx.delay(DEADLINE, Duration::from_secs_f64(secs.min(1e9)), ())?;
+            }
+            Ok::<_, Error>(())
+        })
+        .on(DEADLINE, |cx, _| {
+            let open: Vec<SessionId> = cx.heap.clients().collect();
+            for client in open {
+                cx.heap.counters.count(|s| &mut s.closed_at_deadline);
+                let _ = cx.post(client, CLOSE_NOW, ());
             }
         })
         .on("_child", |_, _| {})
@@ -539,6 +764,7 @@ fn connection_session<S: 'static, F: Filter + 'static>(
         listener,
         state: (config.state)(),
         got_an_error: false,
+        last_input: Instant::now(),
     });
     for (event, handler) in &config.handlers {
         let handler = Rc::clone(handler);
@@ -546,36 +772,58 @@ fn connection_session<S: 'static, F: Filter + 'static>(
     }
     let c = Rc::clone(&config);
     session = session.on("_start", move |cx, mut args| {
-        let wheel = match args.take(0).take_local::<TcpStream>() {
-            Ok(socket) => start_wheel(cx, socket, &c)?,
+        let socket = args.take(0);
+        let started = match socket.take_local::<TcpStream>() {
+            Ok(socket) => start_wheel(cx, socket, &c),
             Err(other) => match other.into_value().take_local::<UnixStream>() {
-                Ok(socket) => start_wheel(cx, socket, &c)?,
-                Err(_) => {
-                    return Err(Error::InvalidArgument(
-                        "a connection session needs its socket",
-                    ));
-                }
+                Ok(socket) => start_wheel(cx, socket, &c),
+                Err(_) => Err(Error::InvalidArgument("no socket to serve")),
             },
         };
+        let wheel = match started {
+            Ok(wheel) => wheel,
+            Err(error) => {
+                // This connection closes alone (its socket is dropped
+                // with the error); nothing else stops.
+                c.counters.count(|s| &mut s.setup_failed);
+                tracing::warn!(session = %cx.session(), %error, "a connection could not be set up");
+                return Ok(());
+            }
+        };
         cx.heap.client = Some(wheel);
+        if let Some(timeout) = c.idle_timeout {
+            cx.delay(IDLE_CHECK, timeout, ())?;
+        }
         run0(&c.connected, cx)
     });
     let c = Rc::clone(&config);
     session = session.on(GOT_INPUT, move |cx, mut args| {
+        cx.heap.last_input = Instant::now();
         if cx.heap.shutdown {
             return Ok(());
         }
+        let Some(record) = F::value_record(args.take(0)) else {
+            return Ok(());
+        };
         match &c.input {
-            Some(callback) => callback(cx, args.take(0)).map(drop),
+            Some(callback) => callback(cx, record).map(drop),
             None => Ok(()),
         }
     });
     let c = Rc::clone(&config);
     session = session.on(GOT_ERROR, move |cx, args| {
         let failure = Failure::from_args(&args);
+        if failure.operation == "write" && failure.errno == rustix::io::Errno::TIMEDOUT.raw_os_error() {
+            c.counters.count(|s| &mut s.cut_off);
+            tracing::warn!(
+                session = %cx.session(),
+                client = %cx.heap.remote_ip,
+                "client cut off: its output made no progress for the write timeout"
+            );
+        }
         match &c.error {
             Some(callback) => {
-                callback(cx, failure)?;
+                callback(cx, failure.clone())?;
             }
             None if !failure.is_quiet() => {
                 tracing::warn!(session = %cx.session(), "client got {failure}");
@@ -583,7 +831,9 @@ fn connection_session<S: 'static, F: Filter + 'static>(
             None => {}
         }
         if c.shutdown_on_error {
-            cx.heap.got_an_error = true;
+            // A client that ended its input still gets what it is owed,
+            // unless POE's immediate close was asked for.
+            cx.heap.got_an_error = !failure.is_eof() || c.close_on_eof;
             cx.yield_("shutdown", ());
         }
         Ok(())
@@ -596,6 +846,40 @@ fn connection_session<S: 'static, F: Filter + 'static>(
             cx.heap.client = None;
         }
         Ok(())
+    });
+    session = session
+        .on(GOT_HIGH, |cx, _| {
+            if let Some(client) = &cx.heap.client {
+                client.pause_input();
+            }
+        })
+        .on(GOT_LOW, |cx, _| {
+            if let Some(client) = &cx.heap.client {
+                client.resume_input();
+            }
+        });
+    let c = Rc::clone(&config);
+    session = session.on(IDLE_CHECK, move |cx, _| {
+        let (Some(timeout), true) = (c.idle_timeout, cx.heap.client.is_some()) else {
+            return Ok(());
+        };
+        let idle = cx.heap.last_input.elapsed();
+        if idle < timeout {
+            cx.delay(IDLE_CHECK, timeout - idle, ())?;
+            return Ok(());
+        }
+        c.counters.count(|s| &mut s.idle_closed);
+        cx.heap.got_an_error = true;
+        cx.yield_("shutdown", ());
+        Ok::<_, Error>(())
+    });
+    let c = Rc::clone(&config);
+    session = session.on(CLOSE_NOW, move |cx, _| {
+        if cx.heap.client.is_some() {
+            run0(&c.disconnected, cx)?;
+            cx.heap.client = None;
+        }
+        Ok::<_, Error>(())
     });
     let c = Rc::clone(&config);
     session = session.on("shutdown", move |cx, _| {
@@ -625,9 +909,15 @@ fn start_wheel<S: 'static, F: Filter + 'static>(
     socket: impl crate::wheel::Duplex + 'static,
     config: &ConnectionConfig<S, F>,
 ) -> Result<ReadWrite<F>> {
-    ReadWrite::builder(socket, (config.filter)())
+    let mut wheel = ReadWrite::builder(socket, (config.filter)())
         .input(GOT_INPUT)
         .error(GOT_ERROR)
-        .flushed(GOT_FLUSH)
-        .start(cx)
+        .flushed(GOT_FLUSH);
+    if let Some((high, low)) = config.max_output {
+        wheel = wheel.high_mark(high, GOT_HIGH).low_mark(low, GOT_LOW);
+    }
+    if let Some(timeout) = config.write_timeout {
+        wheel = wheel.write_timeout(timeout);
+    }
+    wheel.start(cx)
 }

@@ -103,6 +103,14 @@ impl Filter for Block {
     fn record_value(record: Vec<u8>) -> Value {
         Value::Bytes(record)
     }
+
+    /// `Value::Bytes` back to its bytes.
+    fn value_record(value: Value) -> Option<Vec<u8>> {
+        match value {
+            Value::Bytes(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -81,6 +81,10 @@ pub trait Filter {
     fn take_pending(&mut self) -> Vec<u8>;
     /// A record as an event argument (wheels pass records to handlers as Values).
     fn record_value(record: Self::Record) -> crate::Value;
+    /// The record an event argument made by
+    /// [`record_value`](Filter::record_value) carries, so a handler gets it
+    /// back typed; `None` for a value no record of this filter becomes.
+    fn value_record(value: crate::Value) -> Option<Self::Record>;
 }
 
 /// Why a filter refused input or a record.

@@ -179,6 +179,11 @@ where
     fn record_value(record: T) -> Value {
         Value::local(record)
     }
+
+    /// The local value back to the `T` it holds.
+    fn value_record(value: Value) -> Option<T> {
+        value.take_local().ok()
+    }
 }
 
 #[cfg(test)]

@@ -127,6 +127,10 @@ where
     fn record_value(record: B::Record) -> Value {
         B::record_value(record)
     }
+
+    fn value_record(value: Value) -> Option<B::Record> {
+        B::value_record(value)
+    }
 }
 
 #[cfg(test)]
