@@ -43,6 +43,11 @@ const ERROR_COST: usize = mem::size_of::<(usize, FilterError)>();
 /// refusals in a row make one report. Where POE dies and keeps the data, roe
 /// reports the error and drops the data, so memory stays bounded.
 ///
+/// As POE requires, both limits are at least 1 and a line must fit in the
+/// buffer (`max_length <= max_buffer`); the setters panic otherwise. So
+/// raising both limits means setting `max_buffer` first, and lowering both
+/// means setting `max_length` first.
+///
 /// # Examples
 ///
 /// ```
@@ -211,14 +216,48 @@ impl Line {
 
     /// Sets the longest line accepted, terminator excluded (POE's
     /// `MaxLength`; 64 MiB by default).
+    ///
+    /// The limit must fit in the buffer: to raise both limits, set
+    /// [`max_buffer`](Line::max_buffer) first; to lower both, set this one
+    /// first.
+    ///
+    /// # Panics
+    ///
+    /// If `bytes` is zero or above the buffer limit, as POE croaks ("must
+    /// greater then 0", "MaxBuffer is not large enough for MaxLength
+    /// blocks").
     pub fn max_length(mut self, bytes: usize) -> Line {
+        assert!(bytes > 0, "a Line max_length must be at least 1");
+        assert!(
+            bytes <= self.max_buffer,
+            "a Line max_length of {bytes} does not fit its max_buffer of {} \
+             (set max_buffer first to raise both)",
+            self.max_buffer
+        );
         self.max_length = bytes;
         self
     }
 
     /// Sets how many bytes of lines the filter holds before refusing input
     /// (POE's `MaxBuffer`; 512 MiB by default).
+    ///
+    /// The buffer must hold the longest line: to lower both limits, set
+    /// [`max_length`](Line::max_length) first; to raise both, set this one
+    /// first.
+    ///
+    /// # Panics
+    ///
+    /// If `bytes` is zero or below the line limit, as POE croaks ("must
+    /// greater then 0", "MaxBuffer is not large enough for MaxLength
+    /// blocks").
     pub fn max_buffer(mut self, bytes: usize) -> Line {
+        assert!(bytes > 0, "a Line max_buffer must be at least 1");
+        assert!(
+            bytes >= self.max_length,
+            "a Line max_buffer of {bytes} cannot hold its max_length of {} \
+             (set max_length first to lower both)",
+            self.max_length
+        );
         self.max_buffer = bytes;
         self
     }
@@ -742,11 +781,11 @@ mod tests {
             ]
         );
         assert!(pending.is_empty());
-        let make = || Line::new().max_length(0);
-        let (got, _) = same_in_any_chunks(make, b"\n\nx\n\n");
+        let make = || Line::new().max_length(1);
+        let (got, _) = same_in_any_chunks(make, b"\n\nxy\n\n");
         assert_eq!(
             got,
-            vec![Ok(vec![]), Ok(vec![]), Err(too_long(0)), Ok(vec![])]
+            vec![Ok(vec![]), Ok(vec![]), Err(too_long(1)), Ok(vec![])]
         );
     }
 
@@ -800,7 +839,7 @@ mod tests {
     fn max_buffer_refuses_what_does_not_fit() {
         // Lines not taken fill the buffer; the line that does not fit is
         // refused whole, and parsing resumes once records are taken.
-        let mut f = Line::new().max_buffer(10);
+        let mut f = Line::new().max_length(10).max_buffer(10);
         f.feed(b"abcd\nefgh\nijkl\nmn\n");
         let got = drain(&mut f);
         assert_eq!(
@@ -817,7 +856,7 @@ mod tests {
         f.feed(b"mn\n");
         assert_eq!(oks(drain(&mut f)), lines(&["mn"]));
         // Not draining: refusals in a row coalesce, memory stays put.
-        let mut f = Line::new().max_buffer(64);
+        let mut f = Line::new().max_length(64).max_buffer(64);
         for _ in 0..10_000 {
             f.feed(b"0123456789\n");
         }
@@ -878,6 +917,44 @@ mod tests {
         let _ = Line::new().input_literal("");
     }
 
+    // POE::Filter's `__param_max` croaks on a zero MaxLength or MaxBuffer,
+    // and POE::Filter::Line's `new` on a MaxBuffer below MaxLength.
+
+    #[test]
+    #[should_panic(expected = "max_length must be at least 1")]
+    fn a_zero_max_length_is_refused() {
+        let _ = Line::new().max_length(0);
+    }
+
+    #[test]
+    #[should_panic(expected = "max_buffer must be at least 1")]
+    fn a_zero_max_buffer_is_refused() {
+        let _ = Line::new().max_length(1).max_buffer(0);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit its max_buffer")]
+    fn a_max_length_above_max_buffer_is_refused() {
+        // 1 GiB is above the default 512 MiB buffer.
+        let _ = Line::new().max_length(1 << 30);
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot hold its max_length")]
+    fn a_max_buffer_below_max_length_is_refused() {
+        // 10 bytes cannot hold the default 64 MiB line.
+        let _ = Line::new().max_buffer(10);
+    }
+
+    #[test]
+    fn limits_move_together_in_the_right_order() {
+        // Raising both: the buffer first. Lowering both: the line first.
+        let raised = Line::new().max_buffer(1 << 30).max_length(1 << 30);
+        assert_eq!((raised.max_length, raised.max_buffer), (1 << 30, 1 << 30));
+        let lowered = Line::new().max_length(8).max_buffer(8);
+        assert_eq!((lowered.max_length, lowered.max_buffer), (8, 8));
+    }
+
     /// What the filter should make of `input` given whole: POE's regexp
     /// match from the start of each line, with lines over `max` refused as
     /// soon as `max + 1` bytes of them are known not to be terminated.
@@ -919,7 +996,7 @@ mod tests {
         let mut rng = Rng::new(7);
         for _ in 0..40 {
             let input: Vec<u8> = (0..300).map(|_| b"ab\r\n<>"[rng.below(6)]).collect();
-            let max = rng.below(12);
+            let max = 1 + rng.below(11);
             for literal in [None, Some(&b"<>"[..]), Some(b"\r\n\r"), Some(b"<<")] {
                 let make = || match literal {
                     None => Line::new().max_length(max),
