@@ -2,11 +2,12 @@
 //! connection.
 
 use std::{
-    cell::Cell,
+    cell::RefCell,
     collections::BTreeSet,
     net::{SocketAddr, TcpStream},
     os::unix::net::UnixStream,
     rc::Rc,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -28,9 +29,9 @@ use crate::{
 const GOT_INPUT: &str = "tcp_server_got_input";
 const GOT_ERROR: &str = "tcp_server_got_error";
 const GOT_FLUSH: &str = "tcp_server_got_flush";
-/// Output at which a connection stops reading, and where it reads again.
-const GOT_HIGH: &str = "tcp_server_got_high";
-const GOT_LOW: &str = "tcp_server_got_low";
+/// A connection's output reached its bound, and fell back under it.
+const OUTPUT_HIGH: &str = "tcp_server_output_high";
+const OUTPUT_LOW: &str = "tcp_server_output_low";
 /// A connection's idle check.
 const IDLE_CHECK: &str = "tcp_server_idle_check";
 /// The shutdown deadline: connections still open are closed now.
@@ -46,6 +47,8 @@ const DEFAULT_OUTPUT_HIGH: usize = 1024 * 1024;
 const DEFAULT_OUTPUT_LOW: usize = 256 * 1024;
 /// How long a connection's output may wait without progress.
 const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest line `TcpServer::new` reads.
+const DEFAULT_LINE_LIMIT: usize = 64 * 1024;
 
 /// A TCP server (POE::Component::Server::TCP).
 ///
@@ -111,8 +114,9 @@ const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// - **Setup**: a connection whose setup fails (its wheel cannot be made)
 ///   closes alone, counted and logged, and nothing else stops.
 ///
-/// The [`Line`] filter's own limit bounds a single record (see its
-/// documentation), and an idle connection holds no read buffer.
+/// [`TcpServer::new`] reads lines of up to 64 KiB, so a client without a
+/// newline cannot make a connection hold more than that (POE's limit is
+/// 64 MiB); an idle connection holds no read buffer.
 ///
 /// # Examples
 ///
@@ -182,15 +186,19 @@ pub struct ServerStats {
     pub closed_at_deadline: u64,
 }
 
-/// Counters shared by a server's sessions.
+/// Counters shared by a server's sessions, readable from any thread
+/// through its [`ServerInfo`].
 #[derive(Default)]
-struct Counters(Cell<ServerStats>);
+struct Counters(Mutex<ServerStats>);
 
 impl Counters {
     fn count(&self, field: fn(&mut ServerStats) -> &mut u64) {
-        let mut stats = self.0.get();
+        let mut stats = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *field(&mut stats) += 1;
-        self.0.set(stats);
+    }
+
+    fn get(&self) -> ServerStats {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -201,7 +209,7 @@ type Acceptor = Rc<dyn Fn(&mut Context<'_, Listening>, Value, Value, Value) -> R
 struct ConnectionConfig<S, F: Filter> {
     state: Box<dyn Fn() -> S>,
     filter: Box<dyn Fn() -> F>,
-    counters: Rc<Counters>,
+    counters: Arc<Counters>,
     max_output: Option<(usize, usize)>,
     write_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
@@ -252,7 +260,7 @@ pub struct Listening {
     pub alias: Option<String>,
     /// The connection sessions open now.
     clients: BTreeSet<SessionId>,
-    counters: Rc<Counters>,
+    counters: Arc<Counters>,
 }
 
 impl Listening {
@@ -265,7 +273,11 @@ impl Listening {
     /// Posts `event` with `args` to every open connection session, from a
     /// handler of the listener; add a handler for it with
     /// [`TcpServer::on`].
-    pub fn broadcast(cx: &mut Context<'_, Listening>, event: impl Into<Event>, args: impl Into<Args>) {
+    pub fn broadcast(
+        cx: &mut Context<'_, Listening>,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+    ) {
         let (event, args) = (event.into(), args.into());
         let clients: Vec<SessionId> = cx.heap.clients().collect();
         for client in clients {
@@ -276,7 +288,7 @@ impl Listening {
 
     /// What the server's connections went through so far.
     pub fn stats(&self) -> ServerStats {
-        self.counters.0.get()
+        self.counters.get()
     }
 
     /// Pauses or resumes accepting to keep within the concurrency limit.
@@ -347,15 +359,31 @@ impl<S, F: Filter + 'static> Connection<S, F> {
     }
 }
 
-/// What [`TcpServer::spawn`] reports: the listener session and where it
-/// listens.
-#[derive(Clone, Copy, Debug)]
+/// What [`TcpServer::spawn`] reports: the listener session, where it
+/// listens, and its counters (readable from any thread).
+#[derive(Clone)]
 pub struct ServerInfo {
     session: SessionId,
     local_addr: Option<SocketAddr>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for ServerInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerInfo")
+            .field("session", &self.session)
+            .field("local_addr", &self.local_addr)
+            .field("stats", &self.stats())
+            .finish()
+    }
 }
 
 impl ServerInfo {
+    /// What the server's connections went through so far.
+    pub fn stats(&self) -> ServerStats {
+        self.counters.get()
+    }
+
     /// The listener session, to post `shutdown` or `set_concurrency` to.
     pub fn session(&self) -> SessionId {
         self.session
@@ -377,9 +405,16 @@ impl ServerInfo {
 
 impl TcpServer<(), Line> {
     /// A server on `port` (0: the system chooses) of every interface, with
-    /// no per-connection state and the [`Line`] filter (POE's `Port`).
+    /// no per-connection state and the [`Line`] filter (POE's `Port`),
+    /// reading lines of up to 64 KiB: a longer line is the error callback's
+    /// `filter` error, after which the connection closes as after any error
+    /// (unless [`client_shutdown_on_error`](TcpServer::client_shutdown_on_error)
+    /// is off: then the line is skipped and reading goes on). (POE's
+    /// Line limit, 64 MiB, let each client make the server hold that much;
+    /// give a filter of your own with [`with`](TcpServer::with) for longer
+    /// lines.)
     pub fn new(port: u16) -> TcpServer<(), Line> {
-        TcpServer::with(port, || (), Line::new)
+        TcpServer::with(port, || (), || Line::new().max_length(DEFAULT_LINE_LIMIT))
     }
 }
 
@@ -405,7 +440,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             connection: ConnectionConfig {
                 state: Box::new(state),
                 filter: Box::new(filter),
-                counters: Rc::default(),
+                counters: Arc::default(),
                 max_output: Some((DEFAULT_OUTPUT_HIGH, DEFAULT_OUTPUT_LOW)),
                 write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
                 idle_timeout: None,
@@ -621,16 +656,19 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
     ///
     /// The alias is taken, or the kernel cannot watch the socket.
     pub fn spawn(self, spawner: &mut impl Spawner) -> Result<ServerInfo> {
-        let local = Rc::new(Cell::new(None));
+        let local = Rc::new(RefCell::new(None));
+        let counters = Arc::clone(&self.connection.counters);
         let session = self.listener_session(Rc::clone(&local));
         let session = spawner.spawn_session(session)?;
+        let local_addr = *local.borrow();
         Ok(ServerInfo {
             session,
-            local_addr: local.get(),
+            local_addr,
+            counters,
         })
     }
 
-    fn listener_session(self, local: Rc<Cell<Option<SocketAddr>>>) -> Session<Listening> {
+    fn listener_session(self, local: Rc<RefCell<Option<SocketAddr>>>) -> Session<Listening> {
         let TcpServer {
             port,
             address,
@@ -643,7 +681,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             acceptor,
             connection,
         } = self;
-        let counters = Rc::clone(&connection.counters);
+        let counters = Arc::clone(&connection.counters);
         let connection = Rc::new(connection);
         Session::new(Listening {
             listener: None,
@@ -670,7 +708,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
                 factory = factory.listen_queue(queue);
             }
             let listener = factory.start(cx)?;
-            local.set(listener.local_addr());
+            *local.borrow_mut() = listener.local_addr();
             cx.heap.listener = Some(listener);
             cx.heap.apply_concurrency();
             run0(&started, cx)
@@ -813,7 +851,9 @@ fn connection_session<S: 'static, F: Filter + 'static>(
     let c = Rc::clone(&config);
     session = session.on(GOT_ERROR, move |cx, args| {
         let failure = Failure::from_args(&args);
-        if failure.operation == "write" && failure.errno == rustix::io::Errno::TIMEDOUT.raw_os_error() {
+        if failure.operation == "write"
+            && failure.errno == rustix::io::Errno::TIMEDOUT.raw_os_error()
+        {
             c.counters.count(|s| &mut s.cut_off);
             tracing::warn!(
                 session = %cx.session(),
@@ -847,17 +887,8 @@ fn connection_session<S: 'static, F: Filter + 'static>(
         }
         Ok(())
     });
-    session = session
-        .on(GOT_HIGH, |cx, _| {
-            if let Some(client) = &cx.heap.client {
-                client.pause_input();
-            }
-        })
-        .on(GOT_LOW, |cx, _| {
-            if let Some(client) = &cx.heap.client {
-                client.resume_input();
-            }
-        });
+    // The wheel itself stops and resumes reading at the marks.
+    session = session.on(OUTPUT_HIGH, |_, _| {}).on(OUTPUT_LOW, |_, _| {});
     let c = Rc::clone(&config);
     session = session.on(IDLE_CHECK, move |cx, _| {
         let (Some(timeout), true) = (c.idle_timeout, cx.heap.client.is_some()) else {
@@ -914,7 +945,10 @@ fn start_wheel<S: 'static, F: Filter + 'static>(
         .error(GOT_ERROR)
         .flushed(GOT_FLUSH);
     if let Some((high, low)) = config.max_output {
-        wheel = wheel.high_mark(high, GOT_HIGH).low_mark(low, GOT_LOW);
+        wheel = wheel
+            .high_mark(high, OUTPUT_HIGH)
+            .low_mark(low, OUTPUT_LOW)
+            .pause_input_while_high();
     }
     if let Some(timeout) = config.write_timeout {
         wheel = wheel.write_timeout(timeout);

@@ -143,9 +143,17 @@ struct State<F> {
     low_mark: usize,
     is_high: bool,
     reading: bool,
+    /// Stop reading while output is at the high mark (see
+    /// `ReadWriteBuilder::pause_input_while_high`).
+    hold_input_when_high: bool,
 }
 
 impl<F> State<F> {
+    /// Whether reading waits for output to drain.
+    fn input_held(&self) -> bool {
+        self.hold_input_when_high && self.is_high
+    }
+
     /// The high- or low-water event a change of buffered output crosses.
     fn watermark(&mut self) -> Option<Event> {
         let high = self.high_mark?;
@@ -170,6 +178,7 @@ pub struct ReadWriteBuilder<F> {
     high_mark: Option<usize>,
     low_mark: Option<usize>,
     write_timeout: Option<Duration>,
+    hold_input_when_high: bool,
 }
 
 impl<F: Filter + 'static> ReadWrite<F> {
@@ -183,6 +192,7 @@ impl<F: Filter + 'static> ReadWrite<F> {
             high_mark: None,
             low_mark: None,
             write_timeout: None,
+            hold_input_when_high: false,
         }
     }
 
@@ -212,7 +222,13 @@ impl<F: Filter + 'static> ReadWrite<F> {
             // whatever else it puts (`Source::flush`).
             inner.source.flush_later();
         }
-        if let Some(event) = state.watermark() {
+        let crossed = state.watermark();
+        if state.input_held() {
+            // Stop now: the rest of this read's records are still handled,
+            // but no more is read until the output drains.
+            inner.source.pause_later(inner.fd, Mode::Read, true);
+        }
+        if let Some(event) = crossed {
             inner.source.post_later(event, (inner.id.number(),));
         }
         Ok(())
@@ -322,6 +338,16 @@ impl<F: Filter + 'static> ReadWriteBuilder<F> {
         self
     }
 
+    /// Stops reading while output is at or over the high mark, and reads
+    /// again once it is down to the low mark, by itself and at once (not
+    /// when the high- and low-water events are handled): a peer that does
+    /// not read what it asks for cannot make the wheel hold more than the
+    /// high mark and one read's worth of answers. Needs the marks.
+    pub fn pause_input_while_high(mut self) -> ReadWriteBuilder<F> {
+        self.hold_input_when_high = true;
+        self
+    }
+
     /// Output that waits this long without any of it being written is an
     /// error: the error event gets `("write", ETIMEDOUT, ...)`, as for a
     /// failed write. Off by default, as in POE.
@@ -374,6 +400,7 @@ impl<F: Filter + 'static> ReadWriteBuilder<F> {
                 low_mark,
                 is_high: false,
                 reading,
+                hold_input_when_high: self.hold_input_when_high && high_mark.is_some(),
             }),
             write_timeout: self.write_timeout,
             progress: Cell::new(Instant::now()),
@@ -470,11 +497,15 @@ impl<F: Filter + 'static> Inner<F> {
     fn write_out(&self) -> (io::Result<bool>, Events, Option<Event>) {
         let mut state = self.state.borrow_mut();
         let before = state.output.waiting();
+        let held = state.input_held();
         let flushed = state.output.write_to(&*self.stream);
         if state.output.waiting() < before {
             self.progress.set(Instant::now());
         }
         let watermark = state.watermark();
+        if held && !state.input_held() && state.reading {
+            self.source.pause_later(self.fd, Mode::Read, false);
+        }
         (flushed, state.events, watermark)
     }
 
@@ -492,7 +523,7 @@ impl<F: Filter + 'static> Inner<F> {
     fn readable(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
         let filled = {
             let mut state = self.state.borrow_mut();
-            if !state.reading {
+            if !state.reading || state.input_held() {
                 return Ok(());
             }
             let filter = &mut state.filter;

@@ -127,6 +127,9 @@ pub(crate) struct Outbox {
     /// Bytes of the front chunk already written.
     head: usize,
     waiting: usize,
+    /// The size of the last encoding: the next one likely has about as
+    /// many bytes, so a chunk without that much room is not grown for it.
+    last_size: usize,
 }
 
 impl Outbox {
@@ -138,18 +141,21 @@ impl Outbox {
     /// Appends the bytes `encode` writes into the buffer it is given (a
     /// filter's `encode`); nothing is kept if it fails.
     pub fn push<E>(&mut self, encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<(), E> {
+        let expected = self.last_size.max(1);
         if self
             .chunks
             .back()
-            .is_none_or(|last| last.len() >= OUT_CHUNK)
+            .is_none_or(|last| last.capacity() - last.len() < expected)
         {
-            self.chunks.push_back(Vec::with_capacity(OUT_CHUNK));
+            self.chunks
+                .push_back(Vec::with_capacity(OUT_CHUNK.max(expected)));
         }
         let last = self.chunks.back_mut().expect("a chunk was just ensured");
         let before = last.len();
         match encode(last) {
             Ok(()) => {
-                self.waiting += last.len() - before;
+                self.last_size = last.len() - before;
+                self.waiting += self.last_size;
                 Ok(())
             }
             Err(e) => {
