@@ -79,7 +79,7 @@ pub use crate::{
     filter::{Block, Filter, FilterError, FrameBuffer, Framing, Line, Speedy, Stack, Stream},
     id::{KernelId, SessionId, TimerId},
     kernel::{
-        Answer, Callback, Context, Dest, Io, Kernel, Postback, Readiness, RemovedTimer, Shift,
+        Answer, Callback, ChildExit, Context, Dest, Io, Kernel, Postback, Readiness, RemovedTimer, Shift,
         Source, SourceRef,
     },
     reactor::{Descriptor, Mode},

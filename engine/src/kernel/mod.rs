@@ -4,6 +4,7 @@ mod accounting;
 mod alarm;
 mod aliases;
 mod answer;
+mod child_exit;
 pub(crate) mod context;
 mod core;
 mod dest;
@@ -28,6 +29,7 @@ use std::panic::Location;
 pub use self::{
     alarm::{RemovedTimer, Shift},
     answer::Answer,
+    child_exit::ChildExit,
     context::Context,
     dest::Dest,
     postback::{Callback, Postback},

@@ -64,8 +64,9 @@ impl<H: 'static> Context<'_, H> {
     }
 
     /// Watches for a child process to exit (POE's `sig_child`): once it
-    /// has, `event` gets `("CHLD", pid, status)` then `args`, and the watcher
-    /// is gone. Until then it keeps this session alive. Only watched
+    /// has, `event` gets `("CHLD", pid, status)` then `args`
+    /// ([`ChildExit::from_args`](crate::ChildExit::from_args) reads them
+    /// typed), and the watcher is gone. Until then it keeps this session alive. Only watched
     /// children are reaped (with `waitpid` on their ID), so children of
     /// other code stay theirs; a process that is not a child of this one
     /// reports status -1 at once.
