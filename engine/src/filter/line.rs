@@ -563,11 +563,7 @@ impl Filter for Line {
     /// A line as text or bytes, back to its bytes (a line that is not
     /// UTF-8 comes back whole, never empty).
     fn value_record(value: Value) -> Option<Vec<u8>> {
-        match value {
-            Value::Str(text) => Some(String::from(text).into_bytes()),
-            Value::Bytes(bytes) => Some(bytes),
-            _ => None,
-        }
+        value.into_bytes().ok()
     }
 }
 

@@ -67,12 +67,9 @@ impl Filter for Stream {
         Value::Bytes(record)
     }
 
-    /// `Value::Bytes` back to its bytes.
+    /// The bytes back.
     fn value_record(value: Value) -> Option<Vec<u8>> {
-        match value {
-            Value::Bytes(bytes) => Some(bytes),
-            _ => None,
-        }
+        value.into_bytes().ok()
     }
 }
 

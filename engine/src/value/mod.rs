@@ -152,6 +152,30 @@ impl Value {
         }
     }
 
+    /// Takes the bytes of a string or byte value (a byte value's without a
+    /// copy); any other value comes back as it was.
+    ///
+    /// # Errors
+    ///
+    /// The value itself, when it is neither bytes nor a string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::Value;
+    ///
+    /// assert_eq!(Value::Bytes(vec![0xff]).into_bytes(), Ok(vec![0xff]));
+    /// assert_eq!(Value::from("hi").into_bytes(), Ok(b"hi".to_vec()));
+    /// assert_eq!(Value::from(1).into_bytes(), Err(Value::from(1)));
+    /// ```
+    pub fn into_bytes(self) -> Result<Vec<u8>, Value> {
+        match self {
+            Value::Bytes(bytes) => Ok(bytes),
+            Value::Str(text) => Ok(String::from(text).into_bytes()),
+            other => Err(other),
+        }
+    }
+
     /// The session, if this refers to one.
     pub fn as_session(&self) -> Option<SessionId> {
         match self {
