@@ -248,6 +248,7 @@ impl Scope<'_> {
                 discard(self.dispatch_top(&env, args));
             }
             Kind::Gc => {}
+            Kind::Purged => self.core.queue.purged_left(),
             Kind::Stop => self.stop_all(),
             Kind::Call => self.dispatch_remote_call(item, std::mem::take(args)),
             Kind::Signal | Kind::Pipe | Kind::Die => {

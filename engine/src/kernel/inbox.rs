@@ -71,9 +71,9 @@ impl Core {
                 reply,
             } => match self.sessions.find(target) {
                 Some(found) => {
-                    if self.hold(found, sender, 1) {
+                    if let Some(link) = self.hold(found, sender) {
                         let entry = self.entry(found, sender, event, Kind::Call);
-                        self.queue.push_call(entry, args, reply);
+                        self.queue.push_call(entry, args, link, reply);
                     }
                 }
                 None => self.reply(target, sender, reply, answer::gone(target)),

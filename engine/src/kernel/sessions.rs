@@ -263,6 +263,44 @@ impl Sessions {
         true
     }
 
+    /// Takes the hold an item queued to `id` at FIFO position `at` has on
+    /// it (as [`hold`](Sessions::hold) with `+1`, `Side::To`); the item
+    /// becomes the last of `id`'s chain. Returns the item's link, the
+    /// position of the one before it; `None` when no such session lives
+    /// here.
+    #[inline(always)]
+    pub fn hold_to(&mut self, id: SessionId, at: u32) -> Option<u32> {
+        let record = self.table.get_mut(id)?;
+        let before = record.events_to;
+        record.events_to = before + 1;
+        if before == 0 {
+            bump(record, &mut self.marked, 1);
+        }
+        Some(std::mem::replace(&mut record.queued_to, at))
+    }
+
+    /// Takes the hold an item `id` queued for another session at FIFO
+    /// position `at` has on it (as [`hold`](Sessions::hold) with `+1`,
+    /// `Side::From`), and lists the item among those `id` sent, unless the
+    /// list is full: then it returns `true`, and the caller drops the items
+    /// that left the queue from the list before listing this one.
+    #[inline]
+    pub fn hold_from(&mut self, id: SessionId, at: u32) -> bool {
+        let Some(record) = self.table.get_mut(id) else {
+            return false;
+        };
+        let before = record.events_from;
+        record.events_from = before + 1;
+        if before == 0 {
+            bump(record, &mut self.marked, 1);
+        }
+        if record.sent.len() == record.sent.capacity() {
+            return true;
+        }
+        record.sent.push(at);
+        false
+    }
+
     /// Increments `id`'s public refcount `tag` (POE's `refcount_increment`);
     /// `None` when `id` is not a live session.
     pub fn extref_inc(&mut self, id: SessionId, tag: &str) -> Option<i64> {

@@ -21,7 +21,7 @@ use rustc_hash::FxHashMap;
 
 use self::{
     fifo::Fifo,
-    item::{ArgsPool, ArgsRef, Item, Kind},
+    item::{ArgsPool, Item, Kind},
     timers::Timers,
 };
 use crate::{event::Event, id::SessionId, value::Args};
@@ -34,9 +34,16 @@ pub(crate) struct Queue {
     args: ArgsPool,
     /// The one counter for queued items and timer IDs.
     seq: u64,
+    /// How many of `seq`'s numbers went to timers: the rest went to FIFO
+    /// items, so the FIFO's positions come from the two counters at no
+    /// cost to a post.
+    timers_queued: u64,
     /// The reply event of each queued call from another kernel, by item
     /// number.
     calls: FxHashMap<u64, Event>,
+    /// Queued items looked at by purges, so tests can hold a purge to the
+    /// cost of the purged session's own items.
+    purge_visits: u64,
 }
 
 /// What the kernel queues: everything of an item but its number.
@@ -52,31 +59,56 @@ pub(crate) struct Entry {
 
 impl Queue {
     /// Queues an item due "now" (at `entry.due`, the kernel's last clock
-    /// reading); returns its number.
+    /// reading) at [`next_position`](Queue::next_position); `link` is the
+    /// position of the item queued to the same target before it. Returns
+    /// its number.
     #[inline]
-    pub fn push(&mut self, entry: Entry, args: Args) -> u64 {
+    pub fn push(&mut self, entry: Entry, args: Args, link: u32) -> u64 {
         self.seq += 1;
-        let item = self.item(entry, ArgsRef::NONE);
+        let item = self.item(entry, link);
         self.fifo.push(item, args);
         self.seq
     }
 
     /// Queues a call from another kernel, whose answer goes back as `reply`.
-    pub fn push_call(&mut self, entry: Entry, args: Args, reply: Event) {
-        let seq = self.push(entry, args);
+    pub fn push_call(&mut self, entry: Entry, args: Args, link: u32, reply: Event) {
+        let seq = self.push(entry, args, link);
         self.calls.insert(seq, reply);
+    }
+
+    /// The FIFO position the next item due "now" gets: what the session
+    /// records keep to find their items (see `fifo.rs`). Positions count
+    /// the FIFO's items ever queued, wrapping.
+    #[inline]
+    pub fn next_position(&self) -> u32 {
+        (self.seq - self.timers_queued) as u32
+    }
+
+    /// Items in the FIFO's ring, purged ones not yet taken included: the
+    /// span of positions from the front one.
+    #[inline]
+    pub fn ring_len(&self) -> usize {
+        self.fifo.ring_len()
+    }
+
+    /// The FIFO position of the first item queued.
+    #[inline]
+    pub fn front_position(&self) -> u32 {
+        self.next_position()
+            .wrapping_sub(self.fifo.ring_len() as u32)
     }
 
     /// Queues a timer; returns its slot and number (its `TimerId`).
     pub fn push_timer(&mut self, entry: Entry, args: Args) -> (u32, u64) {
         self.seq += 1;
+        self.timers_queued += 1;
         let args = self.args.store(args);
         let item = self.item(entry, args);
         (self.timers.insert(item), self.seq)
     }
 
     #[inline]
-    fn item(&mut self, entry: Entry, args: ArgsRef) -> Item {
+    fn item(&mut self, entry: Entry, aux: u32) -> Item {
         Item {
             seq: self.seq,
             due: entry.due,
@@ -84,7 +116,7 @@ impl Queue {
             sender: entry.sender,
             event: entry.event,
             kind: entry.kind,
-            args,
+            aux,
             caller_state: entry.caller_state,
             location: entry.location,
         }
@@ -120,7 +152,7 @@ impl Queue {
     #[inline]
     fn pop_timer(&mut self, args: &mut Args) -> Option<Item> {
         let item = self.timers.pop()?;
-        *args = self.args.take(item.args);
+        *args = self.args.take(item.aux);
         Some(item)
     }
 
@@ -165,7 +197,7 @@ impl Queue {
     /// arguments.
     pub fn remove_timer(&mut self, slot: usize, seq: u64) -> Option<(Item, Args)> {
         let item = self.timers.remove(slot, seq)?;
-        let args = self.args.take(item.args);
+        let args = self.args.take(item.aux);
         Some((item, args))
     }
 
@@ -184,27 +216,59 @@ impl Queue {
         items
             .into_iter()
             .map(|item| {
-                let args = self.args.take(item.args);
+                let args = self.args.take(item.aux);
                 (item, args)
             })
             .collect()
     }
 
     /// Removes every item to or from `session` (timers are only ever its
-    /// own), with the reply event of each call among them.
-    pub fn purge(&mut self, session: SessionId) -> Vec<(Item, Option<Event>)> {
-        let mut purged = self.timers.remove_session(session);
-        purged.extend(self.fifo.remove_session(session));
-        purged
+    /// own), timers first, then the FIFO's in queue order, with the reply
+    /// event of each call among them. `to` and `sent` find its FIFO items
+    /// (see [`Fifo::remove_session`]): only its own items are looked at.
+    pub fn purge(
+        &mut self,
+        session: SessionId,
+        to: u32,
+        sent: &[u32],
+    ) -> Vec<(Item, Option<Event>)> {
+        let timers = self.timers.remove_session(session);
+        self.purge_visits += timers.len() as u64;
+        let mut purged: Vec<(Item, Args)> = timers
             .into_iter()
             .map(|item| {
-                self.args.take(item.args);
+                let args = self.args.take(item.aux);
+                (item, args)
+            })
+            .collect();
+        let front = self.front_position();
+        let (removed, visited) = self.fifo.remove_session(session, front, to, sent);
+        self.purge_visits += visited as u64;
+        purged.extend(removed);
+        // The arguments go now, in queue order, as POE drops a purged
+        // event's.
+        purged
+            .into_iter()
+            .map(|(item, args)| {
+                drop(args);
                 let reply = (item.kind == Kind::Call)
                     .then(|| self.calls.remove(&item.seq))
                     .flatten();
                 (item, reply)
             })
             .collect()
+    }
+
+    /// Queued items purges have looked at so far.
+    #[cfg(test)]
+    pub fn purge_visits(&self) -> u64 {
+        self.purge_visits
+    }
+
+    /// A purged FIFO item was taken off the front.
+    #[cold]
+    pub fn purged_left(&mut self) {
+        self.fifo.purged_left();
     }
 
     /// Queued items due "now", in queue order (for snapshots).

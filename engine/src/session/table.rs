@@ -43,6 +43,11 @@ pub(crate) struct Record<B> {
     pub stopping: bool,
     /// Marked for the next garbage-collection sweep.
     pub marked: bool,
+    /// The FIFO position of the last item queued to this session; each
+    /// item links to the one before it, so a purge follows the session's
+    /// own items instead of scanning the queue (queue/fifo.rs). Beside
+    /// `marked`, which the same posts touch.
+    pub queued_to: u32,
     /// `None` only for the kernel's own session.
     pub parent: Option<SessionId>,
     /// Children by POE number, so iteration is the ascending-ID order roe
@@ -51,6 +56,11 @@ pub(crate) struct Record<B> {
     /// Sorted, as `alias_list` returns them.
     pub aliases: Vec<Str>,
     pub extrefs: FxHashMap<Str, i64>,
+    /// The FIFO positions of the items this session queued for other
+    /// sessions, oldest first; those that left the queue are dropped when
+    /// the list fills, so it stays within a few times the most it had
+    /// queued at once.
+    pub sent: Vec<u32>,
     /// Signals this session watches with `sig()`.
     pub signals: Vec<Event>,
     /// It defines `_signal`, and is counted among the kernel's listeners.
@@ -75,10 +85,12 @@ impl<B> Record<B> {
             watching: 0,
             stopping: false,
             marked: false,
+            queued_to: 0,
             parent,
             children: BTreeMap::new(),
             aliases: Vec::new(),
             extrefs: FxHashMap::default(),
+            sent: Vec::new(),
             signals: Vec::new(),
             hears_signals: false,
             handler_time: 0,

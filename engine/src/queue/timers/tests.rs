@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, panic::Location};
 use super::*;
 use crate::{
     id::KernelId,
-    queue::item::{ArgsRef, Kind},
+    queue::item::{Kind, NO_ARGS},
 };
 
 fn session(n: u64) -> SessionId {
@@ -24,7 +24,7 @@ fn item_for(seq: u64, due: i64, target: SessionId, event: Event) -> Item {
         sender: target,
         event,
         kind: Kind::Timer,
-        args: ArgsRef::NONE,
+        aux: NO_ARGS,
         caller_state: None,
         location: Location::caller(),
     }
