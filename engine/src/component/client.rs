@@ -49,6 +49,46 @@ const CLOSE_AFTER_ERROR: &str = "got_server_close";
 /// reconnects by itself after each, waiting as its [`Backoff`] says, until
 /// `shutdown`.
 ///
+/// # Examples
+///
+/// A client of a plain `std` server on a thread, which answers one line in
+/// capitals:
+///
+/// ```
+/// use std::{
+///     cell::RefCell,
+///     io::{BufRead, BufReader, Write},
+///     net::TcpListener,
+///     rc::Rc,
+/// };
+/// use roe_engine::{Kernel, TcpClient};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let port = listener.local_addr()?.port();
+/// let server = std::thread::spawn(move || -> std::io::Result<()> {
+///     let (socket, _) = listener.accept()?;
+///     let mut line = String::new();
+///     BufReader::new(&socket).read_line(&mut line)?;
+///     (&socket).write_all(line.to_uppercase().as_bytes())
+/// });
+///
+/// let heard = Rc::new(RefCell::new(Vec::new()));
+/// let got = Rc::clone(&heard);
+/// let mut kernel = Kernel::new()?;
+/// TcpClient::new("127.0.0.1", port)
+///     .connected(|cx| Ok::<_, roe_engine::Error>(cx.heap.put("hello")?))
+///     // With the default `Line` filter, a record is the line's bytes.
+///     .server_input(move |cx, line: Vec<u8>| {
+///         got.borrow_mut().push(String::from_utf8_lossy(&line).into_owned());
+///         cx.yield_("shutdown", ());
+///     })
+///     .spawn(&mut kernel)?;
+/// kernel.run()?;
+/// server.join().expect("the server thread")?;
+/// assert_eq!(*heard.borrow(), ["HELLO"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// Differences from POE: callbacks are typed closures; `Connected` gets no
 /// socket (the wheel is already in `server`); `PreConnect`, `SessionType`
 /// and `SessionParams` are not provided; automatic reconnection is new;
@@ -82,6 +122,47 @@ struct ClientConfig<S, F: Filter> {
 }
 
 /// The client session's heap (POE's client `$_[HEAP]`).
+///
+/// # Examples
+///
+/// A client that keeps its own count in `state`, against an echo server in
+/// the same kernel:
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// use roe_engine::{Kernel, Line, TcpClient, TcpServer};
+///
+/// let mut kernel = Kernel::new()?;
+/// let server = TcpServer::new(0)
+///     .address("127.0.0.1")
+///     .alias("echo")
+///     .client_input(|cx, line: Vec<u8>| Ok::<_, roe_engine::Error>(cx.heap.put(line)?))
+///     .spawn(&mut kernel)?;
+/// let port = server.port().expect("listening");
+/// let echoes = Rc::new(Cell::new(0));
+/// let seen = Rc::clone(&echoes);
+/// TcpClient::with("127.0.0.1", port, 0u32, Line::new)
+///     .connected(|cx| {
+///         assert!(cx.heap.connected && cx.heap.remote_port != 0);
+///         Ok::<_, roe_engine::Error>(cx.heap.put("ping")?)
+///     })
+///     .server_input(move |cx, _echo: Vec<u8>| {
+///         cx.heap.state += 1;
+///         seen.set(cx.heap.state);
+///         if cx.heap.state < 3 {
+///             cx.heap.put("ping")?;
+///         } else {
+///             // Done: this connection closes, and so does the server.
+///             cx.yield_("shutdown", ());
+///             cx.post("echo", "shutdown", ())?;
+///         }
+///         Ok::<_, roe_engine::Error>(())
+///     })
+///     .spawn(&mut kernel)?;
+/// kernel.run()?;
+/// assert_eq!(echoes.get(), 3);
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub struct ClientConnection<S, F: Filter> {
     /// The connection's wheel (POE's `server`, once connected); `None`
     /// while connecting or disconnected.
@@ -139,6 +220,38 @@ impl<S, F: Filter + 'static> ClientConnection<S, F> {
 /// small deterministic generator (xorshift64*) seeded per client: with
 /// [`seed`](Backoff::seed), or from the client's session number, so a
 /// program's waits repeat from run to run.
+///
+/// # Examples
+///
+/// A client that tries a port where nothing listens, waiting longer before
+/// each new attempt, and gives up after the third:
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc, time::Duration};
+/// use roe_engine::{Backoff, Kernel, TcpClient};
+///
+/// // A port nothing listens on: bound, then let go.
+/// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+/// let failures = Rc::new(Cell::new(0));
+/// let seen = Rc::clone(&failures);
+/// let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(20)).seed(7);
+/// let mut kernel = Kernel::new()?;
+/// TcpClient::new("127.0.0.1", port)
+///     .auto_reconnect(backoff)
+///     .server_input(|_, _: Vec<u8>| {})
+///     .connect_error(move |cx, failure| {
+///         assert_eq!(failure.operation, "connect");
+///         // Failed attempts before this one.
+///         seen.set(cx.heap.attempts() + 1);
+///         if cx.heap.attempts() == 2 {
+///             cx.yield_("shutdown", ());
+///         }
+///     })
+///     .spawn(&mut kernel)?;
+/// kernel.run()?;
+/// assert_eq!(failures.get(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
     initial: Duration,

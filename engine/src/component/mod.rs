@@ -35,6 +35,35 @@ use crate::{
 /// Where a component's session is created: a [`Kernel`] (the session is a
 /// child of the kernel) or a handler's [`Context`] (a child of the running
 /// session), as POE's `POE::Session->create` inside or outside a handler.
+///
+/// # Examples
+///
+/// One function that starts a component from the main program or from a
+/// handler:
+///
+/// ```
+/// use roe_engine::{Kernel, Result, Session, SessionId, Spawner};
+///
+/// /// A session that says hello to its parent, and ends.
+/// fn greeter(spawner: &mut impl Spawner) -> Result<SessionId> {
+///     spawner.spawn_session(Session::new(()).on_start(|cx, _| {
+///         // In `_start`, SENDER is the parent.
+///         let parent = cx.sender();
+///         cx.post(parent, "hello", ())
+///     }))
+/// }
+///
+/// let mut kernel = Kernel::new()?;
+/// greeter(&mut kernel)?; // a child of the kernel, which ignores the hello
+/// kernel.spawn(
+///     Session::new(0)
+///         .on_start(|cx, _| greeter(cx).map(drop)) // a child of this session
+///         .on("hello", |cx, _| *cx.heap += 1)
+///         .on("_stop", |cx, _| assert_eq!(*cx.heap, 1)),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub trait Spawner {
     /// Creates `session` and runs its `_start`.
     ///
@@ -58,6 +87,19 @@ impl<C: 'static> Spawner for Context<'_, C> {
 
 /// An I/O failure as a component's error callbacks get it: POE's `(ARG0,
 /// ARG1, ARG2)` of an error event.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Args, Failure};
+///
+/// // A wheel's error event: operation, errno, message, wheel ID.
+/// let refused = Failure::from_args(&Args::from(("connect", 111, "Connection refused", 1)));
+/// assert_eq!(refused.to_string(), "connect error 111 (Connection refused)");
+/// assert!(!refused.is_eof());
+/// // The peer closing is a `read` "error" with errno 0, as in POE.
+/// assert!(Failure::from_args(&Args::from(("read", 0, "", 1))).is_eof());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     /// The operation that failed: `read`, `write`, `connect`, `bind`, ...

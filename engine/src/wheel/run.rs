@@ -55,6 +55,45 @@ const READ_BUDGET: usize = 256 * 1024;
 /// zombie until this process ends. Dropping the wheel closes the pipes but
 /// neither kills nor reaps the child.
 ///
+/// # Examples
+///
+/// A child's output, line by line, and its exit status:
+///
+/// ```
+/// use roe_engine::{ChildExit, Kernel, Run, Session};
+///
+/// #[derive(Default)]
+/// struct Heap { run: Option<Run>, lines: Vec<String>, code: Option<i32> }
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(Heap::default())
+///         .on_start(|cx, _| {
+///             let run = Run::shell("echo one; echo two; exit 3")
+///                 .stdout("line")
+///                 .close("closed")
+///                 .start(cx)?;
+///             // The wheel does not report the exit: watching the process
+///             // does, and reaps it.
+///             cx.sig_child(run.pid(), "exited", ())?;
+///             cx.heap.run = Some(run);
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("line", |cx, args| cx.heap.lines.push(args[0].to_string()))
+///         // Both output streams are closed: the wheel has nothing more.
+///         .on("closed", |cx, _| cx.heap.run = None)
+///         .on("exited", |cx, args| {
+///             cx.heap.code = ChildExit::from_args(&args).and_then(|exit| exit.status.code());
+///         })
+///         .on("_stop", |cx, _| {
+///             assert_eq!(cx.heap.lines, ["one", "two"]);
+///             assert_eq!(cx.heap.code, Some(3));
+///         }),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
+///
 /// Differences from POE: `Program` is a [`Command`] (or a program and its
 /// arguments, or a shell command line); a Perl code reference to run in the
 /// fork has no equivalent. The conduit is always pipes (no pty). A program
@@ -68,6 +107,43 @@ pub struct Run<I: Filter = Line> {
 }
 
 /// Builds a [`Run`]: the command, the filters and the events.
+///
+/// # Examples
+///
+/// Talking to `cat` through its stdin and stdout:
+///
+/// ```
+/// use std::process::Command;
+/// use roe_engine::{Kernel, Run, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new((None::<Run>, Vec::<String>::new()))
+///         .on_start(|cx, _| {
+///             let run = Run::builder(Command::new("cat"))
+///                 .stdin("written")
+///                 .stdout("line")
+///                 .close("closed")
+///                 .start(cx)?;
+///             cx.sig_child(run.pid(), "exited", ())?;
+///             run.put("hello")?;
+///             cx.heap.0 = Some(run);
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         // All that was put is written: closing stdin ends `cat`.
+///         .on("written", |cx, _| {
+///             if let Some(run) = &cx.heap.0 {
+///                 run.shutdown_stdin();
+///             }
+///         })
+///         .on("line", |cx, args| cx.heap.1.push(args[0].to_string()))
+///         .on("closed", |cx, _| cx.heap.0 = None)
+///         .on("exited", |_, _| {})
+///         .on("_stop", |cx, _| assert_eq!(cx.heap.1, ["hello"])),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub struct RunBuilder<I> {
     command: Command,
     stdin_filter: I,

@@ -37,6 +37,50 @@ use crate::{
 const DEFAULT_LISTEN_QUEUE: u32 = 4096;
 
 /// A socket's address family (POE's `SocketDomain`).
+///
+/// # Examples
+///
+/// A Unix-domain server and a client of it, both by path:
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use roe_engine::{Domain, Kernel, Session, SocketFactory};
+///
+/// let path = std::env::temp_dir().join(format!("roe-doc-unix-{}", std::process::id()));
+/// let _ = std::fs::remove_file(&path);
+/// let address = path.to_string_lossy().into_owned();
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new((Vec::<SocketFactory>::new(), 0))
+///         .on_start(move |cx, _| {
+///             let server = SocketFactory::builder("made", "failed")
+///                 .domain(Domain::Unix)
+///                 .bind_address(address.clone())
+///                 .start(cx)?;
+///             let client = SocketFactory::builder("made", "failed")
+///                 .domain(Domain::Unix)
+///                 .remote_address(address)
+///                 .start(cx)?;
+///             cx.heap.0 = vec![server, client];
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("made", |cx, mut args| {
+///             // Both ends are Unix-domain streams, whose peers have no
+///             // address or port.
+///             assert!(args.take(0).take_local::<UnixStream>().is_ok());
+///             assert!(args[1].is_undef() && args[2].is_undef());
+///             cx.heap.1 += 1;
+///             if cx.heap.1 == 2 {
+///                 cx.heap.0.clear();
+///             }
+///         })
+///         .on("failed", |cx, _| cx.heap.0.clear())
+///         .on("_stop", |cx, _| assert_eq!(cx.heap.1, 2)),
+/// )?;
+/// kernel.run()?;
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Domain {
     /// IPv4 (`AF_INET`), POE's default.
@@ -114,11 +158,104 @@ impl Domain {
 /// to POE::Component::Client::TCP); resolution failures report errno
 /// `EADDRNOTAVAIL` as POE does, under the operation `getaddrinfo` for both
 /// IPv4 and IPv6.
+///
+/// # Examples
+///
+/// A server on a port the system chooses, and a client of it, in one
+/// session:
+///
+/// ```
+/// use std::net::TcpStream;
+/// use roe_engine::{Kernel, Session, SocketFactory};
+///
+/// #[derive(Default)]
+/// struct Heap { server: Option<SocketFactory>, client: Option<SocketFactory>, done: Vec<&'static str> }
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new(Heap::default())
+///         .on_start(|cx, _| {
+///             // Server mode: bound to port 0, listening.
+///             let server = SocketFactory::builder("accepted", "failed")
+///                 .bind_address("127.0.0.1")
+///                 .start(cx)?;
+///             let port = server.local_addr().expect("listening").port();
+///             // Client mode: connecting, without blocking.
+///             let client = SocketFactory::builder("connected", "failed")
+///                 .remote_address("127.0.0.1")
+///                 .remote_port(port)
+///                 .start(cx)?;
+///             cx.heap.server = Some(server);
+///             cx.heap.client = Some(client);
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("accepted", |cx, mut args| {
+///             let _socket: TcpStream = args.take(0).take_local().expect("a TCP stream");
+///             cx.heap.done.push("accepted");
+///             cx.heap.server = None; // one connection is enough
+///         })
+///         .on("connected", |cx, mut args| {
+///             let _socket: TcpStream = args.take(0).take_local().expect("a TCP stream");
+///             cx.heap.done.push("connected");
+///             cx.heap.client = None;
+///         })
+///         .on("failed", |cx, _| {
+///             cx.heap.server = None;
+///             cx.heap.client = None;
+///         })
+///         .on("_stop", |cx, _| {
+///             cx.heap.done.sort();
+///             assert_eq!(cx.heap.done, ["accepted", "connected"]);
+///         }),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub struct SocketFactory {
     inner: Rc<Inner>,
 }
 
 /// Builds a [`SocketFactory`]: the addresses, options and events.
+///
+/// # Examples
+///
+/// A client that would give up after a second, connecting to a listener
+/// the program holds (the system completes a connection before anyone
+/// accepts it):
+///
+/// ```
+/// use std::{net::TcpListener, time::Duration};
+/// use roe_engine::{Kernel, Session, SocketFactory};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let port = listener.local_addr()?.port();
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new((None::<SocketFactory>, String::new()))
+///         .on_start(move |cx, _| {
+///             let wheel = SocketFactory::builder("connected", "failed")
+///                 .remote_address("127.0.0.1")
+///                 .remote_port(port)
+///                 .connect_timeout(Duration::from_secs(1))
+///                 .start(cx)?;
+///             cx.heap.0 = Some(wheel);
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("connected", |cx, args| {
+///             cx.heap.1 = format!("connected to {}:{}", args[1], args[2]);
+///             cx.heap.0 = None;
+///         })
+///         .on("failed", |cx, args| {
+///             cx.heap.1 = format!("{} failed: {}", args[0], args[2]);
+///             cx.heap.0 = None;
+///         })
+///         .on("_stop", move |cx, _| {
+///             assert_eq!(cx.heap.1, format!("connected to 127.0.0.1:{port}"));
+///         }),
+/// )?;
+/// kernel.run()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SocketFactoryBuilder {
     success: Event,
     failure: Event,

@@ -79,6 +79,40 @@ const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Dropping the wheel stops it; its pending poll timer is removed by an
 /// event it posts to the session, in the next slice.
 ///
+/// # Examples
+///
+/// Reading a file from its beginning, and stopping once it is all read
+/// (the idle event comes after a poll that found nothing new):
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{FollowTail, Kernel, Session};
+///
+/// let path = std::env::temp_dir().join(format!("roe-doc-tail-{}", std::process::id()));
+/// std::fs::write(&path, "one\ntwo\n")?;
+/// let followed = path.clone();
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new((None::<FollowTail>, Vec::<String>::new()))
+///         .on_start(move |cx, _| {
+///             let wheel = FollowTail::builder(followed, "line")
+///                 .seek(0)
+///                 .poll_interval(Duration::from_millis(10))
+///                 .idle("caught_up")
+///                 .start(cx)?;
+///             cx.heap.0 = Some(wheel);
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("line", |cx, args| cx.heap.1.push(args[0].to_string()))
+///         // Dropping the wheel stops it, and the session ends.
+///         .on("caught_up", |cx, _| cx.heap.0 = None)
+///         .on("_stop", |cx, _| assert_eq!(cx.heap.1, ["one", "two"])),
+/// )?;
+/// kernel.run()?;
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// Differences from POE: only paths are followed, not open handles, and
 /// only regular files and FIFOs (POE also `select`s on other special
 /// files); on rotation the rest of the old file is read before the reset
@@ -92,6 +126,48 @@ pub struct FollowTail {
 }
 
 /// Builds a [`FollowTail`]: the path, filter, interval, start and events.
+///
+/// # Examples
+///
+/// Following a FIFO, whose writers come and go, with records ended by NUL
+/// bytes rather than lines:
+///
+/// ```
+/// use std::{fs::OpenOptions, io::Write};
+/// use roe_engine::{FollowTail, Kernel, Line, Session};
+///
+/// let path = std::env::temp_dir().join(format!("roe-doc-fifo-{}", std::process::id()));
+/// std::process::Command::new("mkfifo").arg(&path).status()?;
+/// let fifo = path.clone();
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(
+///     Session::new((None::<FollowTail>, Vec::<String>::new()))
+///         .on_start(move |cx, _| {
+///             let wheel = FollowTail::builder(fifo.clone(), "record")
+///                 .filter(Line::new().input_literal("\0"))
+///                 .error("failed")
+///                 .start(cx)?;
+///             cx.heap.0 = Some(wheel);
+///             // Two writers, one after the other: the first one closing
+///             // does not end the FIFO for the wheel.
+///             for text in ["first\0", "second\0"] {
+///                 OpenOptions::new().write(true).open(&fifo)?.write_all(text.as_bytes())?;
+///             }
+///             Ok::<_, roe_engine::Error>(())
+///         })
+///         .on("record", |cx, args| {
+///             cx.heap.1.push(args[0].to_string());
+///             if cx.heap.1.len() == 2 {
+///                 cx.heap.0 = None;
+///             }
+///         })
+///         .on("failed", |cx, args| cx.heap.1.push(format!("{} failed", args[0])))
+///         .on("_stop", |cx, _| assert_eq!(cx.heap.1, ["first", "second"])),
+/// )?;
+/// kernel.run()?;
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct FollowTailBuilder {
     path: PathBuf,
     input: Event,
