@@ -79,8 +79,8 @@ pub use crate::{
     filter::{Block, Filter, FilterError, FrameBuffer, Framing, Line, Speedy, Stack, Stream},
     id::{KernelId, SessionId, TimerId},
     kernel::{
-        Answer, Callback, ChildExit, Context, Dest, Io, Kernel, Postback, Readiness, RemovedTimer, Shift,
-        Source, SourceRef,
+        Answer, Callback, ChildExit, Context, Dest, Io, Kernel, Postback, Readiness, RemovedTimer,
+        Shift, Source, SourceRef,
     },
     reactor::{Descriptor, Mode},
     runtime::{Runtime, RuntimeBuilder, RuntimeHandle},

@@ -45,7 +45,7 @@ impl Lowered {
 
 impl Drop for Lowered {
     fn drop(&mut self) {
-        let _ = setrlimit(Resource::Nofile, self.0.clone());
+        let _ = setrlimit(Resource::Nofile, self.0);
     }
 }
 
