@@ -2,9 +2,7 @@
 
 use std::{net::TcpStream, os::unix::net::UnixStream, rc::Rc, time::Duration};
 
-use super::{
-    Callback0, CallbackFailure, CallbackRecord, Failure, Spawner, UserHandler, run0, user_handler,
-};
+use super::{Callback, Callback0, Failure, Spawner, run0, store, store0};
 use crate::{
     error::{Error, Result},
     event::Event,
@@ -111,14 +109,14 @@ struct ClientConfig<S, F: Filter> {
     filter: Box<dyn Fn() -> F>,
     started: Option<Callback0<ClientConnection<S, F>>>,
     connected: Option<Callback0<ClientConnection<S, F>>>,
-    connect_error: Option<CallbackFailure<ClientConnection<S, F>>>,
-    server_input: Option<CallbackRecord<ClientConnection<S, F>, F::Record>>,
-    server_error: Option<CallbackFailure<ClientConnection<S, F>>>,
+    connect_error: Option<Callback<ClientConnection<S, F>, Failure>>,
+    server_input: Option<Callback<ClientConnection<S, F>, F::Record>>,
+    server_error: Option<Callback<ClientConnection<S, F>, Failure>>,
     server_flushed: Option<Callback0<ClientConnection<S, F>>>,
     disconnected: Option<Callback0<ClientConnection<S, F>>>,
     shutdown_on_error: bool,
     backoff: Option<Backoff>,
-    handlers: Vec<(Event, UserHandler<ClientConnection<S, F>>)>,
+    handlers: Vec<(Event, Callback<ClientConnection<S, F>, Args>)>,
 }
 
 /// The client session's heap (POE's client `$_[HEAP]`).
@@ -418,7 +416,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         C: Fn(&mut Context<'_, ClientConnection<S, F>>) -> R + 'static,
         R: Return,
     {
-        self.config.started = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self.config.started = Some(store0(callback));
         self
     }
 
@@ -429,7 +427,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         C: Fn(&mut Context<'_, ClientConnection<S, F>>) -> R + 'static,
         R: Return,
     {
-        self.config.connected = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self.config.connected = Some(store0(callback));
         self
     }
 
@@ -440,9 +438,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         C: Fn(&mut Context<'_, ClientConnection<S, F>>, Failure) -> R + 'static,
         R: Return,
     {
-        self.config.connect_error = Some(Rc::new(move |cx, failure| {
-            callback(cx, failure).into_result()
-        }));
+        self.config.connect_error = Some(store(callback));
         self
     }
 
@@ -454,9 +450,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         C: Fn(&mut Context<'_, ClientConnection<S, F>>, F::Record) -> R + 'static,
         R: Return,
     {
-        self.config.server_input = Some(Rc::new(move |cx, record| {
-            callback(cx, record).into_result()
-        }));
+        self.config.server_input = Some(store(callback));
         self
     }
 
@@ -468,9 +462,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         C: Fn(&mut Context<'_, ClientConnection<S, F>>, Failure) -> R + 'static,
         R: Return,
     {
-        self.config.server_error = Some(Rc::new(move |cx, failure| {
-            callback(cx, failure).into_result()
-        }));
+        self.config.server_error = Some(store(callback));
         self
     }
 
@@ -481,7 +473,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         C: Fn(&mut Context<'_, ClientConnection<S, F>>) -> R + 'static,
         R: Return,
     {
-        self.config.server_flushed = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self.config.server_flushed = Some(store0(callback));
         self
     }
 
@@ -493,7 +485,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         C: Fn(&mut Context<'_, ClientConnection<S, F>>) -> R + 'static,
         R: Return,
     {
-        self.config.disconnected = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self.config.disconnected = Some(store0(callback));
         self
     }
 
@@ -503,9 +495,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         C: Fn(&mut Context<'_, ClientConnection<S, F>>, Args) -> R + 'static,
         R: Return,
     {
-        self.config
-            .handlers
-            .push((event.into(), user_handler(handler)));
+        self.config.handlers.push((event.into(), store(handler)));
         self
     }
 

@@ -153,24 +153,29 @@ impl fmt::Display for Failure {
     }
 }
 
-/// A handler added to a component's sessions with `on`.
-type UserHandler<H> = Rc<dyn Fn(&mut Context<'_, H>, Args) -> Result<Value>>;
+/// A stored callback: the session's context and one value (a record, a
+/// failure, the arguments of an event added with `on`).
+type Callback<H, T> = Rc<dyn Fn(&mut Context<'_, H>, T) -> Result<Value>>;
+/// A stored callback that gets only the context.
+type Callback0<H> = Rc<dyn Fn(&mut Context<'_, H>) -> Result<Value>>;
 
-/// Stores a handler of any return type.
-fn user_handler<H, C, R>(handler: C) -> UserHandler<H>
+/// Stores a callback of any return type: the one shape of every setter.
+fn store<H, T, C, R>(callback: C) -> Callback<H, T>
 where
-    C: Fn(&mut Context<'_, H>, Args) -> R + 'static,
+    C: Fn(&mut Context<'_, H>, T) -> R + 'static,
     R: Return,
 {
-    Rc::new(move |cx: &mut Context<'_, H>, args: Args| handler(cx, args).into_result())
+    Rc::new(move |cx: &mut Context<'_, H>, value: T| callback(cx, value).into_result())
 }
 
-/// A stored callback without arguments beyond the context.
-type Callback0<H> = Rc<dyn Fn(&mut Context<'_, H>) -> Result<Value>>;
-/// A stored callback that gets a record of type `R`.
-type CallbackRecord<H, R> = Rc<dyn Fn(&mut Context<'_, H>, R) -> Result<Value>>;
-/// A stored callback that gets a failure.
-type CallbackFailure<H> = Rc<dyn Fn(&mut Context<'_, H>, Failure) -> Result<Value>>;
+/// Stores a callback of any return type that gets only the context.
+fn store0<H, C, R>(callback: C) -> Callback0<H>
+where
+    C: Fn(&mut Context<'_, H>) -> R + 'static,
+    R: Return,
+{
+    Rc::new(move |cx: &mut Context<'_, H>| callback(cx).into_result())
+}
 
 /// Runs an optional stored callback.
 fn run0<H: 'static>(callback: &Option<Callback0<H>>, cx: &mut Context<'_, H>) -> Result<()> {

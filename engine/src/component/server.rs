@@ -11,9 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{
-    Callback0, CallbackFailure, CallbackRecord, Failure, Spawner, UserHandler, run0, user_handler,
-};
+use super::{Callback, Callback0, Failure, Spawner, run0, store, store0};
 use crate::{
     error::{Error, Result},
     event::Event,
@@ -165,7 +163,7 @@ pub struct TcpServer<S = (), F: Filter = Line> {
     concurrency: Option<usize>,
     listen_queue: Option<u32>,
     started: Option<Callback0<Listening>>,
-    error: Option<CallbackFailure<Listening>>,
+    error: Option<Callback<Listening, Failure>>,
     acceptor: Option<Acceptor>,
     connection: ConnectionConfig<S, F>,
 }
@@ -215,12 +213,12 @@ struct ConnectionConfig<S, F: Filter> {
     idle_timeout: Option<Duration>,
     close_on_eof: bool,
     connected: Option<Callback0<Connection<S, F>>>,
-    input: Option<CallbackRecord<Connection<S, F>, F::Record>>,
+    input: Option<Callback<Connection<S, F>, F::Record>>,
     disconnected: Option<Callback0<Connection<S, F>>>,
-    error: Option<CallbackFailure<Connection<S, F>>>,
+    error: Option<Callback<Connection<S, F>, Failure>>,
     flushed: Option<Callback0<Connection<S, F>>>,
     shutdown_on_error: bool,
-    handlers: Vec<(Event, UserHandler<Connection<S, F>>)>,
+    handlers: Vec<(Event, Callback<Connection<S, F>, Args>)>,
 }
 
 /// The listener session's heap (POE's listener `$_[HEAP]`).
@@ -533,7 +531,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         C: Fn(&mut Context<'_, Listening>) -> R + 'static,
         R: Return,
     {
-        self.started = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self.started = Some(store0(callback));
         self
     }
 
@@ -545,9 +543,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         C: Fn(&mut Context<'_, Listening>, Failure) -> R + 'static,
         R: Return,
     {
-        self.error = Some(Rc::new(move |cx, failure| {
-            callback(cx, failure).into_result()
-        }));
+        self.error = Some(store(callback));
         self
     }
 
@@ -574,7 +570,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         C: Fn(&mut Context<'_, Connection<S, F>>) -> R + 'static,
         R: Return,
     {
-        self.connection.connected = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self.connection.connected = Some(store0(callback));
         self
     }
 
@@ -585,9 +581,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         C: Fn(&mut Context<'_, Connection<S, F>>, F::Record) -> R + 'static,
         R: Return,
     {
-        self.connection.input = Some(Rc::new(move |cx, record| {
-            callback(cx, record).into_result()
-        }));
+        self.connection.input = Some(store(callback));
         self
     }
 
@@ -599,7 +593,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         C: Fn(&mut Context<'_, Connection<S, F>>) -> R + 'static,
         R: Return,
     {
-        self.connection.disconnected = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self.connection.disconnected = Some(store0(callback));
         self
     }
 
@@ -611,9 +605,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         C: Fn(&mut Context<'_, Connection<S, F>>, Failure) -> R + 'static,
         R: Return,
     {
-        self.connection.error = Some(Rc::new(move |cx, failure| {
-            callback(cx, failure).into_result()
-        }));
+        self.connection.error = Some(store(callback));
         self
     }
 
@@ -624,7 +616,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         C: Fn(&mut Context<'_, Connection<S, F>>) -> R + 'static,
         R: Return,
     {
-        self.connection.flushed = Some(Rc::new(move |cx| callback(cx).into_result()));
+        self.connection.flushed = Some(store0(callback));
         self
     }
 
@@ -644,7 +636,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
     {
         self.connection
             .handlers
-            .push((event.into(), user_handler(handler)));
+            .push((event.into(), store(handler)));
         self
     }
 
