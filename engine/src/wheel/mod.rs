@@ -41,7 +41,10 @@ pub use self::{
     tail::{FollowTail, FollowTailBuilder},
 };
 use crate::{
+    error::Result,
+    event::Event,
     filter::{Filter, FilterError},
+    kernel::Io,
     value::{Args, Value},
 };
 
@@ -111,6 +114,51 @@ pub(crate) fn eof_args(id: WheelId) -> Args {
 /// A filter's refusal, as error-event arguments: operation `filter`, errno 0.
 pub(crate) fn filter_error_args(error: &FilterError, id: WheelId) -> Args {
     Args::from(("filter", 0, error.to_string(), id.0))
+}
+
+/// Hands each record a filter holds to the session, as `(record, wheel
+/// ID)`, and each refusal to the error event, as `error_args` makes it:
+/// the one record-emitting loop of every wheel. `next` takes the next
+/// record with the events to call, afresh each time, since a handler may
+/// switch filters or rename events in between; the loop stops when the
+/// filter has no whole record left or the session drops the wheel
+/// (`alive` turns false).
+pub(crate) fn emit_records(
+    io: &mut Io<'_>,
+    id: WheelId,
+    alive: impl Fn() -> bool,
+    mut next: impl FnMut() -> Next,
+    error_args: impl Fn(&FilterError) -> Args,
+) -> Result<()> {
+    while alive() {
+        let Next {
+            record,
+            on_record,
+            on_error,
+        } = next();
+        match record {
+            Ok(Some(record)) => {
+                if let Some(event) = on_record {
+                    io.emit(event, (record, id.number()))?;
+                }
+            }
+            Ok(None) => break,
+            Err(error) => {
+                if let Some(event) = on_error {
+                    io.emit(event, error_args(&error))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What [`emit_records`] gets each time round: the filter's next record,
+/// as an event argument, and the events to call.
+pub(crate) struct Next {
+    pub record: std::result::Result<Option<Value>, FilterError>,
+    pub on_record: Option<Event>,
+    pub on_error: Option<Event>,
 }
 
 /// A filter with its record type erased: records come out as event

@@ -9,7 +9,7 @@ use std::{
 };
 
 use super::{
-    WheelId, eof_args, error_args, set_nonblocking,
+    Next, WheelId, emit_records, eof_args, error_args, filter_error_args, set_nonblocking,
     stream::{Duplex, Filled, Outbox, fill},
 };
 use crate::{
@@ -19,7 +19,6 @@ use crate::{
     id::TimerId,
     kernel::{Context, Io, Readiness, Source, SourceRef},
     reactor::Mode,
-    value::Args,
 };
 
 /// Bytes read per readiness event, so one busy stream cannot hold a slice;
@@ -529,29 +528,22 @@ impl<F: Filter + 'static> Inner<F> {
             let filter = &mut state.filter;
             fill(&*self.stream, READ_BUDGET, &mut |bytes| filter.feed(bytes))
         };
-        // Records one at a time: a handler may switch filters in between.
-        loop {
-            if self.is_dropped() {
-                return Ok(());
-            }
-            let (record, events) = {
+        emit_records(
+            io,
+            self.id,
+            || !self.is_dropped(),
+            || {
                 let mut state = self.state.borrow_mut();
-                (state.filter.next_record(), state.events)
-            };
-            match record {
-                Ok(Some(record)) => {
-                    if let Some(event) = events.input {
-                        io.emit(event, (F::record_value(record), self.id.number()))?;
-                    }
+                Next {
+                    record: state.filter.next_record().map(|r| r.map(F::record_value)),
+                    on_record: state.events.input,
+                    on_error: state.events.error,
                 }
-                Ok(None) => break,
-                Err(error) => {
-                    if let Some(event) = events.error {
-                        let args = Args::from(("filter", 0, error.to_string(), self.id.number()));
-                        io.emit(event, args)?;
-                    }
-                }
-            }
+            },
+            |error| filter_error_args(error, self.id),
+        )?;
+        if self.is_dropped() {
+            return Ok(());
         }
         let failure = match filled {
             Filled::More => return Ok(()),

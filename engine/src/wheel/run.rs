@@ -15,7 +15,7 @@ use rustix::{
 };
 
 use super::{
-    Decoder, WheelId, error_args, filter_error_args, set_nonblocking,
+    Decoder, Next, WheelId, emit_records, error_args, filter_error_args, set_nonblocking,
     stream::{Duplex, Filled, Outbox, fill},
 };
 use crate::{
@@ -609,34 +609,32 @@ impl<I: Filter + 'static> Inner<I> {
             let mut state = self.state.borrow_mut();
             state.outputs[stream].fill()
         };
-        loop {
-            if self.is_dropped() {
-                return Ok(());
-            }
-            let (record, events) = {
+        let name = self.state.borrow().outputs[stream].name;
+        emit_records(
+            io,
+            self.id,
+            || !self.is_dropped(),
+            || {
                 let mut state = self.state.borrow_mut();
-                (state.outputs[stream].filter.next_value(), state.events)
-            };
-            let event = if stream == 0 {
-                events.stdout
-            } else {
-                events.stderr
-            };
-            match record {
-                Ok(Some(record)) => {
-                    if let Some(event) = event {
-                        io.emit(event, (record, self.id.number()))?;
-                    }
+                let events = state.events;
+                Next {
+                    record: state.outputs[stream].filter.next_value(),
+                    on_record: if stream == 0 {
+                        events.stdout
+                    } else {
+                        events.stderr
+                    },
+                    on_error: events.error,
                 }
-                Ok(None) => break,
-                Err(error) => {
-                    if let Some(event) = events.error {
-                        let mut args = filter_error_args(&error, self.id);
-                        args.push(self.state.borrow().outputs[stream].name);
-                        io.emit(event, args)?;
-                    }
-                }
-            }
+            },
+            |error| {
+                let mut args = filter_error_args(error, self.id);
+                args.push(name);
+                args
+            },
+        )?;
+        if self.is_dropped() {
+            return Ok(());
         }
         let mut failure = match filled {
             Filled::More => return Ok(()),

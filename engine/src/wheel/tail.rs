@@ -16,7 +16,7 @@ use std::{
 use rustix::fs::OFlags;
 
 use super::{
-    Decoder, WheelId, error_args, filter_error_args,
+    Decoder, Next, WheelId, emit_records, error_args, filter_error_args,
     stream::{Filled, fill},
 };
 use crate::{
@@ -688,26 +688,20 @@ impl Inner {
 
     /// Calls the input event for each record the filter holds.
     fn emit_records(self: &Rc<Self>, io: &mut Io<'_>) -> Result<()> {
-        loop {
-            if self.is_dropped() {
-                return Ok(());
-            }
-            let (record, events) = {
+        emit_records(
+            io,
+            self.id,
+            || !self.is_dropped(),
+            || {
                 let mut state = self.state.borrow_mut();
-                (state.filter.next_value(), state.events)
-            };
-            match record {
-                Ok(Some(record)) => {
-                    io.emit(events.input, (record, self.id.number()))?;
+                Next {
+                    record: state.filter.next_value(),
+                    on_record: Some(state.events.input),
+                    on_error: state.events.error,
                 }
-                Ok(None) => return Ok(()),
-                Err(error) => {
-                    if let Some(event) = events.error {
-                        io.emit(event, filter_error_args(&error, self.id))?;
-                    }
-                }
-            }
-        }
+            },
+            |error| filter_error_args(error, self.id),
+        )
     }
 }
 
