@@ -359,6 +359,20 @@ impl<S, F: Filter + 'static> Connection<S, F> {
 
 /// What [`TcpServer::spawn`] reports: the listener session, where it
 /// listens, and its counters (readable from any thread).
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{Kernel, TcpServer};
+///
+/// let mut kernel = Kernel::new()?;
+/// let server = TcpServer::new(0).address("127.0.0.1").spawn(&mut kernel)?;
+/// assert!(server.port().is_some_and(|port| port > 0));
+/// assert_eq!(server.stats().accepted, 0);
+/// kernel.post(server.session(), "shutdown", ())?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct ServerInfo {
     session: SessionId,

@@ -25,7 +25,22 @@ use crate::{
     value::Value,
 };
 
-/// A listening socket a wheel can accept from.
+/// A listening socket a wheel can accept from: `TcpListener` and
+/// `UnixListener`.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use roe_engine::Listener;
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let client = TcpStream::connect(listener.local_addr()?)?;
+/// let (socket, peer) = listener.accept_one()?;
+/// assert_eq!(peer, client.local_addr()?.to_string());
+/// assert!(socket.take_local::<TcpStream>().is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Listener: Descriptor {
     /// Accepts one connection: the connected socket as a local value, and
     /// the peer's address as text (`ip:port`, or a Unix path).

@@ -170,6 +170,35 @@ impl<F> State<F> {
 }
 
 /// Builds a [`ReadWrite`]: the stream, the filter, and the events to call.
+///
+/// # Examples
+///
+/// Flow control on a stream whose reader is slow: the wheel stops reading
+/// while 64 KiB of output wait, and a stalled write is an error after a
+/// second.
+///
+/// ```
+/// use std::{os::unix::net::UnixStream, time::Duration};
+/// use roe_engine::{Block, Kernel, ReadWrite, Session};
+///
+/// let (ours, _theirs) = UnixStream::pair()?;
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(Session::new(()).on_start(move |cx, _| {
+///     let wheel = ReadWrite::builder(ours, Block::fixed(4))
+///         .input("record")
+///         .error("failed")
+///         .high_mark(64 * 1024, "full")
+///         .low_mark(16 * 1024, "drained")
+///         .pause_input_while_high()
+///         .write_timeout(Duration::from_secs(1))
+///         .start(cx)?;
+///     wheel.put(b"ping".to_vec())?;
+///     Ok::<_, roe_engine::Error>(())
+/// }))?;
+/// // The session dropped its wheel at once; nothing keeps the kernel.
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 pub struct ReadWriteBuilder<F> {
     stream: Rc<dyn Duplex>,
     filter: F,

@@ -37,6 +37,21 @@ thread_local! {
 /// A descriptor a wheel reads and writes: a standard socket, pipe, file or
 /// child process stream. Sockets are written without raising `SIGPIPE`
 /// (a peer that went away is an `EPIPE` error, as POE's wheels see it).
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use roe_engine::Duplex;
+///
+/// let (a, b) = UnixStream::pair()?;
+/// assert_eq!(a.write_some(b"hi")?, 2);
+/// let mut buf = [0; 8];
+/// assert_eq!(b.read_some(&mut buf)?, 2);
+/// drop(b);
+/// assert!(a.write_some(b"gone").is_err()); // EPIPE, and no SIGPIPE
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait Duplex: Descriptor {
     /// Reads into `buf`; `Ok(0)` is the end of the stream.
     ///
