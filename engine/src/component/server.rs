@@ -70,6 +70,9 @@ const DEFAULT_LINE_LIMIT: usize = 64 * 1024;
 ///   the deadline are closed at once.
 /// - `set_concurrency` `(limit)`: change the concurrency limit; a negative
 ///   limit (POE's -1) means none.
+/// - `broadcast` `(event, args...)`: post `event` with the rest of the
+///   arguments to every open connection (add its handler with
+///   [`on`](TcpServer::on)).
 /// - `disconnected`: a connection ended; connection sessions send it from
 ///   their `_stop` (with an [`acceptor`](TcpServer::acceptor), send it
 ///   yourself).
@@ -184,19 +187,26 @@ pub struct ServerStats {
     pub closed_at_deadline: u64,
 }
 
-/// Counters shared by a server's sessions, readable from any thread
-/// through its [`ServerInfo`].
+/// What a server's sessions share, readable from any thread through its
+/// [`ServerInfo`]: its counters and its open connections.
 #[derive(Default)]
-struct Counters(Mutex<ServerStats>);
+struct Counters {
+    stats: Mutex<ServerStats>,
+    clients: Mutex<BTreeSet<SessionId>>,
+}
 
 impl Counters {
     fn count(&self, field: fn(&mut ServerStats) -> &mut u64) {
-        let mut stats = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         *field(&mut stats) += 1;
     }
 
     fn get(&self) -> ServerStats {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn clients(&self) -> std::sync::MutexGuard<'_, BTreeSet<SessionId>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -236,7 +246,7 @@ struct ConnectionConfig<S, F: Filter> {
 ///     .on("notice", |cx, args| Ok::<_, roe_engine::Error>(cx.heap.put(args[0].to_string())?))
 ///     .started(|cx| {
 ///         // Nobody is connected yet: the broadcast reaches no one.
-///         assert_eq!(cx.heap.clients().count(), 0);
+///         assert!(cx.heap.clients().is_empty());
 ///         Listening::broadcast(cx, "notice", ("hello, all",));
 ///         let me = cx.session();
 ///         cx.post(me, "shutdown", ())
@@ -256,16 +266,14 @@ pub struct Listening {
     pub concurrency: Option<usize>,
     /// The server's alias (POE's `alias`).
     pub alias: Option<String>,
-    /// The connection sessions open now.
-    clients: BTreeSet<SessionId>,
     counters: Arc<Counters>,
 }
 
 impl Listening {
     /// The connection sessions open now (none with an
     /// [`acceptor`](TcpServer::acceptor): those connections are yours).
-    pub fn clients(&self) -> impl Iterator<Item = SessionId> + '_ {
-        self.clients.iter().copied()
+    pub fn clients(&self) -> Vec<SessionId> {
+        self.counters.clients().iter().copied().collect()
     }
 
     /// Posts `event` with `args` to every open connection session, from a
@@ -277,8 +285,7 @@ impl Listening {
         args: impl Into<Args>,
     ) {
         let (event, args) = (event.into(), args.into());
-        let clients: Vec<SessionId> = cx.heap.clients().collect();
-        for client in clients {
+        for client in cx.heap.clients() {
             // A connection that is ending may be gone already.
             let _ = cx.post(client, event, args.clone());
         }
@@ -394,6 +401,12 @@ impl ServerInfo {
     /// What the server's connections went through so far.
     pub fn stats(&self) -> ServerStats {
         self.counters.get()
+    }
+
+    /// The connection sessions open now (none with an
+    /// [`acceptor`](TcpServer::acceptor)).
+    pub fn clients(&self) -> Vec<SessionId> {
+        self.counters.clients().iter().copied().collect()
     }
 
     /// The listener session, to post `shutdown` or `set_concurrency` to.
@@ -694,7 +707,6 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             connections: 0,
             concurrency,
             alias,
-            clients: BTreeSet::new(),
             counters,
         })
         .on("_start", move |cx, _| {
@@ -732,7 +744,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             let client = cx.spawn(session.args((socket,)))?;
             // A connection whose setup failed is gone already.
             if cx.resolve(client).is_some() {
-                cx.heap.clients.insert(client);
+                cx.heap.counters.clients().insert(client);
             }
             Ok(())
         })
@@ -749,9 +761,17 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
         })
         .on("disconnected", |cx, _| {
             let client = cx.sender();
-            cx.heap.clients.remove(&client);
+            cx.heap.counters.clients().remove(&client);
             cx.heap.connections = cx.heap.connections.saturating_sub(1);
             cx.heap.apply_concurrency();
+        })
+        .on("broadcast", |cx, mut args| {
+            // `(event, args...)`: the event, with the rest, to every client.
+            let Some(event) = args[0].as_str().map(Event::new) else {
+                return;
+            };
+            let rest: Args = args.split_off(1);
+            Listening::broadcast(cx, event, rest);
         })
         .on("set_concurrency", |cx, args| {
             cx.heap.concurrency = args[0]
@@ -775,7 +795,7 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             Ok::<_, Error>(())
         })
         .on(DEADLINE, |cx, _| {
-            let open: Vec<SessionId> = cx.heap.clients().collect();
+            let open = cx.heap.clients();
             for client in open {
                 cx.heap.counters.count(|s| &mut s.closed_at_deadline);
                 let _ = cx.post(client, CLOSE_NOW, ());

@@ -38,6 +38,13 @@ impl Args {
         Args(SmallVec::new())
     }
 
+    /// Splits off the arguments from `at` on (none past the end), as
+    /// Perl's `@_[ARGn..$#_]`.
+    pub fn split_off(&mut self, at: usize) -> Args {
+        let at = at.min(self.0.len());
+        Args(self.0.drain(at..).collect())
+    }
+
     /// The argument at `index`, or `undef` past the end (as Perl's `$_[ARGn]`).
     pub fn get(&self, index: usize) -> &Value {
         const UNDEF: &Value = &Value::Undef;
