@@ -2,7 +2,7 @@
 
 use std::{net::TcpStream, os::unix::net::UnixStream, rc::Rc, time::Duration};
 
-use super::{Callback, Callback0, Failure, Spawner, run0, store, store0};
+use super::{Callback, Callback0, Failure, Handlers, Spawner, run0, store, store0};
 use crate::{
     error::{Error, Result},
     event::Event,
@@ -116,7 +116,7 @@ struct ClientConfig<S, F: Filter> {
     disconnected: Option<Callback0<ClientConnection<S, F>>>,
     shutdown_on_error: bool,
     backoff: Option<Backoff>,
-    handlers: Vec<(Event, Callback<ClientConnection<S, F>, Args>)>,
+    handlers: Handlers<ClientConnection<S, F>>,
 }
 
 /// The client session's heap (POE's client `$_[HEAP]`).

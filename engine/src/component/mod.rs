@@ -26,6 +26,7 @@ pub use self::{
 };
 use crate::{
     error::Result,
+    event::Event,
     id::SessionId,
     kernel::{Context, Kernel},
     session::{Return, Session},
@@ -156,6 +157,9 @@ impl fmt::Display for Failure {
 /// A stored callback: the session's context and one value (a record, a
 /// failure, the arguments of an event added with `on`).
 type Callback<H, T> = Rc<dyn Fn(&mut Context<'_, H>, T) -> Result<Value>>;
+/// The handlers added to a component's sessions with `on`.
+type Handlers<H> = Vec<(Event, Callback<H, Args>)>;
+
 /// A stored callback that gets only the context.
 type Callback0<H> = Rc<dyn Fn(&mut Context<'_, H>) -> Result<Value>>;
 

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Callback, Callback0, Failure, Spawner, run0, store, store0};
+use super::{Callback, Callback0, Failure, Handlers, Spawner, run0, store, store0};
 use crate::{
     error::{Error, Result},
     event::Event,
@@ -228,7 +228,7 @@ struct ConnectionConfig<S, F: Filter> {
     error: Option<Callback<Connection<S, F>, Failure>>,
     flushed: Option<Callback0<Connection<S, F>>>,
     shutdown_on_error: bool,
-    handlers: Vec<(Event, Callback<Connection<S, F>, Args>)>,
+    handlers: Handlers<Connection<S, F>>,
 }
 
 /// The listener session's heap (POE's listener `$_[HEAP]`).
