@@ -172,6 +172,29 @@ pub struct TcpServer<S = (), F: Filter = Line> {
 }
 
 /// What a server's connections went through, counted since it started.
+///
+/// # Examples
+///
+/// ```
+/// use std::{io::Write, net::TcpStream, time::Duration};
+/// use roe_engine::{Kernel, TcpServer};
+///
+/// let mut kernel = Kernel::new()?;
+/// let server = TcpServer::new(0)
+///     .address("127.0.0.1")
+///     .idle_timeout(Duration::from_millis(50))
+///     .client_disconnected(|cx| {
+///         let listener = cx.heap.listener;
+///         cx.post(listener, "shutdown", ())
+///     })
+///     .spawn(&mut kernel)?;
+/// // A client that says nothing is closed by the idle timeout.
+/// let _silent = TcpStream::connect(("127.0.0.1", server.port().unwrap()))?;
+/// kernel.run()?;
+/// let stats = server.stats();
+/// assert_eq!((stats.accepted, stats.idle_closed), (1, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ServerStats {
     /// Connections accepted.

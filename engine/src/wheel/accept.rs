@@ -112,7 +112,28 @@ pub struct ListenAccept {
     inner: Rc<Inner>,
 }
 
-/// Builds a [`ListenAccept`].
+/// Builds a [`ListenAccept`]: the listener, the accept event, and the
+/// error event.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::net::UnixListener;
+/// use roe_engine::{Kernel, ListenAccept, Session};
+///
+/// let path = std::env::temp_dir().join(format!("roe-accept-doc-{}", std::process::id()));
+/// let _ = std::fs::remove_file(&path);
+/// let listener = UnixListener::bind(&path)?;
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(Session::new(()).on_start(move |cx, _| {
+///     let wheel = ListenAccept::builder(listener, "accepted").error("failed").start(cx)?;
+///     assert!(wheel.id().number() > 0);
+///     Ok::<_, roe_engine::Error>(()) // dropping the wheel stops listening
+/// }))?;
+/// kernel.run()?;
+/// std::fs::remove_file(path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ListenAcceptBuilder {
     listener: Rc<dyn Listener>,
     accept: Event,

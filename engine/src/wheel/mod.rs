@@ -48,7 +48,27 @@ use crate::{
     value::{Args, Value},
 };
 
-/// Names a wheel; unique in the process, as POE's wheel IDs are.
+/// Names a wheel; unique in the process, as POE's wheel IDs are. Every
+/// wheel event carries it as a number (see [`WheelId::from_value`]).
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use roe_engine::{Kernel, Line, ReadWrite, Session};
+///
+/// let mut kernel = Kernel::new()?;
+/// kernel.spawn(Session::new(()).on_start(|cx, _| {
+///     let (a, b) = UnixStream::pair()?;
+///     let one = ReadWrite::builder(a, Line::new()).start(cx)?;
+///     let two = ReadWrite::builder(b, Line::new()).start(cx)?;
+///     assert_ne!(one.id(), two.id());
+///     assert!(two.id().number() > one.id().number());
+///     Ok::<_, roe_engine::Error>(())
+/// }))?;
+/// kernel.run()?;
+/// # Ok::<(), roe_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WheelId(u64);
 
