@@ -1,0 +1,15 @@
+//! roe-ikc: inter-kernel communication, POE::Component::IKC's model for
+//! roe.
+//!
+//! Kernels in different processes (or on different hosts) post to and call
+//! each other's published sessions by *specifier*, `poe://kernel/session/
+//! state`, as IKC's do. This crate holds the pieces of that, layered:
+//!
+//! - [`value`]: [`WireValue`], what crosses a process: the portable part of
+//!   roe's [`Value`](roe_engine::Value), borrowed from the read buffer when
+//!   decoded.
+#![forbid(unsafe_code)]
+
+pub mod value;
+
+pub use self::value::{NotPortable, WireValue};

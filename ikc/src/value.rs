@@ -1,0 +1,192 @@
+//! [`WireValue`]: a value as it crosses a process.
+//!
+//! roe's [`Value`] can carry what never leaves a process (a
+//! [`Local`](roe_engine::Local): a socket, a typed Rust value); everything
+//! else converts to a `WireValue` and back without loss. Decoded from a
+//! frame, a `WireValue` borrows its text and bytes from the read buffer,
+//! so a message costs no copy until its values become roe `Value`s for a
+//! handler.
+
+use std::{borrow::Cow, fmt};
+
+use roe_engine::{KernelId, Map, SessionId, Str, Value};
+use speedy::{Readable, Writable};
+
+/// A value that can cross a process (the portable part of [`Value`]).
+///
+/// A session reference crosses as its kernel and POE number: on the other
+/// side it names that session on that kernel, which is what a reply or a
+/// post back needs.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::Value;
+/// use roe_ikc::WireValue;
+///
+/// let value = Value::List(vec![Value::from("hi"), Value::from(7), Value::Undef]);
+/// let wire = WireValue::try_from(&value)?;
+/// assert_eq!(Value::from(wire), value);
+/// assert!(WireValue::try_from(&Value::local(3u8)).is_err());
+/// # Ok::<(), roe_ikc::NotPortable>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Readable, Writable)]
+pub enum WireValue<'a> {
+    /// Perl's `undef`.
+    Undef,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// UTF-8 text.
+    Str(Cow<'a, str>),
+    /// Bytes that need not be text.
+    Bytes(Cow<'a, [u8]>),
+    /// A list.
+    List(Vec<WireValue<'a>>),
+    /// A map, in key order.
+    Map(Vec<(Cow<'a, str>, WireValue<'a>)>),
+    /// A session: its kernel's number and its POE number.
+    Session {
+        /// The kernel's number in its process.
+        kernel: u16,
+        /// POE's session number.
+        number: u64,
+    },
+}
+
+/// A value that cannot leave its process: a [`Local`](roe_engine::Local),
+/// somewhere in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotPortable;
+
+impl fmt::Display for NotPortable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a local value cannot leave its process")
+    }
+}
+
+impl std::error::Error for NotPortable {}
+
+impl<'a> TryFrom<&'a Value> for WireValue<'a> {
+    type Error = NotPortable;
+
+    /// Borrows `value`'s text and bytes.
+    fn try_from(value: &'a Value) -> Result<WireValue<'a>, NotPortable> {
+        Ok(match value {
+            Value::Undef => WireValue::Undef,
+            Value::Bool(b) => WireValue::Bool(*b),
+            Value::Int(n) => WireValue::Int(*n),
+            Value::Float(x) => WireValue::Float(*x),
+            Value::Str(s) => WireValue::Str(Cow::Borrowed(s.as_str())),
+            Value::Bytes(b) => WireValue::Bytes(Cow::Borrowed(b)),
+            Value::List(items) => WireValue::List(
+                items
+                    .iter()
+                    .map(WireValue::try_from)
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Map(map) => WireValue::Map(
+                map.iter()
+                    .map(|(k, v)| Ok((Cow::Borrowed(k.as_str()), WireValue::try_from(v)?)))
+                    .collect::<Result<_, NotPortable>>()?,
+            ),
+            Value::Session(id) => WireValue::Session {
+                kernel: id.kernel().0,
+                number: id.number(),
+            },
+            Value::Local(_) => return Err(NotPortable),
+        })
+    }
+}
+
+impl From<WireValue<'_>> for Value {
+    fn from(wire: WireValue<'_>) -> Value {
+        match wire {
+            WireValue::Undef => Value::Undef,
+            WireValue::Bool(b) => Value::Bool(b),
+            WireValue::Int(n) => Value::Int(n),
+            WireValue::Float(x) => Value::Float(x),
+            WireValue::Str(s) => Value::Str(Str::new(&s)),
+            WireValue::Bytes(b) => Value::Bytes(b.into_owned()),
+            WireValue::List(items) => Value::List(items.into_iter().map(Value::from).collect()),
+            WireValue::Map(entries) => Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (Str::new(&k), Value::from(v)))
+                    .collect::<Map>(),
+            ),
+            WireValue::Session { kernel, number } => {
+                Value::Session(SessionId::from_number(KernelId(kernel), number))
+            }
+        }
+    }
+}
+
+impl WireValue<'_> {
+    /// The same value, owning its text and bytes.
+    pub fn into_owned(self) -> WireValue<'static> {
+        match self {
+            WireValue::Undef => WireValue::Undef,
+            WireValue::Bool(b) => WireValue::Bool(b),
+            WireValue::Int(n) => WireValue::Int(n),
+            WireValue::Float(x) => WireValue::Float(x),
+            WireValue::Str(s) => WireValue::Str(Cow::Owned(s.into_owned())),
+            WireValue::Bytes(b) => WireValue::Bytes(Cow::Owned(b.into_owned())),
+            WireValue::List(items) => {
+                WireValue::List(items.into_iter().map(WireValue::into_owned).collect())
+            }
+            WireValue::Map(entries) => WireValue::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            ),
+            WireValue::Session { kernel, number } => WireValue::Session { kernel, number },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use speedy::{LittleEndian, Readable, Writable};
+
+    use super::*;
+
+    fn sample() -> Value {
+        let mut map = Map::new();
+        map.insert("kernel".into(), "EchoServer".into());
+        map.insert("n".into(), Value::from(-7));
+        Value::List(vec![
+            Value::Undef,
+            Value::Bool(true),
+            Value::Float(1.5),
+            Value::Bytes(vec![0, 0xff]),
+            Value::from("é"),
+            Value::Map(map),
+            Value::Session(SessionId::from_number(KernelId(2), 9)),
+        ])
+    }
+
+    #[test]
+    fn values_round_trip_through_speedy_and_decode_borrowed() {
+        let value = sample();
+        let wire = WireValue::try_from(&value).unwrap();
+        let bytes = wire.write_to_vec_with_ctx(LittleEndian::default()).unwrap();
+        let back = WireValue::read_from_buffer_with_ctx(LittleEndian::default(), &bytes).unwrap();
+        let WireValue::List(items) = &back else {
+            panic!("a list");
+        };
+        // Text decoded from the buffer is borrowed from it, not copied.
+        assert!(matches!(&items[4], WireValue::Str(Cow::Borrowed(_))));
+        assert_eq!(Value::from(back), value);
+    }
+
+    #[test]
+    fn a_local_value_anywhere_is_not_portable() {
+        let nested = Value::List(vec![Value::from(1), Value::local(String::from("x"))]);
+        assert_eq!(WireValue::try_from(&nested), Err(NotPortable));
+    }
+}
