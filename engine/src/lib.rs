@@ -80,7 +80,7 @@ pub use crate::{
     id::{KernelId, SessionId, TimerId},
     kernel::{
         Answer, Callback, ChildExit, Context, Dest, Io, Kernel, Postback, Readiness, RemovedTimer,
-        Shift, Source, SourceRef,
+        Routed, Router, Shift, Source, SourceRef,
     },
     reactor::{Descriptor, Mode},
     runtime::{Runtime, RuntimeBuilder, RuntimeHandle},

@@ -479,3 +479,60 @@ fn kernel_calls_resolve_names_and_report_what_is_missing() {
     kernel.run().unwrap();
     assert_eq!(kernel.resolve("svc"), None);
 }
+
+/// A `call_reply` to a name nothing local resolves goes to the kernel's
+/// router when one is plugged in; without one (or when the router does not
+/// know the name) it fails as before.
+#[test]
+fn a_router_carries_what_nothing_local_resolves() {
+    struct Relay(roe_engine::SessionId);
+
+    impl roe_engine::Router for Relay {
+        fn post(
+            &self,
+            _: &str,
+            _: roe_engine::Event,
+            args: roe_engine::Args,
+        ) -> Result<roe_engine::Routed, roe_engine::Args> {
+            Err(args)
+        }
+
+        fn call_reply(
+            &self,
+            name: &str,
+            event: roe_engine::Event,
+            _: roe_engine::Args,
+            caller: roe_engine::SessionId,
+            reply: roe_engine::Event,
+        ) -> Result<roe_engine::Routed, roe_engine::Args> {
+            Ok(roe_engine::Routed {
+                session: self.0,
+                event: "relay".into(),
+                args: (name, event.as_str(), caller, reply.as_str()).into(),
+            })
+        }
+    }
+
+    let log = Log::default();
+    let l = log.clone();
+    let mut kernel = Kernel::new().unwrap();
+    kernel
+        .spawn(
+            Session::new(())
+                .on("_start", |cx, _| {
+                    assert!(cx.post("poe://far/away", "nope", ()).is_err());
+                    let me = cx.session();
+                    cx.set_router(Some(std::rc::Rc::new(Relay(me))));
+                    // The router does not route posts: still an error.
+                    assert!(cx.post("poe://far/away", "nope", ()).is_err());
+                    cx.call_reply("poe://far/away", "ask", (), "answer")
+                })
+                .on("relay", move |cx, args| {
+                    assert_eq!(args[2].as_session(), Some(cx.session()));
+                    l.push(format!("{} {} {}", args[0], args[1], args[3]));
+                }),
+        )
+        .unwrap();
+    kernel.run().unwrap();
+    assert_eq!(log.lines(), ["poe://far/away ask answer"]);
+}

@@ -219,6 +219,8 @@ pub(crate) struct Core {
     pub(super) inbox: Inbox,
     /// Publishes snapshots, once asked to.
     pub(super) publisher: Option<Publisher>,
+    /// Where names nothing local resolves may still go (IKC).
+    pub(super) router: Option<std::rc::Rc<dyn super::router::Router>>,
 }
 
 impl Core {
@@ -244,6 +246,7 @@ impl Core {
             failure: None,
             inbox: Inbox::new(waker),
             publisher: None,
+            router: None,
         })
     }
 

@@ -19,6 +19,7 @@ mod link;
 mod names;
 mod postback;
 mod queueing;
+mod router;
 mod sessions;
 mod signals;
 mod source;
@@ -33,6 +34,7 @@ pub use self::{
     context::Context,
     dest::Dest,
     postback::{Callback, Postback},
+    router::{Routed, Router},
     source::{Io, Readiness, Source, SourceRef},
 };
 use self::{

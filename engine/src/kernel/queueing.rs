@@ -108,7 +108,10 @@ impl Core {
         self.fold();
         let target = match dest {
             Dest::Session(id) if id.known_slot().is_some() || id.kernel() != self.id => *id,
-            _ => self.resolve_anywhere(dest)?,
+            _ => match self.resolve_anywhere(dest) {
+                Ok(target) => target,
+                Err(error) => return self.route_post(dest, event, args, location, error),
+            },
         };
         let sender = self.active.session;
         if target.kernel() != self.id {
@@ -124,6 +127,31 @@ impl Core {
             Ok(())
         } else {
             Err(Error::NoSuchSession(dest.to_string()))
+        }
+    }
+
+    /// A post nothing resolves: the router's to carry, if it knows the
+    /// name; otherwise `error`, the resolution's failure.
+    #[cold]
+    fn route_post(
+        &mut self,
+        dest: &Dest,
+        event: Event,
+        args: Args,
+        location: &'static Location<'static>,
+        error: Error,
+    ) -> Result<()> {
+        let (Dest::Name(name), Some(router)) = (dest, self.router.clone()) else {
+            return Err(error);
+        };
+        match router.post(name, event, args) {
+            Ok(routed) => self.post(
+                &Dest::Session(routed.session),
+                routed.event,
+                routed.args,
+                location,
+            ),
+            Err(_) => Err(error),
         }
     }
 

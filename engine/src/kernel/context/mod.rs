@@ -11,6 +11,7 @@ use super::{
     dest::Dest,
     frame::Frame,
     postback::{AWAITING_REPLY, Callback, Postback, anon_event_tag},
+    router::Router,
     source::Io,
 };
 use crate::{
@@ -278,8 +279,19 @@ impl<'a, H: 'static> Context<'a, H> {
     ) -> Result<()> {
         let location = Location::caller();
         let (dest, event, args, reply) = (dest.into(), event.into(), args.into(), reply.into());
-        let target = self.core.resolve_anywhere(&dest)?;
         let me = self.core.active();
+        let target = match self.core.resolve_anywhere(&dest) {
+            Ok(target) => target,
+            Err(error) => {
+                let (Dest::Name(name), Some(router)) = (&dest, self.core.router.clone()) else {
+                    return Err(error);
+                };
+                return match router.call_reply(name, event, args, me, reply) {
+                    Ok(routed) => self.post(routed.session, routed.event, routed.args),
+                    Err(_) => Err(error),
+                };
+            }
+        };
         if target.kernel() == self.core.id() {
             let outcome = self.scope(|scope| scope.call_outcome(target, event, args, location));
             let answer = match outcome {
@@ -563,6 +575,13 @@ impl<'a, H: 'static> Context<'a, H> {
     /// Whether this session handles `event`.
     pub fn has_handler(&self, event: impl Into<Event>) -> bool {
         self.handlers.contains_key(&event.into())
+    }
+
+    /// Plugs in (or, with `None`, takes out) this kernel's [`Router`]: where
+    /// posts and `call_reply`s go that nothing local resolves (roe-ikc's
+    /// remote kernels).
+    pub fn set_router(&mut self, router: Option<Rc<dyn Router>>) {
+        self.core.router = router;
     }
 
     // ----- postbacks and callbacks ---------------------------------------------
