@@ -8,8 +8,11 @@
 //! - [`value`]: [`WireValue`], what crosses a process: the portable part of
 //!   roe's [`Value`](roe_engine::Value), borrowed from the read buffer when
 //!   decoded.
+//! - [`directory`]: what one process's IKC knows, shared by its kernels:
+//!   published states, connected kernels and their names.
 #![forbid(unsafe_code)]
 
+pub mod directory;
 pub mod value;
 
 pub use self::value::{NotPortable, WireValue};

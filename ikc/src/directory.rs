@@ -1,0 +1,428 @@
+//! [`Directory`]: what one process's IKC knows, shared by its kernels: the
+//! states its sessions published, and the remote kernels connected, with
+//! their names and what they published.
+//!
+//! Kernels of a runtime each run an IKC responder, and connections live on
+//! different kernels, so the tables are behind locks; they change when a
+//! session publishes or a peer connects, and are read once per remote
+//! request, never held across a dispatch.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::RwLock,
+};
+
+use roe_engine::SessionId;
+
+/// A session's published states, by the name it is reached by.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Published {
+    /// The session.
+    pub session: Option<SessionId>,
+    /// Its published states.
+    pub states: BTreeSet<String>,
+}
+
+/// A connected remote kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// Its unique ID (the first name it gave).
+    pub id: String,
+    /// Every name it answers to: its ID, name, aliases, and where it was
+    /// reached (`host:port`).
+    pub names: Vec<String>,
+    /// The session of the connection that reaches it.
+    pub channel: SessionId,
+    /// Its process ID, as it said.
+    pub pid: u32,
+    /// What it published: session name → states.
+    pub published: BTreeMap<String, BTreeSet<String>>,
+    /// Counts connections to it, so a report names which one it is about
+    /// (POE's IKC reports none; a reconnect is a new generation).
+    pub generation: u64,
+}
+
+/// Why a remote kernel could not be registered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegisterError {
+    /// A kernel with this ID is already connected (IKC routes replies by
+    /// name, and two kernels of one name would get each other's answers:
+    /// roe refuses the second).
+    AlreadyConnected(String),
+}
+
+impl std::fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegisterError::AlreadyConnected(id) => {
+                write!(f, "remote kernel '{id}' is already connected")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RegisterError {}
+
+/// Where a name leads, for a post or a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// One remote kernel, through this connection.
+    One { kernel: String, channel: SessionId },
+    /// Every connected remote kernel (`*`).
+    All(Vec<(String, SessionId)>),
+}
+
+/// Why a name leads nowhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteError {
+    /// No connected kernel has that name (IKC's "Unknown kernel").
+    UnknownKernel(String),
+    /// No kernel is connected, for a specifier without a kernel part.
+    NoDefault,
+    /// In transparent naming, more kernels than one published this name.
+    Ambiguous { name: String, kernels: Vec<String> },
+    /// In transparent naming, no connected kernel published this name.
+    NotPublished(String),
+}
+
+impl std::fmt::Display for RouteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteError::UnknownKernel(name) => write!(f, "Unknown kernel '{name}'"),
+            RouteError::NoDefault => f.write_str("no remote kernel is connected"),
+            RouteError::Ambiguous { name, kernels } => write!(
+                f,
+                "'{name}' is published by more than one kernel ({}): name the kernel",
+                kernels.join(", ")
+            ),
+            RouteError::NotPublished(name) => {
+                write!(f, "no connected kernel published '{name}'")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
+
+#[derive(Default)]
+struct Tables {
+    /// Local sessions' published states, by the names they are reached by.
+    published: BTreeMap<String, Published>,
+    /// Connected kernels by ID, in the order they registered.
+    remotes: Vec<Remote>,
+    generation: u64,
+}
+
+/// One process's IKC tables, shared by its kernels.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::{KernelId, SessionId};
+/// use roe_ikc::directory::{Directory, Route};
+///
+/// let directory = Directory::default();
+/// let channel = SessionId::from_number(KernelId(0), 3);
+/// directory.register("id-1", &["id-1".into(), "EchoServer".into()], channel, 42).unwrap();
+/// assert_eq!(
+///     directory.route("EchoServer"),
+///     Ok(Route::One { kernel: "id-1".into(), channel })
+/// );
+/// directory.publish("echo", SessionId::from_number(KernelId(0), 1), ["echo", "upper"]);
+/// assert!(directory.is_published("echo", "upper"));
+/// assert!(!directory.is_published("echo", "secret"));
+/// ```
+#[derive(Default)]
+pub struct Directory {
+    tables: RwLock<Tables>,
+}
+
+impl Directory {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
+        self.tables.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
+        self.tables.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publishes `states` of `session` under `name` (IKC's `publish`, per
+    /// name the session is reached by); adds to what was published.
+    pub fn publish<S: Into<String>>(
+        &self,
+        name: &str,
+        session: SessionId,
+        states: impl IntoIterator<Item = S>,
+    ) {
+        let mut tables = self.write();
+        let entry = tables.published.entry(name.to_owned()).or_default();
+        entry.session = Some(session);
+        entry.states.extend(states.into_iter().map(Into::into));
+    }
+
+    /// Retracts `states` of `name` (all of them when empty); `true` if
+    /// anything was published there.
+    pub fn retract(&self, name: &str, states: &[String]) -> bool {
+        let mut tables = self.write();
+        let Some(entry) = tables.published.get_mut(name) else {
+            return false;
+        };
+        if states.is_empty() {
+            tables.published.remove(name);
+        } else {
+            for state in states {
+                entry.states.remove(state);
+            }
+            if entry.states.is_empty() {
+                tables.published.remove(name);
+            }
+        }
+        true
+    }
+
+    /// Whether `state` of the session named `name` may be invoked remotely.
+    pub fn is_published(&self, name: &str, state: &str) -> bool {
+        self.read()
+            .published
+            .get(name)
+            .is_some_and(|entry| entry.states.contains(state))
+    }
+
+    /// The session published under `name`, if any.
+    pub fn published_session(&self, name: &str) -> Option<SessionId> {
+        self.read().published.get(name).and_then(|e| e.session)
+    }
+
+    /// Every published name and its states (IKC's `published`).
+    pub fn published(&self) -> BTreeMap<String, BTreeSet<String>> {
+        self.read()
+            .published
+            .iter()
+            .map(|(name, entry)| (name.clone(), entry.states.clone()))
+            .collect()
+    }
+
+    /// Registers a connected kernel whose unique ID is `id`, known by
+    /// `names`, reached through `channel`; returns its generation.
+    ///
+    /// # Errors
+    ///
+    /// [`RegisterError::AlreadyConnected`] for an ID already registered.
+    pub fn register(
+        &self,
+        id: &str,
+        names: &[String],
+        channel: SessionId,
+        pid: u32,
+    ) -> Result<u64, RegisterError> {
+        let mut tables = self.write();
+        if tables.remotes.iter().any(|r| r.id == id) {
+            return Err(RegisterError::AlreadyConnected(id.to_owned()));
+        }
+        tables.generation += 1;
+        let generation = tables.generation;
+        let mut all = vec![id.to_owned()];
+        all.extend(names.iter().filter(|n| n.as_str() != id).cloned());
+        tables.remotes.push(Remote {
+            id: id.to_owned(),
+            names: all,
+            channel,
+            pid,
+            published: BTreeMap::new(),
+            generation,
+        });
+        Ok(generation)
+    }
+
+    /// Forgets the kernel reached through `channel`; returns it.
+    pub fn unregister(&self, channel: SessionId) -> Option<Remote> {
+        let mut tables = self.write();
+        let at = tables.remotes.iter().position(|r| r.channel == channel)?;
+        Some(tables.remotes.remove(at))
+    }
+
+    /// What the kernel reached through `channel` published changed.
+    pub fn set_remote_published(
+        &self,
+        channel: SessionId,
+        session: &str,
+        states: BTreeSet<String>,
+    ) {
+        let mut tables = self.write();
+        if let Some(remote) = tables.remotes.iter_mut().find(|r| r.channel == channel) {
+            if states.is_empty() {
+                remote.published.remove(session);
+            } else {
+                remote.published.insert(session.to_owned(), states);
+            }
+        }
+    }
+
+    /// The connected kernels, in the order they registered.
+    pub fn remotes(&self) -> Vec<Remote> {
+        self.read().remotes.clone()
+    }
+
+    /// Where a kernel part leads: a name of a connected kernel, `*` for all
+    /// of them, or empty for the default (the first connected).
+    ///
+    /// # Errors
+    ///
+    /// [`RouteError::UnknownKernel`] or [`RouteError::NoDefault`].
+    pub fn route(&self, kernel: &str) -> Result<Route, RouteError> {
+        let tables = self.read();
+        match kernel {
+            "*" => Ok(Route::All(
+                tables
+                    .remotes
+                    .iter()
+                    .map(|r| (r.id.clone(), r.channel))
+                    .collect(),
+            )),
+            "" => tables
+                .remotes
+                .first()
+                .map(|r| Route::One {
+                    kernel: r.id.clone(),
+                    channel: r.channel,
+                })
+                .ok_or(RouteError::NoDefault),
+            name => tables
+                .remotes
+                .iter()
+                .find(|r| r.names.iter().any(|n| n == name))
+                .map(|r| Route::One {
+                    kernel: r.id.clone(),
+                    channel: r.channel,
+                })
+                .ok_or_else(|| RouteError::UnknownKernel(name.to_owned())),
+        }
+    }
+
+    /// Transparent naming: the one connected kernel that published a
+    /// session named `session`.
+    ///
+    /// # Errors
+    ///
+    /// [`RouteError::NotPublished`] when none did,
+    /// [`RouteError::Ambiguous`] when several did (the rule: an ambiguous
+    /// name is reachable only with its kernel named).
+    pub fn route_published(&self, session: &str) -> Result<Route, RouteError> {
+        let tables = self.read();
+        let mut found = tables
+            .remotes
+            .iter()
+            .filter(|r| r.published.contains_key(session));
+        let Some(first) = found.next() else {
+            return Err(RouteError::NotPublished(session.to_owned()));
+        };
+        let others: Vec<&Remote> = found.collect();
+        if !others.is_empty() {
+            let mut kernels = vec![first.id.clone()];
+            kernels.extend(others.iter().map(|r| r.id.clone()));
+            return Err(RouteError::Ambiguous {
+                name: session.to_owned(),
+                kernels,
+            });
+        }
+        Ok(Route::One {
+            kernel: first.id.clone(),
+            channel: first.channel,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use roe_engine::KernelId;
+
+    use super::*;
+
+    fn channel(n: u64) -> SessionId {
+        SessionId::from_number(KernelId(0), n)
+    }
+
+    #[test]
+    fn kernels_route_by_any_name_and_the_first_is_the_default() {
+        let d = Directory::default();
+        assert_eq!(d.route(""), Err(RouteError::NoDefault));
+        d.register("a", &["Alpha".into(), "127.0.0.1:1".into()], channel(1), 1)
+            .unwrap();
+        d.register("b", &["Beta".into()], channel(2), 2).unwrap();
+        assert_eq!(
+            d.route("127.0.0.1:1"),
+            Ok(Route::One {
+                kernel: "a".into(),
+                channel: channel(1)
+            })
+        );
+        assert_eq!(
+            d.route(""),
+            Ok(Route::One {
+                kernel: "a".into(),
+                channel: channel(1)
+            })
+        );
+        assert_eq!(
+            d.route("*"),
+            Ok(Route::All(vec![
+                ("a".into(), channel(1)),
+                ("b".into(), channel(2))
+            ]))
+        );
+        assert_eq!(
+            d.route("Gamma"),
+            Err(RouteError::UnknownKernel("Gamma".into()))
+        );
+        assert!(matches!(
+            d.register("a", &[], channel(3), 3),
+            Err(RegisterError::AlreadyConnected(_))
+        ));
+        assert_eq!(d.unregister(channel(1)).map(|r| r.id), Some("a".into()));
+        assert_eq!(
+            d.route(""),
+            Ok(Route::One {
+                kernel: "b".into(),
+                channel: channel(2)
+            })
+        );
+    }
+
+    #[test]
+    fn transparent_names_are_unique_or_refused() {
+        let d = Directory::default();
+        d.register("a", &[], channel(1), 1).unwrap();
+        d.register("b", &[], channel(2), 2).unwrap();
+        let states: BTreeSet<String> = ["echo".to_owned()].into();
+        d.set_remote_published(channel(1), "echo", states.clone());
+        assert_eq!(
+            d.route_published("echo"),
+            Ok(Route::One {
+                kernel: "a".into(),
+                channel: channel(1)
+            })
+        );
+        d.set_remote_published(channel(2), "echo", states);
+        assert!(matches!(
+            d.route_published("echo"),
+            Err(RouteError::Ambiguous { .. })
+        ));
+        d.set_remote_published(channel(2), "echo", BTreeSet::new());
+        assert!(d.route_published("echo").is_ok());
+        assert_eq!(
+            d.route_published("nope"),
+            Err(RouteError::NotPublished("nope".into()))
+        );
+    }
+
+    #[test]
+    fn retracting_removes_states_or_everything() {
+        let d = Directory::default();
+        d.publish("echo", channel(1), ["a", "b"]);
+        assert!(d.retract("echo", &["a".into()]));
+        assert!(!d.is_published("echo", "a") && d.is_published("echo", "b"));
+        assert!(d.retract("echo", &[]));
+        assert!(d.published().is_empty());
+        assert!(!d.retract("echo", &[]));
+    }
+}
