@@ -67,7 +67,12 @@ impl std::error::Error for RegisterError {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
     /// One remote kernel, through this connection.
-    One { kernel: String, channel: SessionId },
+    One {
+        /// The kernel's unique ID.
+        kernel: String,
+        /// The session of its connection.
+        channel: SessionId,
+    },
     /// Every connected remote kernel (`*`).
     All(Vec<(String, SessionId)>),
 }
@@ -80,7 +85,12 @@ pub enum RouteError {
     /// No kernel is connected, for a specifier without a kernel part.
     NoDefault,
     /// In transparent naming, more kernels than one published this name.
-    Ambiguous { name: String, kernels: Vec<String> },
+    Ambiguous {
+        /// The name.
+        name: String,
+        /// The kernels that published it.
+        kernels: Vec<String>,
+    },
     /// In transparent naming, no connected kernel published this name.
     NotPublished(String),
 }
