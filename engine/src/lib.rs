@@ -69,6 +69,12 @@ mod snapshot;
 mod value;
 mod wheel;
 
+/// The read loop and the write buffer roe's wheels are built on, for I/O
+/// sources of your own (see [`Source`]).
+pub mod stream {
+    pub use crate::wheel::stream::{Duplex, Filled, Outbox, fill};
+}
+
 pub use crate::{
     component::{
         Backoff, ClientConnection, Connection, Failure, Listening, ServerInfo, ServerStats,

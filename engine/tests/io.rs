@@ -369,3 +369,52 @@ fn high_and_low_marks_both_arrive_when_output_drains_at_once() {
     kernel.run().unwrap();
     assert_eq!(*log.borrow(), ["high", "low"]);
 }
+
+/// A source posts to another session with `Io::post_to`, from its own
+/// session: the receiver's SENDER is the source's session.
+#[test]
+fn a_source_posts_to_another_session_as_its_session() {
+    use roe_engine::{Io, Readiness, Source, SourceRef, TimerId};
+
+    struct Knocker {
+        me: SourceRef,
+    }
+
+    impl Source for Knocker {
+        fn ready(self: Rc<Self>, _: &mut Io<'_>, _: Readiness) -> roe_engine::Result<()> {
+            Ok(())
+        }
+
+        fn timer(self: Rc<Self>, io: &mut Io<'_>, _: TimerId) -> roe_engine::Result<()> {
+            io.post_to("door", "knock", (self.me.session(),))
+        }
+    }
+
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let h = Rc::clone(&heard);
+    let mut kernel = Kernel::new().unwrap();
+    kernel
+        .spawn(
+            Session::new(())
+                .on("_start", |cx, _| cx.alias_set("door"))
+                .on("knock", move |cx, args| {
+                    h.borrow_mut().push((cx.sender(), args[0].as_session()));
+                    cx.alias_remove("door")
+                }),
+        )
+        .unwrap();
+    let knocker = kernel
+        .spawn(
+            Session::new(None::<Rc<Knocker>>)
+                .on("_start", |cx, _| {
+                    let knocker = cx.io().add(|me| Knocker { me });
+                    cx.io().delay(&knocker.me, Duration::from_millis(1))?;
+                    *cx.heap = Some(knocker);
+                    Ok::<_, Error>(())
+                })
+                .on("_child", |_, _| {}),
+        )
+        .unwrap();
+    kernel.run().unwrap();
+    assert_eq!(*heard.borrow(), [(knocker, Some(knocker))]);
+}

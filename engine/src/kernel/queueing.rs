@@ -105,15 +105,31 @@ impl Core {
         args: Args,
         location: &'static Location<'static>,
     ) -> Result<()> {
+        let sender = self.active.session;
+        self.post_from(sender, dest, event, args, location)
+    }
+
+    /// `post` from `sender`, a live session of this kernel (the active one,
+    /// or an I/O source's, whose SENDER it is).
+    #[inline]
+    pub fn post_from(
+        &mut self,
+        sender: SessionId,
+        dest: &Dest,
+        event: Event,
+        args: Args,
+        location: &'static Location<'static>,
+    ) -> Result<()> {
         self.fold();
         let target = match dest {
             Dest::Session(id) if id.known_slot().is_some() || id.kernel() != self.id => *id,
             _ => match self.resolve_anywhere(dest) {
                 Ok(target) => target,
-                Err(error) => return self.route_post(dest, event, args, location, error),
+                Err(error) => {
+                    return self.route_post(sender, dest, event, args, location, error);
+                }
             },
         };
-        let sender = self.active.session;
         if target.kernel() != self.id {
             let message = Message::Post {
                 target,
@@ -135,6 +151,7 @@ impl Core {
     #[cold]
     fn route_post(
         &mut self,
+        sender: SessionId,
         dest: &Dest,
         event: Event,
         args: Args,
@@ -145,7 +162,8 @@ impl Core {
             return Err(error);
         };
         match router.post(name, event, args) {
-            Ok(routed) => self.post(
+            Ok(routed) => self.post_from(
+                sender,
                 &Dest::Session(routed.session),
                 routed.event,
                 routed.args,

@@ -24,7 +24,7 @@ use std::{
     time::Duration,
 };
 
-use super::core::Port;
+use super::{core::Port, dest::Dest};
 use crate::{
     error::Result,
     event::Event,
@@ -312,6 +312,29 @@ impl<'a> Io<'a> {
     pub fn emit(&mut self, event: impl Into<Event>, args: impl Into<Args>) -> Result<Value> {
         self.port
             .emit(event.into(), args.into(), Location::caller())
+    }
+
+    /// Posts `event` with `args` to `dest` from the session (its SENDER is
+    /// the session), as the session's own `post` would.
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::post`](crate::Context::post).
+    #[track_caller]
+    pub fn post_to(
+        &mut self,
+        dest: impl Into<Dest>,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<()> {
+        let session = self.port.session();
+        self.port.core().post_from(
+            session,
+            &dest.into(),
+            event.into(),
+            args.into(),
+            Location::caller(),
+        )
     }
 
     /// Queues `event` for the session (a `yield` on its behalf).

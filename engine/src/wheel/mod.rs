@@ -23,7 +23,7 @@ mod accepting;
 mod readwrite;
 mod run;
 mod socketfactory;
-mod stream;
+pub(crate) mod stream;
 mod tail;
 
 use std::{

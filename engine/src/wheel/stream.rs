@@ -98,7 +98,8 @@ impl Duplex for ChildStdout {}
 impl Duplex for ChildStderr {}
 
 /// How a burst of reading ended.
-pub(crate) enum Filled {
+#[derive(Debug)]
+pub enum Filled {
     /// The descriptor would block, or the budget ran out (level-triggered
     /// readiness brings the rest).
     More,
@@ -110,8 +111,26 @@ pub(crate) enum Filled {
 
 /// Reads what `stream` has now, up to about `budget` bytes, handing each
 /// chunk to `feed` (a filter's `feed`, say): the one read loop of every
-/// wheel.
-pub(crate) fn fill(stream: &dyn Duplex, budget: usize, feed: &mut dyn FnMut(&[u8])) -> Filled {
+/// wheel, for sources of your own too. It reads through one buffer per
+/// thread, so a stream holds no read buffer of its own between reads.
+///
+/// # Examples
+///
+/// ```
+/// use std::{io::Write, os::unix::net::UnixStream};
+/// use roe_engine::stream::{Filled, fill};
+///
+/// let (ours, mut theirs) = UnixStream::pair()?;
+/// ours.set_nonblocking(true)?;
+/// theirs.write_all(b"hello")?;
+/// let mut got = Vec::new();
+/// assert!(matches!(fill(&ours, 1 << 20, &mut |bytes| got.extend_from_slice(bytes)), Filled::More));
+/// drop(theirs);
+/// assert!(matches!(fill(&ours, 1 << 20, &mut |bytes| got.extend_from_slice(bytes)), Filled::Eof));
+/// assert_eq!(got, b"hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn fill(stream: &dyn Duplex, budget: usize, feed: &mut dyn FnMut(&[u8])) -> Filled {
     READ_BUFFER.with(|buffer| {
         let mut buffer = buffer.borrow_mut();
         if buffer.len() < READ_CHUNK {
@@ -135,9 +154,32 @@ pub(crate) fn fill(stream: &dyn Duplex, budget: usize, feed: &mut dyn FnMut(&[u8
     })
 }
 
-/// Encoded output waiting to be written, in chunks freed as they go out.
+/// Encoded output waiting to be written, in chunks freed as they go out,
+/// so what it holds follows the bytes still waiting: the one write buffer
+/// of every wheel, for sources of your own too.
+///
+/// # Examples
+///
+/// ```
+/// use std::{io::Read, os::unix::net::UnixStream};
+/// use roe_engine::stream::Outbox;
+///
+/// let (ours, mut theirs) = UnixStream::pair()?;
+/// ours.set_nonblocking(true)?;
+/// let mut outbox = Outbox::default();
+/// outbox.push(|buf| {
+///     buf.extend_from_slice(b"ping");
+///     Ok::<(), std::convert::Infallible>(())
+/// }).unwrap();
+/// assert_eq!(outbox.waiting(), 4);
+/// assert!(outbox.write_to(&ours)?); // all of it went
+/// let mut got = [0; 4];
+/// theirs.read_exact(&mut got)?;
+/// assert_eq!(&got, b"ping");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Default)]
-pub(crate) struct Outbox {
+pub struct Outbox {
     chunks: VecDeque<Vec<u8>>,
     /// Bytes of the front chunk already written.
     head: usize,
