@@ -10,9 +10,14 @@
 //!   decoded.
 //! - [`directory`]: what one process's IKC knows, shared by its kernels:
 //!   published states, connected kernels and their names.
+//! - [`specifier`]: [`Specifier`], IKC's address of a kernel, session or
+//!   state (`poe://kernel/session/state?arg`), read and written in its
+//!   string form as IKC does, and in its hash form.
 #![forbid(unsafe_code)]
 
 pub mod directory;
+pub mod specifier;
 pub mod value;
 
+pub use self::specifier::{Expected, Kernel, Part, Reason, Specifier, SpecifierError};
 pub use self::value::{NotPortable, WireValue};
