@@ -13,9 +13,14 @@
 //! - [`specifier`]: [`Specifier`], IKC's address of a kernel, session or
 //!   state (`poe://kernel/session/state?arg`), read and written in its
 //!   string form as IKC does, and in its hash form.
+//! - [`native`]: roe's own wire between roe kernels: a versioned handshake
+//!   (with an optional pre-shared key that is never sent) and speedy frames
+//!   for posts, calls and their replies, publishing and pings, as a codec
+//!   without I/O that is safe to feed a hostile peer's bytes.
 #![forbid(unsafe_code)]
 
 pub mod directory;
+pub mod native;
 pub mod specifier;
 pub mod value;
 
