@@ -10,6 +10,9 @@
 //!   decoded.
 //! - [`directory`]: what one process's IKC knows, shared by its kernels:
 //!   published states, connected kernels and their names.
+//! - [`storable`]: Perl Storable's network-order images (`nfreeze` /
+//!   `thaw`), how unmodified Perl IKC peers encode their messages, to and
+//!   from roe's [`Value`](roe_engine::Value).
 //! - [`specifier`]: [`Specifier`], IKC's address of a kernel, session or
 //!   state (`poe://kernel/session/state?arg`), read and written in its
 //!   string form as IKC does, and in its hash form.
@@ -22,6 +25,7 @@
 pub mod directory;
 pub mod native;
 pub mod specifier;
+pub mod storable;
 pub mod value;
 
 pub use self::specifier::{Expected, Kernel, Part, Reason, Specifier, SpecifierError};
