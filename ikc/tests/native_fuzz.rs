@@ -269,15 +269,19 @@ impl Rng {
             },
             12 => Frame::Ping { id: self.next() },
             13 => Frame::Pong { id: self.next() },
-            _ => Frame::Goodbye {
+            14 => Frame::Goodbye {
                 reason: self.text(),
+            },
+            _ => Frame::Error {
+                op: self.text(),
+                message: self.text(),
             },
         }
     }
 }
 
-/// The number of frame kinds (tags 0 to 14).
-const KINDS: usize = 15;
+/// The number of frame kinds (tags 0 to 15).
+const KINDS: usize = 16;
 
 fn encoded(frame: &Frame<'_>) -> Vec<u8> {
     let mut out = Vec::new();

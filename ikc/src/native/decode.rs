@@ -389,6 +389,10 @@ where
             14 => Frame::Goodbye {
                 reason: read_text(r)?,
             },
+            15 => Frame::Error {
+                op: read_text(r)?,
+                message: read_text(r)?,
+            },
             tag => return Err(Malformed::UnknownTag { of: "frame", tag }.into()),
         })
     }

@@ -203,6 +203,19 @@ pub enum Frame<'a> {
         /// Why, for the other side's log.
         reason: Cow<'a, str>,
     },
+    /// Tag 15: the receiver refused or could not carry out a request that
+    /// has no reply of its own (a [`Post`](Frame::Post) to a state it does
+    /// not publish, say): IKC's remote error, for the sender's error
+    /// monitors and log.
+    #[speedy(tag = 15)]
+    Error {
+        /// What failed, as IKC names it: `check` (not published),
+        /// `resolve` (no such session or kernel), `invocation` (the
+        /// handler could not be run) or `request` (a malformed request).
+        op: Cow<'a, str>,
+        /// What happened, in words.
+        message: Cow<'a, str>,
+    },
 }
 
 /// A session a kernel publishes, with the states it publishes.
@@ -558,6 +571,7 @@ impl<'a> Frame<'a> {
             Frame::Ping { .. } => "Ping",
             Frame::Pong { .. } => "Pong",
             Frame::Goodbye { .. } => "Goodbye",
+            Frame::Error { .. } => "Error",
         }
     }
 
@@ -643,6 +657,10 @@ impl<'a> Frame<'a> {
             Frame::Pong { id } => Frame::Pong { id },
             Frame::Goodbye { reason } => Frame::Goodbye {
                 reason: owned(reason),
+            },
+            Frame::Error { op, message } => Frame::Error {
+                op: owned(op),
+                message: owned(message),
             },
         }
     }

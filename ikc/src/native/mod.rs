@@ -51,6 +51,7 @@
 //! | 12 | `Ping` | id `u64` | either |
 //! | 13 | `Pong` | id `u64` | either |
 //! | 14 | `Goodbye` | reason text | either |
+//! | 15 | `Error` | op text, message text | either |
 //!
 //! The parts:
 //!
@@ -161,6 +162,10 @@
 //!   drops the subscriptions to a session.
 //! - `Ping` is answered by a `Pong` with the same `id`.
 //! - `Goodbye` is the last frame its sender writes before closing.
+//! - `Error` tells the sender of a request without a reply (a `Post`)
+//!   that it was refused or failed: `op` is `check` (the state is not
+//!   published), `resolve` (no such session), `invocation` (the handler
+//!   could not run) or `request` (the request made no sense).
 
 mod decode;
 mod frame;
