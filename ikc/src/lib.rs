@@ -8,6 +8,7 @@
 //! - [`value`]: [`WireValue`], what crosses a process: the portable part of
 //!   roe's [`Value`](roe_engine::Value), borrowed from the read buffer when
 //!   decoded.
+//! - [`identity`]: kernel IDs, unique names in POE's shape.
 //! - [`directory`]: what one process's IKC knows, shared by its kernels:
 //!   published states, connected kernels and their names.
 //! - [`storable`]: Perl Storable's network-order images (`nfreeze` /
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod directory;
+pub mod identity;
 pub mod native;
 pub mod specifier;
 pub mod storable;
