@@ -86,7 +86,7 @@ pub use crate::{
     id::{KernelId, SessionId, TimerId},
     kernel::{
         Answer, Callback, ChildExit, Context, Dest, Io, Kernel, Postback, Readiness, RemovedTimer,
-        Routed, Router, Shift, Source, SourceRef,
+        Routed, Router, Shift, Source, SourceRef, Unrouted,
     },
     reactor::{Descriptor, Mode},
     runtime::{Runtime, RuntimeBuilder, RuntimeHandle},

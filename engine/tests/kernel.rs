@@ -482,7 +482,8 @@ fn kernel_calls_resolve_names_and_report_what_is_missing() {
 
 /// A `call_reply` to a name nothing local resolves goes to the kernel's
 /// router when one is plugged in; without one (or when the router does not
-/// know the name) it fails as before.
+/// know the name) it fails as before, and a router may refuse with its own
+/// error.
 #[test]
 fn a_router_carries_what_nothing_local_resolves() {
     struct Relay(roe_engine::SessionId);
@@ -490,11 +491,15 @@ fn a_router_carries_what_nothing_local_resolves() {
     impl roe_engine::Router for Relay {
         fn post(
             &self,
-            _: &str,
+            name: &str,
             _: roe_engine::Event,
-            args: roe_engine::Args,
-        ) -> Result<roe_engine::Routed, roe_engine::Args> {
-            Err(args)
+            _: roe_engine::Args,
+        ) -> Result<roe_engine::Routed, roe_engine::Unrouted> {
+            if name.starts_with("poe://full") {
+                Err(roe_engine::Unrouted::Refused(roe_engine::Error::InboxFull))
+            } else {
+                Err(roe_engine::Unrouted::Unknown)
+            }
         }
 
         fn call_reply(
@@ -504,7 +509,7 @@ fn a_router_carries_what_nothing_local_resolves() {
             _: roe_engine::Args,
             caller: roe_engine::SessionId,
             reply: roe_engine::Event,
-        ) -> Result<roe_engine::Routed, roe_engine::Args> {
+        ) -> Result<roe_engine::Routed, roe_engine::Unrouted> {
             Ok(roe_engine::Routed {
                 session: self.0,
                 event: "relay".into(),
@@ -523,8 +528,16 @@ fn a_router_carries_what_nothing_local_resolves() {
                     assert!(cx.post("poe://far/away", "nope", ()).is_err());
                     let me = cx.session();
                     cx.set_router(Some(std::rc::Rc::new(Relay(me))));
-                    // The router does not route posts: still an error.
-                    assert!(cx.post("poe://far/away", "nope", ()).is_err());
+                    // The router does not route posts: still an error, and
+                    // its own error when it refuses one.
+                    assert!(matches!(
+                        cx.post("poe://far/away", "nope", ()),
+                        Err(roe_engine::Error::NoSuchSession(_))
+                    ));
+                    assert!(matches!(
+                        cx.post("poe://full/queue", "nope", ()),
+                        Err(roe_engine::Error::InboxFull)
+                    ));
                     cx.call_reply("poe://far/away", "ask", (), "answer")
                 })
                 .on("relay", move |cx, args| {

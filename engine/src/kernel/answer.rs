@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::core::Outcome;
 use crate::{
     error::Error,
     id::SessionId,
@@ -14,8 +15,9 @@ use crate::{
 ///
 /// The reply event gets `ARG0` = the handler's value (`undef` when there
 /// was none) and, when the handler did not simply return, `ARG1` = why in
-/// words and `ARG2` = a short code (`no_handler`, `no_session`, `died`), so
-/// a handler that returned `undef` is told apart from one that never ran.
+/// words and `ARG2` = a short code (`no_handler`, `no_session`, `died`,
+/// `failed`), so a handler that returned `undef` is told apart from one
+/// that never ran.
 ///
 /// # Examples
 ///
@@ -49,11 +51,17 @@ pub enum Answer {
     NoSession(String),
     /// The handler failed; its error's text.
     Died(String),
+    /// The call could not be carried to a handler, or its answer could
+    /// not come back: a call to another process that the remote kernel
+    /// refused (an unpublished state), that no connection leads to, or
+    /// whose connection closed first. Why, in words.
+    Failed(String),
 }
 
 const NO_HANDLER: &str = "no_handler";
 const NO_SESSION: &str = "no_session";
 const DIED: &str = "died";
+const FAILED: &str = "failed";
 
 impl Answer {
     /// Reads a reply event's arguments.
@@ -63,6 +71,7 @@ impl Answer {
             Some(NO_HANDLER) => Answer::NoHandler,
             Some(NO_SESSION) => Answer::NoSession(why()),
             Some(DIED) => Answer::Died(why()),
+            Some(FAILED) => Answer::Failed(why()),
             _ => Answer::Returned(args[0].clone()),
         }
     }
@@ -75,8 +84,19 @@ impl Answer {
         }
     }
 
-    /// As the reply event's arguments.
-    pub(crate) fn into_args(self) -> Args {
+    /// As the reply event's arguments (what [`from_args`](Answer::from_args)
+    /// reads): for code that carries calls itself, as IKC does across
+    /// processes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::Answer;
+    ///
+    /// let lost = Answer::Failed("the connection closed".into());
+    /// assert_eq!(Answer::from_args(&lost.clone().into_args()), lost);
+    /// ```
+    pub fn into_args(self) -> Args {
         match self {
             Answer::Returned(value) => Args::from((value,)),
             Answer::NoHandler => Args::from((
@@ -86,6 +106,7 @@ impl Answer {
             )),
             Answer::NoSession(why) => Args::from((Value::Undef, why, NO_SESSION)),
             Answer::Died(why) => Args::from((Value::Undef, why, DIED)),
+            Answer::Failed(why) => Args::from((Value::Undef, why, FAILED)),
         }
     }
 }
@@ -95,12 +116,30 @@ impl fmt::Display for Answer {
         match self {
             Answer::Returned(value) => write!(f, "returned {value}"),
             Answer::NoHandler => f.write_str("no handler"),
-            Answer::NoSession(why) | Answer::Died(why) => f.write_str(why),
+            Answer::NoSession(why) | Answer::Died(why) | Answer::Failed(why) => f.write_str(why),
         }
     }
 }
 
-/// The answer to a call whose target is gone.
+impl Answer {
+    /// The answer of a dispatch to `target` that ended as `outcome`.
+    pub(crate) fn of(outcome: Outcome, target: SessionId) -> Answer {
+        match outcome {
+            Outcome::Returned(value) => Answer::Returned(value),
+            Outcome::Unhandled => Answer::NoHandler,
+            Outcome::Died(error) => Answer::Died(error.to_string()),
+            Outcome::Trapped(message) => Answer::Died(message),
+            Outcome::Gone | Outcome::Unreachable => Answer::gone(target),
+        }
+    }
+
+    /// The answer to a call whose target is gone.
+    fn gone(target: SessionId) -> Answer {
+        Answer::NoSession(Error::NoSuchSession(target.to_string()).to_string())
+    }
+}
+
+/// The answer to a call whose target is gone, as the reply's arguments.
 pub(crate) fn gone(target: SessionId) -> Args {
-    Answer::NoSession(Error::NoSuchSession(target.to_string()).to_string()).into_args()
+    Answer::gone(target).into_args()
 }

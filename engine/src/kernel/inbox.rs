@@ -156,14 +156,7 @@ impl Core {
     /// The answer a call from another kernel sends back, from how its
     /// dispatch ended.
     pub fn answer(outcome: super::core::Outcome, target: SessionId) -> Args {
-        use super::core::Outcome;
-        match outcome {
-            Outcome::Returned(value) => Answer::Returned(value).into_args(),
-            Outcome::Unhandled => Answer::NoHandler.into_args(),
-            Outcome::Died(error) => Answer::Died(error.to_string()).into_args(),
-            Outcome::Trapped(message) => Answer::Died(message).into_args(),
-            Outcome::Gone | Outcome::Unreachable => answer::gone(target),
-        }
+        Answer::of(outcome, target).into_args()
     }
 }
 

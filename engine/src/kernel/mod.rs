@@ -34,7 +34,7 @@ pub use self::{
     context::Context,
     dest::Dest,
     postback::{Callback, Postback},
-    router::{Routed, Router},
+    router::{Routed, Router, Unrouted},
     source::{Io, Readiness, Source, SourceRef},
 };
 use self::{

@@ -4,7 +4,7 @@
 
 use std::panic::Location;
 
-use super::{core::Core, dest::Dest, link::Delivery, sessions::Side};
+use super::{core::Core, dest::Dest, link::Delivery, router::Unrouted, sessions::Side};
 use crate::{
     error::{Error, Result, TryPostError},
     event::Event,
@@ -169,7 +169,8 @@ impl Core {
                 routed.args,
                 location,
             ),
-            Err(_) => Err(error),
+            Err(Unrouted::Unknown) => Err(error),
+            Err(Unrouted::Refused(refusal)) => Err(refusal),
         }
     }
 

@@ -9,7 +9,7 @@
 //! own sessions (IKC's responder), so the rest of the way is ordinary
 //! posting.
 
-use crate::{event::Event, id::SessionId, value::Args};
+use crate::{error::Error, event::Event, id::SessionId, value::Args};
 
 /// Routes posts and calls that nothing local resolves to a session that
 /// can carry them further (IKC's responder).
@@ -21,14 +21,14 @@ use crate::{event::Event, id::SessionId, value::Args};
 ///
 /// ```
 /// use std::rc::Rc;
-/// use roe_engine::{Args, Event, Kernel, Routed, Router, Session, SessionId};
+/// use roe_engine::{Args, Event, Kernel, Routed, Router, Session, SessionId, Unrouted};
 ///
 /// struct Gateway(SessionId);
 ///
 /// impl Router for Gateway {
-///     fn post(&self, name: &str, event: Event, args: Args) -> Result<Routed, Args> {
+///     fn post(&self, name: &str, event: Event, args: Args) -> Result<Routed, Unrouted> {
 ///         if !name.starts_with("poe://") {
-///             return Err(args);
+///             return Err(Unrouted::Unknown);
 ///         }
 ///         let mut forwarded = Args::from((name, event.as_str()));
 ///         forwarded.extend(args);
@@ -54,13 +54,15 @@ use crate::{event::Event, id::SessionId, value::Args};
 /// ```
 pub trait Router {
     /// A post of `event` to `name`, which nothing local resolves: where to
-    /// post instead, or the arguments back when the router does not know
-    /// `name` either (the post then fails as it would without a router).
+    /// post instead.
     ///
     /// # Errors
     ///
-    /// The arguments, unused, for a name the router does not route.
-    fn post(&self, name: &str, event: Event, args: Args) -> Result<Routed, Args>;
+    /// [`Unrouted::Unknown`] for a name the router does not know either
+    /// (the post then fails as it would without a router);
+    /// [`Unrouted::Refused`] for one it knows but cannot carry the post
+    /// to now (the post fails with that error).
+    fn post(&self, name: &str, event: Event, args: Args) -> Result<Routed, Unrouted>;
 
     /// A [`call_reply`](crate::Context::call_reply) of `event` in `name`,
     /// whose answer must come back to `caller` as `reply`; by default the
@@ -68,8 +70,7 @@ pub trait Router {
     ///
     /// # Errors
     ///
-    /// The arguments, unused, for a name (or a call) the router does not
-    /// route.
+    /// As [`post`](Router::post).
     fn call_reply(
         &self,
         name: &str,
@@ -77,9 +78,9 @@ pub trait Router {
         args: Args,
         caller: SessionId,
         reply: Event,
-    ) -> Result<Routed, Args> {
-        let _ = (name, event, caller, reply);
-        Err(args)
+    ) -> Result<Routed, Unrouted> {
+        let _ = (name, event, args, caller, reply);
+        Err(Unrouted::Unknown)
     }
 }
 
@@ -93,4 +94,15 @@ pub struct Routed {
     pub event: Event,
     /// Its arguments.
     pub args: Args,
+}
+
+/// Why a [`Router`] does not carry a request.
+#[derive(Debug)]
+pub enum Unrouted {
+    /// The name is not one the router knows: the request fails as it
+    /// would without a router (no such session).
+    Unknown,
+    /// The router knows the name but cannot carry the request now (the
+    /// connection's queue is full, say): the request fails with this.
+    Refused(Error),
 }

@@ -7,11 +7,12 @@ mod watch;
 use std::{panic::Location, rc::Rc};
 
 use super::{
+    answer::Answer,
     core::{Core, Envelope, Frames, Outcome, Scope, shorten},
     dest::Dest,
     frame::Frame,
     postback::{AWAITING_REPLY, Callback, Postback, anon_event_tag},
-    router::Router,
+    router::{Router, Unrouted},
     source::Io,
 };
 use crate::{
@@ -249,6 +250,59 @@ impl<'a, H: 'static> Context<'a, H> {
         self.scope(|scope| scope.call(&dest, event, args, location))
     }
 
+    /// Runs `event`'s handler in `dest`, on this kernel, now, as
+    /// [`call`](Context::call) does, and says how it went: the value it
+    /// returned, or that there was no handler, no session, or that it
+    /// failed (with the error's text), which `call` folds into `undef`.
+    /// For code that answers calls on others' behalf, as IKC answers a
+    /// call from another process.
+    ///
+    /// # Errors
+    ///
+    /// A call to this session's own failing handler returns its error, as
+    /// `call` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::{Answer, Error, Kernel, Session, Value};
+    ///
+    /// let mut kernel = Kernel::new()?;
+    /// kernel.spawn(
+    ///     Session::new(())
+    ///         .on("_start", |cx, _| cx.alias_set("svc"))
+    ///         .on("double", |_, args| Value::Int(args[0].as_int().unwrap_or(0) * 2)),
+    /// )?;
+    /// kernel.spawn(Session::new(()).on("_start", |cx, _| {
+    ///     assert_eq!(cx.call_answer("svc", "double", (21,))?, Answer::Returned(Value::Int(42)));
+    ///     assert_eq!(cx.call_answer("svc", "missing", ())?, Answer::NoHandler);
+    ///     assert!(matches!(cx.call_answer("nobody", "double", ())?, Answer::NoSession(_)));
+    ///     Ok::<_, Error>(())
+    /// }))?;
+    /// kernel.run()?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[track_caller]
+    pub fn call_answer(
+        &mut self,
+        dest: impl Into<Dest>,
+        event: impl Into<Event>,
+        args: impl Into<Args>,
+    ) -> Result<Answer> {
+        let location = Location::caller();
+        let (dest, event, args) = (dest.into(), event.into(), args.into());
+        let Some(target) = self.core.resolve(&dest) else {
+            return Ok(Answer::NoSession(
+                Error::NoSuchSession(dest.to_string()).to_string(),
+            ));
+        };
+        let me = self.core.active();
+        match self.scope(|scope| scope.call_outcome(target, event, args, location)) {
+            Outcome::Died(error) if target == me => Err(error),
+            outcome => Ok(Answer::of(outcome, target)),
+        }
+    }
+
     /// Calls `event` in `dest`, on this kernel or another, and posts the
     /// outcome back to this session as `reply` (IKC's RSVP: a call across
     /// kernels is a post with a reply address, never a wait).
@@ -288,7 +342,8 @@ impl<'a, H: 'static> Context<'a, H> {
                 };
                 return match router.call_reply(name, event, args, me, reply) {
                     Ok(routed) => self.post(routed.session, routed.event, routed.args),
-                    Err(_) => Err(error),
+                    Err(Unrouted::Unknown) => Err(error),
+                    Err(Unrouted::Refused(refusal)) => Err(refusal),
                 };
             }
         };
