@@ -75,6 +75,35 @@ impl<'a> TryFrom<&'a Value> for WireValue<'a> {
 
     /// Borrows `value`'s text and bytes.
     fn try_from(value: &'a Value) -> Result<WireValue<'a>, NotPortable> {
+        WireValue::from_value_with(value, &mut |id| WireValue::Session {
+            kernel: id.kernel().0,
+            number: id.number(),
+        })
+    }
+}
+
+impl From<WireValue<'_>> for Value {
+    /// Reads a session as one of this process (see
+    /// [`WireValue::into_value_with`] for a peer's).
+    fn from(wire: WireValue<'_>) -> Value {
+        wire.into_value_with(&mut |kernel, number| {
+            Value::Session(SessionId::from_number(KernelId(kernel), number))
+        })
+    }
+}
+
+impl<'a> WireValue<'a> {
+    /// Borrows `value`'s text and bytes, writing each session it holds as
+    /// `session` says: a connection notes the sessions it lets its peer
+    /// post back to.
+    ///
+    /// # Errors
+    ///
+    /// [`NotPortable`] for a [`Local`](roe_engine::Local) anywhere in it.
+    pub fn from_value_with(
+        value: &'a Value,
+        session: &mut dyn FnMut(SessionId) -> WireValue<'a>,
+    ) -> Result<WireValue<'a>, NotPortable> {
         Ok(match value {
             Value::Undef => WireValue::Undef,
             Value::Bool(b) => WireValue::Bool(*b),
@@ -85,42 +114,60 @@ impl<'a> TryFrom<&'a Value> for WireValue<'a> {
             Value::List(items) => WireValue::List(
                 items
                     .iter()
-                    .map(WireValue::try_from)
+                    .map(|item| WireValue::from_value_with(item, session))
                     .collect::<Result<_, _>>()?,
             ),
             Value::Map(map) => WireValue::Map(
                 map.iter()
-                    .map(|(k, v)| Ok((Cow::Borrowed(k.as_str()), WireValue::try_from(v)?)))
+                    .map(|(k, v)| {
+                        Ok((
+                            Cow::Borrowed(k.as_str()),
+                            WireValue::from_value_with(v, session)?,
+                        ))
+                    })
                     .collect::<Result<_, NotPortable>>()?,
             ),
-            Value::Session(id) => WireValue::Session {
-                kernel: id.kernel().0,
-                number: id.number(),
-            },
+            Value::Session(id) => session(*id),
             Value::Local(_) => return Err(NotPortable),
         })
     }
-}
 
-impl From<WireValue<'_>> for Value {
-    fn from(wire: WireValue<'_>) -> Value {
-        match wire {
+    /// Converts to a roe [`Value`], making each session (a kernel number
+    /// and a session number *of the sending process*) as `session` says:
+    /// a connection turns a peer's sessions into local stand-ins that post
+    /// back across it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::Value;
+    /// use roe_ikc::WireValue;
+    ///
+    /// let wire = WireValue::List(vec![WireValue::Session { kernel: 1, number: 9 }]);
+    /// let value = wire.into_value_with(&mut |kernel, number| Value::from(format!("{kernel}/{number}")));
+    /// assert_eq!(value, Value::List(vec![Value::from("1/9")]));
+    /// ```
+    pub fn into_value_with(self, session: &mut dyn FnMut(u16, u64) -> Value) -> Value {
+        match self {
             WireValue::Undef => Value::Undef,
             WireValue::Bool(b) => Value::Bool(b),
             WireValue::Int(n) => Value::Int(n),
             WireValue::Float(x) => Value::Float(x),
             WireValue::Str(s) => Value::Str(Str::new(&s)),
             WireValue::Bytes(b) => Value::Bytes(b.into_owned()),
-            WireValue::List(items) => Value::List(items.into_iter().map(Value::from).collect()),
+            WireValue::List(items) => Value::List(
+                items
+                    .into_iter()
+                    .map(|item| item.into_value_with(session))
+                    .collect(),
+            ),
             WireValue::Map(entries) => Value::Map(
                 entries
                     .into_iter()
-                    .map(|(k, v)| (Str::new(&k), Value::from(v)))
+                    .map(|(k, v)| (Str::new(&k), v.into_value_with(session)))
                     .collect::<Map>(),
             ),
-            WireValue::Session { kernel, number } => {
-                Value::Session(SessionId::from_number(KernelId(kernel), number))
-            }
+            WireValue::Session { kernel, number } => session(kernel, number),
         }
     }
 }
