@@ -23,23 +23,33 @@ pub struct Published {
     pub states: BTreeSet<String>,
 }
 
-/// A connected remote kernel.
+/// A remote kernel: connected, or expected by a client that is (re)connecting
+/// to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Remote {
-    /// Its unique ID (the first name it gave).
+    /// Its unique ID (the first name it gave) once connected; before,
+    /// the first name it is expected by.
     pub id: String,
-    /// Every name it answers to: its ID, name, aliases, and where it was
-    /// reached (`host:port`).
+    /// Every name it answers to: its ID, name and aliases, where it was
+    /// reached (`host:port`), and the names a client expects it by.
     pub names: Vec<String>,
     /// The session of the connection that reaches it.
     pub channel: SessionId,
-    /// Its process ID, as it said.
+    /// Its process ID, as it said (0 before it connected).
     pub pid: u32,
     /// What it published: session name → states.
     pub published: BTreeMap<String, BTreeSet<String>>,
     /// Counts connections to it, so a report names which one it is about
-    /// (POE's IKC reports none; a reconnect is a new generation).
+    /// (POE's IKC reports none; a reconnect is a new generation). 0 before
+    /// the first.
     pub generation: u64,
+    /// Whether its connection is up (a client's queues while it is not).
+    pub connected: bool,
+    /// Whether its connection takes more requests (a disconnected
+    /// client's queue may be full).
+    pub accepting: bool,
+    /// The names a client expects it by, kept across reconnects.
+    expected: Vec<String>,
 }
 
 /// Why a remote kernel could not be registered.
@@ -93,6 +103,8 @@ pub enum RouteError {
     },
     /// In transparent naming, no connected kernel published this name.
     NotPublished(String),
+    /// The kernel is disconnected and its client's queue is full.
+    QueueFull(String),
 }
 
 impl std::fmt::Display for RouteError {
@@ -108,6 +120,10 @@ impl std::fmt::Display for RouteError {
             RouteError::NotPublished(name) => {
                 write!(f, "no connected kernel published '{name}'")
             }
+            RouteError::QueueFull(name) => write!(
+                f,
+                "kernel '{name}' is disconnected and its queue of requests is full"
+            ),
         }
     }
 }
@@ -212,12 +228,37 @@ impl Directory {
             .collect()
     }
 
-    /// Registers a connected kernel whose unique ID is `id`, known by
-    /// `names`, reached through `channel`; returns its generation.
+    /// Expects a kernel through `channel`, a client's connection that is
+    /// not up yet: requests to any of `names` go to the channel (which
+    /// queues them) until it connects, and after it disconnects.
+    pub fn expect(&self, channel: SessionId, names: &[String]) {
+        let Some(first) = names.first() else {
+            return;
+        };
+        let mut tables = self.write();
+        if tables.remotes.iter().any(|r| r.channel == channel) {
+            return;
+        }
+        tables.remotes.push(Remote {
+            id: first.clone(),
+            names: names.to_vec(),
+            channel,
+            pid: 0,
+            published: BTreeMap::new(),
+            generation: 0,
+            connected: false,
+            accepting: true,
+            expected: names.to_vec(),
+        });
+    }
+
+    /// Registers the kernel whose unique ID is `id`, known by `names`,
+    /// connected through `channel`; returns its generation.
     ///
     /// # Errors
     ///
-    /// [`RegisterError::AlreadyConnected`] for an ID already registered.
+    /// [`RegisterError::AlreadyConnected`] for an ID connected through
+    /// another channel.
     pub fn register(
         &self,
         id: &str,
@@ -226,29 +267,102 @@ impl Directory {
         pid: u32,
     ) -> Result<u64, RegisterError> {
         let mut tables = self.write();
-        if tables.remotes.iter().any(|r| r.id == id) {
+        if tables
+            .remotes
+            .iter()
+            .any(|r| r.connected && r.id == id && r.channel != channel)
+        {
             return Err(RegisterError::AlreadyConnected(id.to_owned()));
         }
         tables.generation += 1;
         let generation = tables.generation;
+        let at = match tables.remotes.iter().position(|r| r.channel == channel) {
+            Some(at) => at,
+            None => {
+                tables.remotes.push(Remote {
+                    id: String::new(),
+                    names: Vec::new(),
+                    channel,
+                    pid,
+                    published: BTreeMap::new(),
+                    generation,
+                    connected: true,
+                    accepting: true,
+                    expected: Vec::new(),
+                });
+                tables.remotes.len() - 1
+            }
+        };
+        let remote = &mut tables.remotes[at];
         let mut all = vec![id.to_owned()];
-        all.extend(names.iter().filter(|n| n.as_str() != id).cloned());
-        tables.remotes.push(Remote {
-            id: id.to_owned(),
-            names: all,
-            channel,
-            pid,
-            published: BTreeMap::new(),
-            generation,
-        });
+        for name in names.iter().chain(&remote.expected) {
+            if !all.contains(name) {
+                all.push(name.clone());
+            }
+        }
+        remote.id = id.to_owned();
+        remote.names = all;
+        remote.pid = pid;
+        remote.generation = generation;
+        remote.connected = true;
+        remote.accepting = true;
+        remote.published.clear();
         Ok(generation)
     }
 
-    /// Forgets the kernel reached through `channel`; returns it.
+    /// The kernel reached through `channel` disconnected: forgotten, unless
+    /// a client expects it back (then it keeps the names it is expected
+    /// by, and requests queue). Returns it as it was.
+    pub fn disconnected(&self, channel: SessionId) -> Option<Remote> {
+        let mut tables = self.write();
+        let at = tables.remotes.iter().position(|r| r.channel == channel)?;
+        let remote = &mut tables.remotes[at];
+        let was = remote.clone();
+        if remote.expected.is_empty() {
+            tables.remotes.remove(at);
+        } else {
+            remote.id = remote.expected[0].clone();
+            remote.names = remote.expected.clone();
+            remote.connected = false;
+            remote.published.clear();
+        }
+        Some(was)
+    }
+
+    /// Forgets the kernel reached through `channel`, expected or not;
+    /// returns it.
     pub fn unregister(&self, channel: SessionId) -> Option<Remote> {
         let mut tables = self.write();
         let at = tables.remotes.iter().position(|r| r.channel == channel)?;
         Some(tables.remotes.remove(at))
+    }
+
+    /// Whether the connection through `channel` takes more requests.
+    pub fn set_accepting(&self, channel: SessionId, accepting: bool) {
+        if let Some(remote) = self
+            .write()
+            .remotes
+            .iter_mut()
+            .find(|r| r.channel == channel)
+        {
+            remote.accepting = accepting;
+        }
+    }
+
+    /// Makes the kernel named `name` the default (IKC's `default`);
+    /// `false` when no kernel has that name.
+    pub fn set_default(&self, name: &str) -> bool {
+        let mut tables = self.write();
+        let Some(at) = tables
+            .remotes
+            .iter()
+            .position(|r| r.names.iter().any(|n| n == name))
+        else {
+            return false;
+        };
+        let remote = tables.remotes.remove(at);
+        tables.remotes.insert(0, remote);
+        true
     }
 
     /// What the kernel reached through `channel` published changed.
@@ -268,45 +382,61 @@ impl Directory {
         }
     }
 
-    /// The connected kernels, in the order they registered.
+    /// The kernel reached through `channel`.
+    pub fn remote(&self, channel: SessionId) -> Option<Remote> {
+        self.read()
+            .remotes
+            .iter()
+            .find(|r| r.channel == channel)
+            .cloned()
+    }
+
+    /// The remote kernels, connected or expected, the default first.
     pub fn remotes(&self) -> Vec<Remote> {
         self.read().remotes.clone()
     }
 
-    /// Where a kernel part leads: a name of a connected kernel, `*` for all
-    /// of them, or empty for the default (the first connected).
+    /// Where a kernel part leads: a name of a connected (or expected)
+    /// kernel, `*` for every connected one, or empty for the default (the
+    /// first connected, else the first expected).
     ///
     /// # Errors
     ///
-    /// [`RouteError::UnknownKernel`] or [`RouteError::NoDefault`].
+    /// [`RouteError::UnknownKernel`], [`RouteError::NoDefault`], or
+    /// [`RouteError::QueueFull`] for a disconnected kernel whose client
+    /// takes no more requests.
     pub fn route(&self, kernel: &str) -> Result<Route, RouteError> {
         let tables = self.read();
-        match kernel {
-            "*" => Ok(Route::All(
-                tables
-                    .remotes
-                    .iter()
-                    .map(|r| (r.id.clone(), r.channel))
-                    .collect(),
-            )),
+        let found = match kernel {
+            "*" => {
+                return Ok(Route::All(
+                    tables
+                        .remotes
+                        .iter()
+                        .filter(|r| r.connected)
+                        .map(|r| (r.id.clone(), r.channel))
+                        .collect(),
+                ));
+            }
             "" => tables
                 .remotes
-                .first()
-                .map(|r| Route::One {
-                    kernel: r.id.clone(),
-                    channel: r.channel,
-                })
-                .ok_or(RouteError::NoDefault),
+                .iter()
+                .find(|r| r.connected)
+                .or_else(|| tables.remotes.first())
+                .ok_or(RouteError::NoDefault)?,
             name => tables
                 .remotes
                 .iter()
                 .find(|r| r.names.iter().any(|n| n == name))
-                .map(|r| Route::One {
-                    kernel: r.id.clone(),
-                    channel: r.channel,
-                })
-                .ok_or_else(|| RouteError::UnknownKernel(name.to_owned())),
+                .ok_or_else(|| RouteError::UnknownKernel(name.to_owned()))?,
+        };
+        if !found.accepting {
+            return Err(RouteError::QueueFull(found.id.clone()));
         }
+        Ok(Route::One {
+            kernel: found.id.clone(),
+            channel: found.channel,
+        })
     }
 
     /// Transparent naming: the one connected kernel that published a
@@ -322,7 +452,7 @@ impl Directory {
         let mut found = tables
             .remotes
             .iter()
-            .filter(|r| r.published.contains_key(session));
+            .filter(|r| r.connected && r.published.contains_key(session));
         let Some(first) = found.next() else {
             return Err(RouteError::NotPublished(session.to_owned()));
         };
@@ -423,6 +553,58 @@ mod tests {
             d.route_published("nope"),
             Err(RouteError::NotPublished("nope".into()))
         );
+    }
+
+    #[test]
+    fn an_expected_kernel_is_routed_to_before_and_after_its_connection() {
+        let d = Directory::default();
+        d.expect(channel(5), &["127.0.0.1:6603".into(), "Server".into()]);
+        let to_client = Ok(Route::One {
+            kernel: "127.0.0.1:6603".into(),
+            channel: channel(5),
+        });
+        assert_eq!(d.route("Server"), to_client);
+        assert_eq!(d.route(""), to_client);
+        assert_eq!(d.route("*"), Ok(Route::All(vec![])));
+        let first = d
+            .register("srv-1", &["Server".into(), "S".into()], channel(5), 9)
+            .unwrap();
+        let remote = d.remote(channel(5)).unwrap();
+        assert!(remote.connected);
+        assert_eq!(remote.names, ["srv-1", "Server", "S", "127.0.0.1:6603"]);
+        assert_eq!(d.route("S").map(|_| ()), Ok(()));
+        let was = d.disconnected(channel(5)).unwrap();
+        assert_eq!(was.generation, first);
+        assert_eq!(d.route("S"), Err(RouteError::UnknownKernel("S".into())));
+        assert_eq!(d.route("Server"), to_client);
+        d.set_accepting(channel(5), false);
+        assert_eq!(
+            d.route("Server"),
+            Err(RouteError::QueueFull("127.0.0.1:6603".into()))
+        );
+        let second = d.register("srv-2", &[], channel(5), 10).unwrap();
+        assert!(second > first);
+        assert!(d.unregister(channel(5)).is_some());
+        assert_eq!(d.route(""), Err(RouteError::NoDefault));
+    }
+
+    #[test]
+    fn a_server_side_kernel_is_forgotten_when_it_leaves_and_default_can_change() {
+        let d = Directory::default();
+        d.register("a", &[], channel(1), 1).unwrap();
+        d.register("b", &["Beta".into()], channel(2), 2).unwrap();
+        assert!(d.set_default("Beta"));
+        assert!(!d.set_default("Gamma"));
+        assert_eq!(
+            d.route(""),
+            Ok(Route::One {
+                kernel: "b".into(),
+                channel: channel(2)
+            })
+        );
+        assert!(d.disconnected(channel(2)).is_some());
+        assert!(d.remote(channel(2)).is_none());
+        assert_eq!(d.remotes().len(), 1);
     }
 
     #[test]
