@@ -39,7 +39,11 @@ pub fn kernel_id() -> String {
             }
         })
         .collect();
-    let host = if host.is_empty() { "localhost".into() } else { host };
+    let host = if host.is_empty() {
+        "localhost".into()
+    } else {
+        host
+    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
