@@ -1,43 +1,34 @@
 //! POE::Component::Server::TCP: a listener session and a session per
 //! connection.
 
+mod connection;
+mod listener;
+
 use std::{
     cell::RefCell,
     collections::BTreeSet,
-    net::{SocketAddr, TcpStream},
-    os::unix::net::UnixStream,
+    net::SocketAddr,
     rc::Rc,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use super::{Callback, Callback0, Failure, Handlers, Spawner, run0, store, store0};
+pub use self::{connection::Connection, listener::Listening};
+use super::{Callback, Callback0, Failure, Handlers, Spawner, store, store0};
 use crate::{
-    error::{Error, Result},
+    error::Result,
     event::Event,
-    filter::{Filter, FilterError, Line},
+    filter::{Filter, Line},
     id::SessionId,
     kernel::Context,
-    session::{Return, Session},
+    session::Return,
     value::{Args, Value},
-    wheel::{Domain, ReadWrite, SocketFactory},
+    wheel::Domain,
 };
 
-/// The connection sessions' internal events (POE's names).
-const GOT_INPUT: &str = "tcp_server_got_input";
-const GOT_ERROR: &str = "tcp_server_got_error";
-const GOT_FLUSH: &str = "tcp_server_got_flush";
-/// A connection's output reached its bound, and fell back under it.
-const OUTPUT_HIGH: &str = "tcp_server_output_high";
-const OUTPUT_LOW: &str = "tcp_server_output_low";
-/// A connection's idle check.
-const IDLE_CHECK: &str = "tcp_server_idle_check";
-/// The shutdown deadline: connections still open are closed now.
-const CLOSE_NOW: &str = "tcp_server_close_now";
-/// The listener's internal events (POE's names).
-const GOT_CONNECTION: &str = "tcp_server_got_connection";
-const GOT_LISTENER_ERROR: &str = "tcp_server_got_error";
-const DEADLINE: &str = "tcp_server_deadline";
+/// The target of the server's log records, the same from every file of
+/// this module: `roe_engine::component::server`.
+const TARGET: &str = module_path!();
 
 /// Output a connection holds before it stops reading its client, and the
 /// level at which it reads again.
@@ -158,6 +149,9 @@ const DEFAULT_LINE_LIMIT: usize = 64 * 1024;
 /// provided (the filter factory may build a [`Stack`](crate::Stack), and
 /// `state` takes the place of `ClientArgs`); default error callbacks log
 /// warnings (through `tracing`) where POE's would `warn`.
+///
+/// [`SocketFactory`]: crate::wheel::SocketFactory
+/// [`ReadWrite`]: crate::wheel::ReadWrite
 pub struct TcpServer<S = (), F: Filter = Line> {
     port: u16,
     address: Option<String>,
@@ -252,139 +246,6 @@ struct ConnectionConfig<S, F: Filter> {
     flushed: Option<Callback0<Connection<S, F>>>,
     shutdown_on_error: bool,
     handlers: Handlers<Connection<S, F>>,
-}
-
-/// The listener session's heap (POE's listener `$_[HEAP]`).
-///
-/// # Examples
-///
-/// Telling every connected client something, from the listener:
-///
-/// ```
-/// use roe_engine::{Kernel, Listening, TcpServer};
-///
-/// let mut kernel = Kernel::new()?;
-/// let server = TcpServer::new(0)
-///     .address("127.0.0.1")
-///     .on("notice", |cx, args| Ok::<_, roe_engine::Error>(cx.heap.put(args[0].to_string())?))
-///     .started(|cx| {
-///         // Nobody is connected yet: the broadcast reaches no one.
-///         assert!(cx.heap.clients().is_empty());
-///         Listening::broadcast(cx, "notice", ("hello, all",));
-///         let me = cx.session();
-///         cx.post(me, "shutdown", ())
-///     })
-///     .spawn(&mut kernel)?;
-/// kernel.run()?;
-/// assert!(server.port().is_some());
-/// # Ok::<(), roe_engine::Error>(())
-/// ```
-pub struct Listening {
-    /// The listening wheel (POE's `listener`); `None` once shut down.
-    pub listener: Option<SocketFactory>,
-    /// Connections open now (POE's `connections`).
-    pub connections: usize,
-    /// The most connections served at once (POE's `concurrency`; `None` is
-    /// POE's -1, no limit).
-    pub concurrency: Option<usize>,
-    /// The server's alias (POE's `alias`).
-    pub alias: Option<String>,
-    counters: Arc<Counters>,
-}
-
-impl Listening {
-    /// The connection sessions open now (none with an
-    /// [`acceptor`](TcpServer::acceptor): those connections are yours).
-    pub fn clients(&self) -> Vec<SessionId> {
-        self.counters.clients().iter().copied().collect()
-    }
-
-    /// Posts `event` with `args` to every open connection session, from a
-    /// handler of the listener; add a handler for it with
-    /// [`TcpServer::on`].
-    pub fn broadcast(
-        cx: &mut Context<'_, Listening>,
-        event: impl Into<Event>,
-        args: impl Into<Args>,
-    ) {
-        let (event, args) = (event.into(), args.into());
-        for client in cx.heap.clients() {
-            // A connection that is ending may be gone already.
-            let _ = cx.post(client, event, args.clone());
-        }
-    }
-
-    /// What the server's connections went through so far.
-    pub fn stats(&self) -> ServerStats {
-        self.counters.get()
-    }
-
-    /// Pauses or resumes accepting to keep within the concurrency limit.
-    fn apply_concurrency(&self) {
-        if let Some(listener) = &self.listener {
-            match self.concurrency {
-                Some(limit) if self.connections >= limit => listener.pause_accept(),
-                _ => listener.resume_accept(),
-            }
-        }
-    }
-}
-
-/// A connection session's heap (POE's per-connection `$_[HEAP]`).
-///
-/// # Examples
-///
-/// Per-connection state in `state`, the client's address, and a reply:
-///
-/// ```
-/// use roe_engine::{Line, TcpServer};
-///
-/// let server = TcpServer::with(0, || 0u32, Line::new).client_input(|cx, line: Vec<u8>| {
-///     cx.heap.state += 1;
-///     let reply = format!("{} says {} ({})", cx.heap.remote_ip, String::from_utf8_lossy(&line), cx.heap.state);
-///     cx.heap.put(reply)?;
-///     Ok::<_, roe_engine::Error>(())
-/// });
-/// # let _ = server;
-/// ```
-pub struct Connection<S, F: Filter> {
-    /// The connection's wheel (POE's `client`); `None` once disconnected.
-    pub client: Option<ReadWrite<F>>,
-    /// The peer's address (POE's `remote_ip`); `LOCAL` for a Unix-domain
-    /// peer, as in POE.
-    pub remote_ip: String,
-    /// The peer's port (POE's `remote_port`); 0 for a Unix-domain peer.
-    pub remote_port: u16,
-    /// Whether the connection is shutting down (POE's `shutdown`); input
-    /// that arrives then is ignored.
-    pub shutdown: bool,
-    /// The listener session.
-    pub listener: SessionId,
-    /// Your per-connection state.
-    pub state: S,
-    got_an_error: bool,
-    /// When the client last sent something, for the idle timeout.
-    last_input: Instant,
-}
-
-impl<S, F: Filter + 'static> Connection<S, F> {
-    /// Sends `record` to the client (POE's `$heap->{client}->put`); nothing
-    /// happens once the connection is closed.
-    ///
-    /// # Errors
-    ///
-    /// The filter's refusal to encode the record.
-    pub fn put(&self, record: impl Into<F::Record>) -> Result<(), FilterError> {
-        match &self.client {
-            Some(client) => client.put(record),
-            None => Ok(()),
-        }
-    }
-
-    /// Whether the connection is open.
-    pub fn is_connected(&self) -> bool {
-        self.client.is_some()
-    }
 }
 
 /// What [`TcpServer::spawn`] reports: the listener session, where it
@@ -709,298 +570,4 @@ impl<S: 'static, F: Filter + 'static> TcpServer<S, F> {
             counters,
         })
     }
-
-    fn listener_session(self, local: Rc<RefCell<Option<SocketAddr>>>) -> Session<Listening> {
-        let TcpServer {
-            port,
-            address,
-            domain,
-            alias,
-            concurrency,
-            listen_queue,
-            started,
-            error,
-            acceptor,
-            connection,
-        } = self;
-        let counters = Arc::clone(&connection.counters);
-        let connection = Rc::new(connection);
-        Session::new(Listening {
-            listener: None,
-            connections: 0,
-            concurrency,
-            alias,
-            counters,
-        })
-        .on("_start", move |cx, _| {
-            if let Some(alias) = cx.heap.alias.clone() {
-                cx.alias_set(&alias)?;
-            }
-            let mut factory = SocketFactory::builder(GOT_CONNECTION, GOT_LISTENER_ERROR)
-                .bind_port(port)
-                .reuse(true);
-            if let Some(address) = &address {
-                factory = factory.bind_address(address.clone());
-            }
-            if let Some(domain) = domain {
-                factory = factory.domain(domain);
-            }
-            if let Some(queue) = listen_queue {
-                factory = factory.listen_queue(queue);
-            }
-            let listener = factory.start(cx)?;
-            *local.borrow_mut() = listener.local_addr();
-            cx.heap.listener = Some(listener);
-            cx.heap.apply_concurrency();
-            run0(&started, cx)
-        })
-        .on(GOT_CONNECTION, move |cx, mut args| {
-            cx.heap.connections += 1;
-            cx.heap.counters.count(|s| &mut s.accepted);
-            cx.heap.apply_concurrency();
-            let (socket, address, port) = (args.take(0), args.take(1), args.take(2));
-            if let Some(acceptor) = &acceptor {
-                return acceptor(cx, socket, address, port).map(drop);
-            }
-            let listener = cx.session();
-            let session = connection_session(Rc::clone(&connection), listener, address, port);
-            let client = cx.spawn(session.args((socket,)))?;
-            // A connection whose setup failed is gone already.
-            if cx.resolve(client).is_some() {
-                cx.heap.counters.clients().insert(client);
-            }
-            Ok(())
-        })
-        .on(GOT_LISTENER_ERROR, move |cx, args| {
-            let failure = Failure::from_args(&args);
-            match &error {
-                Some(callback) => callback(cx, failure).map(drop),
-                None => {
-                    tracing::warn!(session = %cx.session(), "server got {failure}");
-                    cx.heap.listener = None;
-                    Ok(())
-                }
-            }
-        })
-        .on("disconnected", |cx, _| {
-            let client = cx.sender();
-            cx.heap.counters.clients().remove(&client);
-            cx.heap.connections = cx.heap.connections.saturating_sub(1);
-            cx.heap.apply_concurrency();
-        })
-        .on("broadcast", |cx, mut args| {
-            // `(event, args...)`: the event, with the rest, to every client.
-            let Some(event) = args[0].as_str().map(Event::new) else {
-                return;
-            };
-            let rest: Args = args.split_off(1);
-            Listening::broadcast(cx, event, rest);
-        })
-        .on("set_concurrency", |cx, args| {
-            cx.heap.concurrency = args[0]
-                .as_int()
-                .and_then(|limit| usize::try_from(limit).ok());
-            cx.heap.apply_concurrency();
-        })
-        .on("shutdown", |cx, args| {
-            cx.heap.listener = None;
-            if let Some(alias) = cx.heap.alias.clone() {
-                // Shutting down twice finds it gone already.
-                let _ = cx.alias_remove(&alias);
-            }
-            let deadline = args[0]
-                .as_float()
-                .filter(|secs| secs.is_finite() && *secs >= 0.0);
-            if let Some(secs) = deadline {
-                Listening::broadcast(cx, "shutdown", ());
-                cx.delay(DEADLINE, Duration::from_secs_f64(secs.min(1e9)), ())?;
-            }
-            Ok::<_, Error>(())
-        })
-        .on(DEADLINE, |cx, _| {
-            let open = cx.heap.clients();
-            for client in open {
-                cx.heap.counters.count(|s| &mut s.closed_at_deadline);
-                let _ = cx.post(client, CLOSE_NOW, ());
-            }
-        })
-        .on("_child", |_, _| {})
-        .on("_stop", |_, _| {})
-    }
-}
-
-/// The session of one accepted connection; `_start` gets the socket.
-fn connection_session<S: 'static, F: Filter + 'static>(
-    config: Rc<ConnectionConfig<S, F>>,
-    listener: SessionId,
-    address: Value,
-    port: Value,
-) -> Session<Connection<S, F>> {
-    let remote_ip = address
-        .as_str()
-        .map_or_else(|| "LOCAL".to_owned(), str::to_owned);
-    let remote_port = port
-        .as_int()
-        .and_then(|p| u16::try_from(p).ok())
-        .unwrap_or(0);
-    let mut session = Session::new(Connection {
-        client: None,
-        remote_ip,
-        remote_port,
-        shutdown: false,
-        listener,
-        state: (config.state)(),
-        got_an_error: false,
-        last_input: Instant::now(),
-    });
-    for (event, handler) in &config.handlers {
-        let handler = Rc::clone(handler);
-        session = session.on(*event, move |cx, args| handler(cx, args));
-    }
-    let c = Rc::clone(&config);
-    session = session.on("_start", move |cx, mut args| {
-        let socket = args.take(0);
-        let started = match socket.take_local::<TcpStream>() {
-            Ok(socket) => start_wheel(cx, socket, &c),
-            Err(other) => match other.into_value().take_local::<UnixStream>() {
-                Ok(socket) => start_wheel(cx, socket, &c),
-                Err(_) => Err(Error::InvalidArgument("no socket to serve")),
-            },
-        };
-        let wheel = match started {
-            Ok(wheel) => wheel,
-            Err(error) => {
-                // This connection closes alone (its socket is dropped
-                // with the error); nothing else stops.
-                c.counters.count(|s| &mut s.setup_failed);
-                tracing::warn!(session = %cx.session(), %error, "a connection could not be set up");
-                return Ok(());
-            }
-        };
-        cx.heap.client = Some(wheel);
-        if let Some(timeout) = c.idle_timeout {
-            cx.delay(IDLE_CHECK, timeout, ())?;
-        }
-        run0(&c.connected, cx)
-    });
-    let c = Rc::clone(&config);
-    session = session.on(GOT_INPUT, move |cx, mut args| {
-        cx.heap.last_input = Instant::now();
-        if cx.heap.shutdown {
-            return Ok(());
-        }
-        let Some(record) = F::value_record(args.take(0)) else {
-            return Ok(());
-        };
-        match &c.input {
-            Some(callback) => callback(cx, record).map(drop),
-            None => Ok(()),
-        }
-    });
-    let c = Rc::clone(&config);
-    session = session.on(GOT_ERROR, move |cx, args| {
-        let failure = Failure::from_args(&args);
-        if failure.operation == "write"
-            && failure.errno == rustix::io::Errno::TIMEDOUT.raw_os_error()
-        {
-            c.counters.count(|s| &mut s.cut_off);
-            tracing::warn!(
-                session = %cx.session(),
-                client = %cx.heap.remote_ip,
-                "client cut off: its output made no progress for the write timeout"
-            );
-        }
-        match &c.error {
-            Some(callback) => {
-                callback(cx, failure.clone())?;
-            }
-            None if !failure.is_quiet() => {
-                tracing::warn!(session = %cx.session(), "client got {failure}");
-            }
-            None => {}
-        }
-        if c.shutdown_on_error {
-            // A client that ended its input still gets what it is owed,
-            // unless POE's immediate close was asked for.
-            cx.heap.got_an_error = !failure.is_eof() || c.close_on_eof;
-            cx.yield_("shutdown", ());
-        }
-        Ok(())
-    });
-    let c = Rc::clone(&config);
-    session = session.on(GOT_FLUSH, move |cx, _| {
-        run0(&c.flushed, cx)?;
-        if cx.heap.shutdown && cx.heap.client.is_some() {
-            run0(&c.disconnected, cx)?;
-            cx.heap.client = None;
-        }
-        Ok(())
-    });
-    // The wheel itself stops and resumes reading at the marks.
-    session = session.on(OUTPUT_HIGH, |_, _| {}).on(OUTPUT_LOW, |_, _| {});
-    let c = Rc::clone(&config);
-    session = session.on(IDLE_CHECK, move |cx, _| {
-        let (Some(timeout), true) = (c.idle_timeout, cx.heap.client.is_some()) else {
-            return Ok(());
-        };
-        let idle = cx.heap.last_input.elapsed();
-        if idle < timeout {
-            cx.delay(IDLE_CHECK, timeout - idle, ())?;
-            return Ok(());
-        }
-        c.counters.count(|s| &mut s.idle_closed);
-        cx.heap.got_an_error = true;
-        cx.yield_("shutdown", ());
-        Ok::<_, Error>(())
-    });
-    let c = Rc::clone(&config);
-    session = session.on(CLOSE_NOW, move |cx, _| {
-        if cx.heap.client.is_some() {
-            run0(&c.disconnected, cx)?;
-            cx.heap.client = None;
-        }
-        Ok::<_, Error>(())
-    });
-    let c = Rc::clone(&config);
-    session = session.on("shutdown", move |cx, _| {
-        cx.heap.shutdown = true;
-        let idle = match &cx.heap.client {
-            Some(client) => cx.heap.got_an_error || client.pending_output() == 0,
-            None => false,
-        };
-        if idle {
-            run0(&c.disconnected, cx)?;
-            cx.heap.client = None;
-        }
-        Ok(())
-    });
-    session
-        .on("_stop", |cx, _| {
-            // The listener counts connections for its concurrency limit; it
-            // may be gone already when everything stops.
-            let listener = cx.heap.listener;
-            let _ = cx.call(listener, "disconnected", ());
-        })
-        .on("_child", |_, _| {})
-}
-
-fn start_wheel<S: 'static, F: Filter + 'static>(
-    cx: &mut Context<'_, Connection<S, F>>,
-    socket: impl crate::wheel::Duplex + 'static,
-    config: &ConnectionConfig<S, F>,
-) -> Result<ReadWrite<F>> {
-    let mut wheel = ReadWrite::builder(socket, (config.filter)())
-        .input(GOT_INPUT)
-        .error(GOT_ERROR)
-        .flushed(GOT_FLUSH);
-    if let Some((high, low)) = config.max_output {
-        wheel = wheel
-            .high_mark(high, OUTPUT_HIGH)
-            .low_mark(low, OUTPUT_LOW)
-            .pause_input_while_high();
-    }
-    if let Some(timeout) = config.write_timeout {
-        wheel = wheel.write_timeout(timeout);
-    }
-    wheel.start(cx)
 }
