@@ -77,8 +77,8 @@ pub mod stream {
 
 pub use crate::{
     component::{
-        Backoff, ClientConnection, Connection, Failure, Listening, ServerInfo, ServerStats,
-        Spawner, TcpClient, TcpServer,
+        Backoff, ClientConnection, Connection, Failure, Listening, Retries, ServerInfo,
+        ServerStats, Spawner, TcpClient, TcpServer,
     },
     error::{Died, Error, Result, TryPostError},
     event::Event,

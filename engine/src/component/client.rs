@@ -180,7 +180,7 @@ pub struct ClientConnection<S, F: Filter> {
     got_an_error: bool,
     /// The user asked to shut down: no automatic reconnection.
     stopped: bool,
-    retry: Retry,
+    retry: Retries,
 }
 
 impl<S, F: Filter + 'static> ClientConnection<S, F> {
@@ -204,7 +204,7 @@ impl<S, F: Filter + 'static> ClientConnection<S, F> {
 
     /// Failed attempts since the last successful connection.
     pub fn attempts(&self) -> u32 {
-        self.retry.attempt
+        self.retry.attempts()
     }
 }
 
@@ -310,12 +310,73 @@ impl Rng {
     }
 }
 
-/// Where the client is in its backoff.
+/// A [`Backoff`] in use: failed attempts since the last success, and the
+/// jitter's generator. [`TcpClient`] keeps one; so can any code that
+/// reconnects on its own schedule (IKC's clients do).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use roe_engine::{Backoff, Retries};
+///
+/// let mut retries = Retries::new(Backoff::new(Duration::from_millis(10), Duration::from_secs(1)), 7);
+/// retries.failed();
+/// retries.failed();
+/// let wait = retries.next_wait();
+/// // Attempt 1's ceiling is 20 ms; the wait is drawn from its upper half.
+/// assert!(wait >= Duration::from_millis(10) && wait <= Duration::from_millis(20));
+/// retries.succeeded();
+/// assert_eq!(retries.attempts(), 0);
+/// ```
 #[derive(Clone, Copy, Debug)]
-struct Retry {
+pub struct Retries {
+    backoff: Backoff,
     attempt: u32,
     rng: Rng,
 }
+
+impl Retries {
+    /// No failures yet; the jitter comes from the backoff's own seed, else
+    /// from `seed`.
+    pub fn new(backoff: Backoff, seed: u64) -> Retries {
+        Retries {
+            backoff,
+            attempt: 0,
+            rng: Rng::new(backoff.seed.unwrap_or(seed)),
+        }
+    }
+
+    /// Failed attempts since the last success.
+    pub fn attempts(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Counts a failed attempt.
+    pub fn failed(&mut self) {
+        self.attempt = self.attempt.saturating_add(1);
+    }
+
+    /// An attempt succeeded: the next failure starts the backoff afresh.
+    pub fn succeeded(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// How long to wait before the next attempt. The first wait after a
+    /// success, or after the first failure, is attempt 0's.
+    pub fn next_wait(&mut self) -> Duration {
+        self.backoff
+            .delay(self.attempt.saturating_sub(1), &mut self.rng)
+    }
+}
+
+/// A client that does not reconnect keeps a [`Retries`] only to count
+/// failures.
+const NO_BACKOFF: Backoff = Backoff {
+    initial: Duration::ZERO,
+    max: Duration::ZERO,
+    seed: None,
+};
 
 impl TcpClient<(), Line> {
     /// A client of `address` (an IP literal or a host name, resolved with
@@ -527,10 +588,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
             connector: None,
             got_an_error: false,
             stopped: false,
-            retry: Retry {
-                attempt: 0,
-                rng: Rng::new(0),
-            },
+            retry: Retries::new(NO_BACKOFF, 0),
         });
         for (event, handler) in &config.handlers {
             let handler = Rc::clone(handler);
@@ -538,11 +596,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
         }
         let c = Rc::clone(&config);
         session = session.on("_start", move |cx, _| {
-            let seed = c
-                .backoff
-                .and_then(|b| b.seed)
-                .unwrap_or_else(|| cx.session().number());
-            cx.heap.retry.rng = Rng::new(seed);
+            cx.heap.retry = Retries::new(c.backoff.unwrap_or(NO_BACKOFF), cx.session().number());
             if let Some(alias) = &c.alias {
                 cx.alias_set(alias)?;
             }
@@ -572,7 +626,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
             };
             cx.heap.server = Some(wheel);
             cx.heap.connected = true;
-            cx.heap.retry.attempt = 0;
+            cx.heap.retry.succeeded();
             run0(&c.connected, cx)
         });
         let c = Rc::clone(&config);
@@ -586,7 +640,7 @@ impl<S: 'static, F: Filter + 'static> TcpClient<S, F> {
                 }
                 None => tracing::warn!(session = %cx.session(), "client got {failure}"),
             }
-            cx.heap.retry.attempt = cx.heap.retry.attempt.saturating_add(1);
+            cx.heap.retry.failed();
             retry_later(cx, &c)
         });
         let c = Rc::clone(&config);
@@ -727,16 +781,14 @@ fn retry_later<S: 'static, F: Filter + 'static>(
     cx: &mut Context<'_, ClientConnection<S, F>>,
     config: &ClientConfig<S, F>,
 ) -> Result<()> {
-    let Some(backoff) = config.backoff else {
+    if config.backoff.is_none() {
         return Ok(());
-    };
+    }
     if cx.heap.stopped {
         return Ok(());
     }
-    let Retry { attempt, mut rng } = cx.heap.retry;
     // The first wait after a lost connection counts as attempt 0.
-    let delay = backoff.delay(attempt.saturating_sub(1), &mut rng);
-    cx.heap.retry.rng = rng;
+    let delay = cx.heap.retry.next_wait();
     cx.delay("reconnect", delay, ())
 }
 

@@ -21,7 +21,7 @@ mod server;
 use std::{fmt, rc::Rc};
 
 pub use self::{
-    client::{Backoff, ClientConnection, TcpClient},
+    client::{Backoff, ClientConnection, Retries, TcpClient},
     server::{Connection, Listening, ServerInfo, ServerStats, TcpServer},
 };
 use crate::{
