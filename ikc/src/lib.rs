@@ -21,14 +21,36 @@
 //!   (with an optional pre-shared key that is never sent) and speedy frames
 //!   for posts, calls and their replies, publishing and pings, as a codec
 //!   without I/O that is safe to feed a hostile peer's bytes.
+//!
+//! On those, the running parts:
+//!
+//! - [`Ikc`] and [`IkcConfig`]: one process's IKC, shared by its kernels;
+//!   [`Ikc::start`] runs IKC's responder (alias `IKC`, IKC's API as its
+//!   states) on a kernel and lets that kernel's plain `post` and
+//!   `call_reply` reach `poe://` addresses and names peers published.
+//! - [`IkcServer`] listens for peers, [`IkcClient`] connects to one (and
+//!   again when the connection is lost).
 #![forbid(unsafe_code)]
 
+mod channel;
+mod client;
 pub mod directory;
 pub mod identity;
+mod ikc;
+mod monitor;
 pub mod native;
+mod proxy;
+mod request;
+mod responder;
+mod router;
+mod server;
 pub mod specifier;
 pub mod storable;
+mod thunk;
 pub mod value;
 
+pub use self::client::IkcClient;
+pub use self::ikc::{Ikc, IkcConfig};
+pub use self::server::{IkcListener, IkcServer};
 pub use self::specifier::{Expected, Kernel, Part, Reason, Specifier, SpecifierError};
 pub use self::value::{NotPortable, WireValue};

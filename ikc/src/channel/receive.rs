@@ -1,0 +1,214 @@
+//! A channel's frames from the peer: requests for this process's
+//! sessions (published states only, or sessions that sent the peer
+//! requests), answers to calls, and what the peer publishes.
+
+use std::collections::BTreeSet;
+
+use roe_engine::{Answer, Args, Context, Event, Result, SessionId, Value};
+
+use super::{Channel, answer_receipt, link::Incoming};
+use crate::{
+    monitor::About,
+    native::{Frame, Origin, SessionRef, Target},
+    request::{INVOKE, Invoke, Outgoing, unpack},
+    responder::{deliver_answer, report},
+};
+
+pub(super) fn frame(cx: &mut Context<'_, Channel>, incoming: Incoming) -> Result<()> {
+    match incoming {
+        Incoming::Post { to, args, from } => request(cx, to, args, from, None),
+        Incoming::Call { id, to, args, from } => request(cx, to, args, from, Some(id)),
+        Incoming::Reply { id, answer } => {
+            if let Some(reply) = cx.heap.pending.remove(&id) {
+                deliver_answer(cx, &reply, answer);
+            }
+            Ok(())
+        }
+        Incoming::Publish { session, states } => {
+            let me = cx.session();
+            let directory = cx.heap.ikc.directory();
+            let mut all: BTreeSet<String> = directory
+                .remote(me)
+                .and_then(|r| r.published.get(&session).cloned())
+                .unwrap_or_default();
+            all.extend(states);
+            directory.set_remote_published(me, &session, all);
+            Ok(())
+        }
+        Incoming::Retract { session, states } => {
+            let me = cx.session();
+            let directory = cx.heap.ikc.directory();
+            let mut all: BTreeSet<String> = directory
+                .remote(me)
+                .and_then(|r| r.published.get(&session).cloned())
+                .unwrap_or_default();
+            if states.is_empty() {
+                all.clear();
+            } else {
+                for state in &states {
+                    all.remove(state);
+                }
+            }
+            directory.set_remote_published(me, &session, all);
+            Ok(())
+        }
+        Incoming::Subscribe { id, session, state } => {
+            let directory = cx.heap.ikc.directory();
+            let accepted = match &state {
+                Some(state) => directory.is_published(&session, state),
+                None => directory.published_session(&session).is_some(),
+            };
+            if let Some(link) = &cx.heap.link {
+                let _ = link.send(&Frame::Subscribed { id, accepted });
+            }
+            Ok(())
+        }
+        Incoming::Subscribed { id, accepted } => {
+            if let Some(receipt) = cx.heap.subscribing.remove(&id) {
+                answer_receipt(cx, &receipt, accepted);
+            }
+            Ok(())
+        }
+        Incoming::Error { op, message } => {
+            // The peer refused one of this side's requests.
+            let op = format!("remote-{op}");
+            tracing::warn!(channel = %cx.session(), "IKC {op} from {}: {message}", cx.heap.label);
+            monitor_error(cx, &op, &message);
+            Ok(())
+        }
+    }
+}
+
+/// A peer's post or call: checked, then carried out by the responder of
+/// the target's kernel, from a stand-in for the peer's sender.
+fn request(
+    cx: &mut Context<'_, Channel>,
+    to: Target<'static>,
+    args: Args,
+    from: Option<Origin<'static>>,
+    call: Option<u64>,
+) -> Result<()> {
+    let target = match target(cx, &to) {
+        Ok(target) => target,
+        Err(message) => return refuse(cx, call, "check", message),
+    };
+    // A state no handler anywhere has was never interned: a peer's text
+    // does not grow the event table.
+    let Some(state) = Event::lookup(&to.state) else {
+        return match call {
+            Some(id) => reply(cx, id, Answer::NoHandler),
+            None => refuse(
+                cx,
+                None,
+                "invocation",
+                format!("{} has no state {:?}", session_text(&to.session), to.state),
+            ),
+        };
+    };
+    let me = cx.session();
+    let Some(responder) = cx.heap.ikc.responder(target.kernel()) else {
+        return refuse(
+            cx,
+            call,
+            "invocation",
+            "IKC does not run on that session's kernel".into(),
+        );
+    };
+    let invoke = Invoke {
+        channel: me,
+        origin: from.map(|o| o.session),
+        target,
+        state,
+        args,
+        call,
+    };
+    if let Err(error) = cx.post(responder, INVOKE, (Value::local(invoke),)) {
+        tracing::warn!(channel = %me, "IKC: a request could not reach its responder: {error}");
+    }
+    Ok(())
+}
+
+/// The local session a peer's target names: a published name whose state
+/// is published, or a session that sent the peer a request (by number).
+fn target(
+    cx: &mut Context<'_, Channel>,
+    to: &Target<'_>,
+) -> std::result::Result<SessionId, String> {
+    let directory = cx.heap.ikc.directory();
+    let number = match &to.session {
+        SessionRef::Alias(name) => {
+            if directory.is_published(name, &to.state)
+                && let Some(session) = directory.published_session(name)
+            {
+                return Ok(session);
+            }
+            name.parse::<u64>().ok()
+        }
+        SessionRef::Number(number) => Some(*number),
+    };
+    match number.map(unpack) {
+        Some(session) if cx.heap.exposed.contains(session) => Ok(session),
+        _ => Err(format!(
+            "{}/{} is not published",
+            session_text(&to.session),
+            to.state
+        )),
+    }
+}
+
+fn session_text(session: &SessionRef<'_>) -> String {
+    match session {
+        SessionRef::Alias(name) => name.to_string(),
+        SessionRef::Number(number) => number.to_string(),
+    }
+}
+
+/// Refuses a peer's request: a call gets a refused answer, a post an
+/// `Error` frame; both are logged and reported to `error` monitors as
+/// `local-<op>`.
+fn refuse(
+    cx: &mut Context<'_, Channel>,
+    call: Option<u64>,
+    op: &'static str,
+    message: String,
+) -> Result<()> {
+    tracing::info!(channel = %cx.session(), "IKC refused {}'s request: {message}", cx.heap.label);
+    monitor_error(cx, &format!("local-{op}"), &message);
+    match call {
+        Some(id) => reply(cx, id, Answer::Failed(message)),
+        None => {
+            let error = Outgoing::Error { op, message };
+            let me = cx.session();
+            super::send::outgoing(cx, error, me);
+            Ok(())
+        }
+    }
+}
+
+fn reply(cx: &mut Context<'_, Channel>, id: u64, answer: Answer) -> Result<()> {
+    let me = cx.session();
+    super::send::outgoing(cx, Outgoing::Reply { id, answer }, me);
+    Ok(())
+}
+
+/// Reports an error about this connection's peer to `error` monitors.
+fn monitor_error(cx: &mut Context<'_, Channel>, op: &str, message: &str) {
+    let ikc = cx.heap.ikc.clone();
+    let me = cx.session();
+    let (id, names) = match ikc.directory().remote(me) {
+        Some(remote) => (remote.id, remote.names),
+        None => (String::new(), vec![cx.heap.label.clone()]),
+    };
+    let about = About {
+        id: &id,
+        names: &names,
+        generation: cx.heap.generation,
+    };
+    report(
+        cx,
+        &ikc,
+        "error",
+        &about,
+        &[Value::from(op), Value::from(message)],
+    );
+}

@@ -1,0 +1,93 @@
+//! The stand-in for a peer's session (IKC's "thunk"): the SENDER of the
+//! requests that session makes here, so that posting back to SENDER
+//! reaches it across the link.
+//!
+//! A responder keeps one thunk per connection and peer session, on its own
+//! kernel, so that a call runs as an ordinary local call there. A thunk
+//! holds itself alive (a reference count its responder releases when the
+//! connection closes or the thunk has gone unused longest), and every
+//! event posted to it other than its own is sent back to the peer session
+//! as a post of that event.
+
+use roe_engine::{Args, Context, Result, Session, SessionId, Value};
+
+use crate::{
+    native::{SessionRef, Target},
+    request::{Invoke, Outgoing, SEND, Sender},
+};
+
+/// A thunk's event: carry out this [`Invoke`].
+pub(crate) const DELIVER: &str = "roe-ikc:deliver";
+
+/// The reference count tag a thunk holds itself alive by.
+pub(crate) const HELD: &str = "roe-ikc:thunk";
+
+pub(crate) struct Thunk {
+    channel: SessionId,
+    origin: Option<SessionRef<'static>>,
+}
+
+/// A thunk for `origin` (none: the peer did not say who sent it) on the
+/// connection `channel`.
+pub(crate) fn session(channel: SessionId, origin: Option<SessionRef<'static>>) -> Session<Thunk> {
+    Session::new(Thunk { channel, origin })
+        .on("_start", |cx, _| {
+            let me = cx.session();
+            cx.refcount_increment(me, HELD).map(drop)
+        })
+        .on(DELIVER, |cx, mut args| {
+            let invoke: Invoke = args.take(0).take_local()?;
+            deliver(cx, invoke)
+        })
+        .on("_default", send_back)
+}
+
+/// Runs the request as the peer's session would here: a post, or a call
+/// whose answer goes back on the connection.
+fn deliver(cx: &mut Context<'_, Thunk>, invoke: Invoke) -> Result<()> {
+    let channel = cx.heap.channel;
+    let outgoing = match invoke.call {
+        Some(id) => {
+            let answer = cx.call_answer(invoke.target, invoke.state, invoke.args)?;
+            Outgoing::Reply { id, answer }
+        }
+        None => match cx.post(invoke.target, invoke.state, invoke.args) {
+            Ok(()) => return Ok(()),
+            Err(error) => Outgoing::Error {
+                op: "local-invocation",
+                message: error.to_string(),
+            },
+        },
+    };
+    // The connection may be gone; then there is no one to tell.
+    let _ = cx.post(channel, SEND, (Value::local(outgoing),));
+    Ok(())
+}
+
+/// An event posted to the thunk (ARG0 its name, ARG1 its arguments): a
+/// post back to the peer's session.
+fn send_back(cx: &mut Context<'_, Thunk>, mut args: Args) -> Result<()> {
+    let Some(origin) = cx.heap.origin.clone() else {
+        tracing::debug!(
+            thunk = %cx.session(),
+            "a post to the stand-in of a peer session that did not say who it is is dropped"
+        );
+        return Ok(());
+    };
+    let event = args[0].as_str().unwrap_or_default().to_owned();
+    let posted: Args = match args.take(1) {
+        Value::List(list) => list.into(),
+        _ => Args::new(),
+    };
+    let outgoing = Outgoing::Post {
+        to: Target {
+            session: origin,
+            state: event.into(),
+        },
+        args: posted,
+        from: Sender::Session(cx.sender()),
+    };
+    let channel = cx.heap.channel;
+    let _ = cx.post(channel, SEND, (Value::local(outgoing),));
+    Ok(())
+}
