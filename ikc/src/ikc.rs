@@ -310,8 +310,16 @@ impl Ikc {
         for alias in &config.aliases {
             handshake = handshake.alias(alias)?;
         }
+        // `publish` keeps names peers cannot read out of the directory, so
+        // only the handshake's limit on how many can refuse one here.
         for (name, states) in self.shared.directory.published() {
-            handshake = handshake.publish(&name, states.iter().map(String::as_str))?;
+            match handshake
+                .clone()
+                .publish(&name, states.iter().map(String::as_str))
+            {
+                Ok(with) => handshake = with,
+                Err(error) => tracing::warn!("IKC: {name} is not announced: {error}"),
+            }
         }
         if let Some(key) = &config.key {
             handshake = handshake.key(key.clone());

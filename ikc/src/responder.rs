@@ -29,7 +29,7 @@ use crate::{
     directory::Route,
     ikc::Ikc,
     monitor::About,
-    native::{SessionRef, Target},
+    native::{SessionRef, Target, check_name},
     proxy,
     request::{
         CLOSED, INVOKE, Invoke, LOCAL_CALL, Outgoing, POST_ALL, ReplyTo, SEND, SUBSCRIBED, Sender,
@@ -384,7 +384,28 @@ fn publish(cx: &mut Context<'_, Responder>, args: Args) -> Result<Value> {
     let Some((session, names)) = published_names(cx, &args[0]) else {
         return Ok(Value::Bool(false));
     };
-    let states = string_list(&args[1]);
+    // Only names a peer can be told of: a session's other aliases (say
+    // `node/0`) stay local.
+    let names: Vec<String> = names
+        .into_iter()
+        .filter(|name| check_name("published session", name).is_ok())
+        .collect();
+    let mut states = string_list(&args[1]);
+    states.retain(|state| match check_name("published state", state) {
+        Ok(()) => true,
+        Err(error) => {
+            report_error(cx, "local-publish", &error.to_string());
+            false
+        }
+    });
+    if names.is_empty() {
+        report_error(
+            cx,
+            "local-publish",
+            &format!("{} has no alias a peer can use", args[0]),
+        );
+        return Ok(Value::Bool(false));
+    }
     for name in &names {
         cx.heap
             .ikc

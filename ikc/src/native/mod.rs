@@ -47,7 +47,7 @@ pub use self::{
     },
     handshake::{
         ClientHandshake, HandshakeConfig, HandshakeError, HandshakeStep, MAX_NAME_LEN, MAX_NAMES,
-        MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError, Peer, ServerHandshake,
+        MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError, Peer, ServerHandshake, check_name,
         random_nonce,
     },
 };

@@ -17,7 +17,10 @@ pub use self::{
     client::ClientHandshake,
     config::HandshakeConfig,
     error::HandshakeError,
-    names::{MAX_NAME_LEN, MAX_NAMES, MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError},
+    names::{
+        MAX_NAME_LEN, MAX_NAMES, MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError,
+        check_name,
+    },
     nonce::random_nonce,
     peer::Peer,
     server::ServerHandshake,

@@ -93,7 +93,22 @@ pub(super) fn shorten(text: &str, max: usize) -> String {
     text[..end].to_string()
 }
 
-pub(super) fn check_name(what: &'static str, name: &str) -> Result<(), NameError> {
+/// Checks one name against the handshake's rules; `what` says what it is
+/// for, in the error.
+///
+/// # Errors
+///
+/// [`NameError::Empty`], [`NameError::TooLong`] or [`NameError::BadChar`].
+///
+/// # Examples
+///
+/// ```
+/// use roe_ikc::native::check_name;
+///
+/// assert!(check_name("published session", "echo").is_ok());
+/// assert!(check_name("published session", "node/0").is_err());
+/// ```
+pub fn check_name(what: &'static str, name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty { what });
     }
