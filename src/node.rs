@@ -1,8 +1,9 @@
 //! `roe node`: the main job, a node on embedded defaults.
 
-use std::time::Duration;
+use std::{sync::mpsc, time::Duration};
 
 use roe::{KernelId, Runtime, RuntimeHandle, Session, Value};
+use roe_ikc::{Ikc, IkcConfig, IkcServer};
 
 use crate::log::say;
 
@@ -15,10 +16,21 @@ pub const MAX_KERNELS: usize = 1024;
 /// The longest heartbeat period `roe node` takes: a day, in milliseconds.
 pub const MAX_HEARTBEAT_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// Where a node serves IKC unless told otherwise: loopback only (IKC has
+/// no access control beyond what is published), on IKC's port number 603
+/// moved out of the privileged range.
+pub const DEFAULT_IKC_LISTEN: &str = "127.0.0.1:6030";
+
+/// The IKC name a node goes by unless told otherwise.
+pub const DEFAULT_IKC_NAME: &str = "roe-node";
+
 /// What `roe node` was asked to run.
 pub struct NodeOptions {
     pub kernels: usize,
     pub heartbeat: Duration,
+    /// `ip:port` (port 0: any free port) to serve IKC on.
+    pub ikc_listen: String,
+    pub ikc_name: String,
 }
 
 impl Default for NodeOptions {
@@ -26,6 +38,8 @@ impl Default for NodeOptions {
         NodeOptions {
             kernels: std::thread::available_parallelism().map_or(1, usize::from),
             heartbeat: Duration::from_secs(1),
+            ikc_listen: DEFAULT_IKC_LISTEN.into(),
+            ikc_name: DEFAULT_IKC_NAME.into(),
         }
     }
 }
@@ -36,19 +50,39 @@ struct Node {
     beats: u64,
 }
 
-/// Runs the node: a runtime of pinned kernels, each with a node session
-/// that answers `ping` calls and beats on a timer (which keeps its kernel
-/// alive). Kernel 0's also watches the stopping signals (INT, TERM, HUP),
-/// on which it shuts the runtime down cleanly, and USR1, on which it
-/// reports what each kernel is doing.
+/// Runs the node: a runtime of pinned kernels, each with IKC's responder
+/// and a node session that answers `ping` calls and beats on a timer
+/// (which keeps its kernel alive). Kernel 0 serves IKC, its node session
+/// (`node`, state `ping`) published, and watches the stopping signals
+/// (INT, TERM, HUP), on which it shuts the runtime down cleanly, and USR1,
+/// on which it reports what each kernel is doing. Connections are spread
+/// over the kernels.
 pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
     let heartbeat = options.heartbeat;
+    let ikc = Ikc::new(IkcConfig::new(options.ikc_name.clone()))?;
+    let listen = options.ikc_listen.clone();
+    let (bound_tx, bound_rx) = mpsc::channel();
     let runtime = Runtime::builder()
         .kernels(options.kernels)
         .start(move |kernel| {
+            ikc.start(kernel)?;
+            if kernel.id().0 == 0 {
+                let server = IkcServer::tcp(listen.as_str()).spawn(&ikc, kernel);
+                let _ = bound_tx.send(server.map(|s| s.local_addr()));
+            }
             kernel.spawn(node_session(kernel.id(), heartbeat))?;
             Ok(())
         })?;
+    match bound_rx.recv() {
+        Ok(Ok(Some(addr))) => say(format_args!("ikc {addr}")),
+        Ok(Ok(None)) => {}
+        Ok(Err(error)) => {
+            runtime.handle().shutdown();
+            let _ = runtime.join();
+            return Err(format!("cannot serve IKC on {}: {error}", options.ikc_listen).into());
+        }
+        Err(_) => return Err("kernel 0 did not start".into()),
+    }
     let name = runtime
         .handle()
         .snapshot(KernelId(0))
@@ -74,6 +108,7 @@ fn node_session(id: KernelId, heartbeat: Duration) -> Session<Node> {
         cx.alias_set(format!("node/{id}"))?;
         if id.0 == 0 {
             cx.alias_set("node")?;
+            cx.call("IKC", "publish", ("node", Value::List(vec!["ping".into()])))?;
             for signal in STOPPING {
                 cx.sig(signal, "stopping", ())?;
             }
