@@ -1,8 +1,11 @@
 //! The `roe` command: `roe node` runs a full node on embedded defaults;
 //! `roe bench` runs the project's workloads on roe (src/bench.rs, running
-//! the library's `roe::workloads`).
+//! the library's `roe::workloads`); `roe ikc` posts to, calls or pings an
+//! IKC server (src/ikc.rs, through the lite client).
 
 mod bench;
+mod ikc;
+mod json;
 mod log;
 mod node;
 
@@ -16,6 +19,7 @@ usage: roe <command> [options]
 commands:
   node      run a node on embedded defaults until it is stopped
   bench     run the benchmark workloads on roe, one line per result
+  ikc       post to, call or ping an IKC server (roe's native wire)
   help      print this text
 
 node options:
@@ -45,6 +49,26 @@ bench workloads, in order, and their counts at --scale 1:
 Each result is a line `workload=<name> impl=roe ops=<n> secs=<s> ops_per_sec=<x>`,
 plus `p50_us=<x> p99_us=<x>` where round trips are timed, and
 `cpu_secs=<x> rate_basis=cpu` where the rate is per CPU-second (W4).
+
+ikc usage:
+  roe ikc call (--to HOST:PORT | --unix PATH) [options] SPEC [ARG]
+  roe ikc post (--to HOST:PORT | --unix PATH) [options] SPEC [ARG]
+  roe ikc ping (--to HOST:PORT | --unix PATH) [options]
+
+  SPEC is poe://kernel/session/state (the kernel empty, `*` or the server's
+  name), or session/state on the server. ARG is one JSON value, sent as the
+  event's one argument; without it there are none.
+
+ikc options:
+  --to <host:port>   the server's TCP address
+  --unix <path>      the server's Unix socket instead
+  --timeout <secs>   how long to wait for the connection and the answer (default 30)
+  --key <key>        the server's pre-shared key (visible to other local users in
+                     the process list; prefer a private machine)
+
+  call prints the value returned as one line of JSON; post prints nothing, and
+  fails if the server refuses the post; ping prints {\"server\":NAME,\"micros\":N}.
+  A failure, the server's refusal included, goes to stderr with exit status 1.
 ";
 
 fn main() -> ExitCode {
@@ -103,6 +127,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         "bench" => match bench::Options::parse(&mut parser)? {
             Some(options) => bench::run(&options),
+            None => {
+                print!("{USAGE}");
+                Ok(())
+            }
+        },
+        "ikc" => match ikc::Options::parse(&mut parser)? {
+            Some(options) => ikc::run(options),
             None => {
                 print!("{USAGE}");
                 Ok(())

@@ -21,6 +21,9 @@
 //!   (with an optional pre-shared key that is never sent) and speedy frames
 //!   for posts, calls and their replies, publishing and pings, as a codec
 //!   without I/O that is safe to feed a hostile peer's bytes.
+//! - [`lite`]: [`LiteClient`](lite::LiteClient), a blocking client of one
+//!   IKC server for code without a kernel (IKC's ClientLite): post, call,
+//!   `post_respond` and ping over the native wire.
 //!
 //! On those, the running parts:
 //!
@@ -37,6 +40,7 @@ mod client;
 pub mod directory;
 pub mod identity;
 mod ikc;
+pub mod lite;
 mod monitor;
 pub mod native;
 mod proxy;
