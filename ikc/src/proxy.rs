@@ -49,6 +49,9 @@ pub(crate) fn session(channel: SessionId, kernel: &str, session: &str) -> Sessio
 /// An event posted to the proxy: ARG0 its name, ARG1 its arguments.
 fn forward(cx: &mut Context<'_, Proxy>, mut args: Args) -> Result<()> {
     let event = args[0].as_str().unwrap_or_default().to_owned();
+    if is_kernel_event(&event) {
+        return Ok(());
+    }
     let posted: Args = match args.take(1) {
         Value::List(list) => list.into(),
         _ => Args::new(),
@@ -62,5 +65,14 @@ fn forward(cx: &mut Context<'_, Proxy>, mut args: Args) -> Result<()> {
         from: Sender::Session(cx.sender()),
     };
     let channel = cx.heap.channel;
-    cx.post(channel, SEND, (Value::local(outgoing),))
+    if let Err(error) = cx.post(channel, SEND, (Value::local(outgoing),)) {
+        tracing::debug!(proxy = %cx.session(), "IKC: a proxied post found no connection: {error}");
+    }
+    Ok(())
+}
+
+/// The kernel's own events (`_stop`, `_parent`, `_child` and the like),
+/// which reach `_default` too: they are the proxy's, not the peer's.
+pub(crate) fn is_kernel_event(event: &str) -> bool {
+    event.starts_with('_')
 }

@@ -13,6 +13,7 @@ use roe_engine::{Args, Context, Result, Session, SessionId, Value};
 
 use crate::{
     native::{SessionRef, Target},
+    proxy::is_kernel_event,
     request::{Invoke, Outgoing, SEND, Sender},
 };
 
@@ -67,6 +68,10 @@ fn deliver(cx: &mut Context<'_, Thunk>, invoke: Invoke) -> Result<()> {
 /// An event posted to the thunk (ARG0 its name, ARG1 its arguments): a
 /// post back to the peer's session.
 fn send_back(cx: &mut Context<'_, Thunk>, mut args: Args) -> Result<()> {
+    let event = args[0].as_str().unwrap_or_default().to_owned();
+    if is_kernel_event(&event) {
+        return Ok(());
+    }
     let Some(origin) = cx.heap.origin.clone() else {
         tracing::debug!(
             thunk = %cx.session(),
@@ -74,7 +79,6 @@ fn send_back(cx: &mut Context<'_, Thunk>, mut args: Args) -> Result<()> {
         );
         return Ok(());
     };
-    let event = args[0].as_str().unwrap_or_default().to_owned();
     let posted: Args = match args.take(1) {
         Value::List(list) => list.into(),
         _ => Args::new(),

@@ -1,0 +1,356 @@
+//! IKC between "processes" (runtimes with their own `Ikc` each) over
+//! loopback: transparent names and their conflicts, posting to every
+//! kernel, subscriptions and proxies, monitors with generations across a
+//! server restart, requests queued while disconnected and delivered once,
+//! and connections spread over a runtime's kernels.
+
+mod support;
+
+use std::time::Duration;
+
+use roe_engine::{Answer, Backoff, Map, Session, Value};
+use roe_ikc::{IkcClient, IkcConfig};
+
+use support::{Node, heard, next, published};
+
+fn fast() -> Backoff {
+    Backoff::new(Duration::from_millis(5), Duration::from_millis(50))
+}
+
+#[test]
+fn three_kernels_reach_each_other_by_published_name_and_conflicts_are_refused() {
+    let (tell, lines) = heard();
+    let t = tell.clone();
+    let alpha = Node::start(IkcConfig::new("Alpha"), 1, true, move |_, kernel| {
+        kernel.spawn(published("alpha", &["ping"], t.clone()))?;
+        kernel
+            .spawn(published("shared", &["ping"], t.clone()))
+            .map(drop)
+    });
+    let t = tell.clone();
+    let beta = Node::start(IkcConfig::new("Beta"), 1, true, move |_, kernel| {
+        kernel.spawn(published("beta", &["ping"], t.clone()))?;
+        kernel
+            .spawn(published("shared", &["ping"], t.clone()))
+            .map(drop)
+    });
+    let ports = (alpha.port(), beta.port());
+    let t = tell.clone();
+    let client = Node::start(IkcConfig::new("Client"), 1, false, move |ikc, kernel| {
+        let ikc = ikc.clone();
+        let t = t.clone();
+        let answers = t.clone();
+        kernel
+            .spawn(
+                Session::new(0)
+                    .on("_start", move |cx, _| {
+                        let me = cx.session();
+                        IkcClient::tcp("127.0.0.1", ports.0)
+                            .on_connect(me, "connected")
+                            .spawn_in(&ikc, cx)?;
+                        IkcClient::tcp("127.0.0.1", ports.1)
+                            .on_connect(me, "connected")
+                            .spawn_in(&ikc, cx)
+                            .map(drop)
+                    })
+                    .on("connected", move |cx, _| {
+                        *cx.heap += 1;
+                        if *cx.heap < 2 {
+                            return Ok(());
+                        }
+                        // Plain names: each published by one kernel.
+                        cx.call_reply("alpha", "ping", ("a",), "answer")?;
+                        cx.call_reply("beta", "ping", ("b",), "answer")?;
+                        // Published by both: refused, naming them.
+                        let refused = cx.post("shared", "ping", ("?",)).unwrap_err();
+                        let _ = t.send(format!("refused {refused}"));
+                        // Named with its kernel, it goes.
+                        cx.call_reply("poe://Beta/shared", "ping", ("s",), "answer")?;
+                        // IKC's own post, to every kernel: how many.
+                        let sent = cx.call("IKC", "post", ("poe://*/shared/ping", "all"))?;
+                        let _ = t.send(format!("sent to {sent}"));
+                        Ok::<_, roe_engine::Error>(())
+                    })
+                    .on("answer", move |_, args| {
+                        let _ = answers.send(format!("answer {:?}", Answer::from_args(&args)));
+                    }),
+            )
+            .map(drop)
+    });
+    let mut got: Vec<String> = (0..10)
+        .map(|i| next(&lines, &format!("line {i}")))
+        .collect();
+    got.sort();
+    let refused = got.iter().find(|l| l.starts_with("refused")).unwrap();
+    assert!(
+        refused.contains("'shared' is published by more than one kernel"),
+        "{refused}"
+    );
+    got.retain(|l| !l.starts_with("refused"));
+    assert_eq!(
+        got,
+        [
+            "alpha ping a",
+            "answer Returned(Str(\"A\"))",
+            "answer Returned(Str(\"B\"))",
+            "answer Returned(Str(\"S\"))",
+            "beta ping b",
+            "sent to 2",
+            "shared ping all",
+            "shared ping all",
+            "shared ping s",
+        ]
+    );
+    client.stop();
+    alpha.stop();
+    beta.stop();
+}
+
+/// A client keeps its peer across a restart of the server: monitors hear
+/// `register` and `unregister` with a growing generation, and posts made
+/// while the server was down wait for it and arrive exactly once.
+#[test]
+fn a_server_restart_keeps_queued_posts_and_monitors_see_generations() {
+    const QUEUED: usize = 20;
+    let (tell, lines) = heard();
+    let t = tell.clone();
+    let counter = move |_: &roe_ikc::Ikc, kernel: &mut roe_engine::Kernel| {
+        kernel
+            .spawn(published("counter", &["count"], t.clone()))
+            .map(drop)
+    };
+    let first = Node::start(IkcConfig::new("Server"), 1, true, counter.clone());
+    let port = first.port();
+    let t = tell.clone();
+    let client = Node::start(IkcConfig::new("Client"), 1, false, move |ikc, kernel| {
+        let ikc = ikc.clone();
+        let t = t.clone();
+        kernel
+            .spawn(
+                Session::new(())
+                    .on("_start", move |cx, _| {
+                        cx.alias_set("driver")?;
+                        let mut monitor = Map::new();
+                        monitor.insert("register".into(), "registered".into());
+                        monitor.insert("unregister".into(), "unregistered".into());
+                        cx.post("IKC", "monitor", ("Server", Value::Map(monitor)))?;
+                        IkcClient::tcp("127.0.0.1", port)
+                            .expect("Server")
+                            .backoff(fast())
+                            .spawn_in(&ikc, cx)
+                            .map(drop)
+                    })
+                    .on("registered", {
+                        let t = t.clone();
+                        // (monitored name, kernel name, is its ID, data, pid, generation)
+                        move |_, args| {
+                            let _ = t.send(format!("register {} {}", args[1], args[5]));
+                        }
+                    })
+                    .on("unregistered", {
+                        let t = t.clone();
+                        move |_, args| {
+                            let _ = t.send(format!("unregister {} {}", args[1], args[4]));
+                        }
+                    })
+                    .on("send", |cx, _| {
+                        for i in 0..QUEUED {
+                            cx.post("poe://Server/counter/count", "", (i,))?;
+                        }
+                        Ok::<_, roe_engine::Error>(())
+                    }),
+            )
+            .map(drop)
+    });
+    let registered = next(&lines, "the first registration");
+    let (name, generation) = registered
+        .strip_prefix("register ")
+        .and_then(|rest| rest.split_once(' '))
+        .unwrap();
+    assert_eq!(name, "Server");
+    let generation: u64 = generation.parse().unwrap();
+    first.stop();
+    assert_eq!(
+        next(&lines, "the unregistration"),
+        format!("unregister Server {generation}")
+    );
+    // Posted while the server is down: they wait.
+    let handle = client.runtime.as_ref().unwrap().handle();
+    let driver = handle.resolve("driver").unwrap();
+    handle.post(driver, "send", ()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let second = Node::start_on(IkcConfig::new("Server"), 1, Some(port), counter);
+    // The registration and the posts come by different ways: any order.
+    let mut heard: Vec<String> = (0..=QUEUED)
+        .map(|i| next(&lines, &format!("line {i} after the restart")))
+        .collect();
+    let at = heard
+        .iter()
+        .position(|l| l.starts_with("register "))
+        .unwrap();
+    let again = heard.remove(at);
+    let (_, later) = again.rsplit_once(' ').unwrap();
+    assert!(later.parse::<u64>().unwrap() > generation, "{again}");
+    heard.sort_by_key(|l| l.rsplit(' ').next().unwrap().parse::<usize>().unwrap());
+    let expected: Vec<String> = (0..QUEUED).map(|i| format!("counter count {i}")).collect();
+    assert_eq!(heard, expected);
+    // Exactly once: nothing more comes.
+    assert!(lines.recv_timeout(Duration::from_millis(300)).is_err());
+    client.stop();
+    second.stop();
+}
+
+/// `subscribe` answers with the specifiers accepted (a local one too),
+/// the client's own subscriptions come before `on_connect`, proxies
+/// forward posts by their aliases, and a post of something unpublished
+/// reaches the poster's `error` monitor.
+#[test]
+fn subscriptions_make_proxies_and_refused_posts_reach_error_monitors() {
+    let (tell, lines) = heard();
+    let t = tell.clone();
+    let server = Node::start(IkcConfig::new("Server"), 1, true, move |_, kernel| {
+        kernel
+            .spawn(published("echo", &["ping"], t.clone()))
+            .map(drop)
+    });
+    let port = server.port();
+    let t = tell.clone();
+    let client = Node::start(IkcConfig::new("Client"), 1, false, move |ikc, kernel| {
+        let ikc = ikc.clone();
+        let t = t.clone();
+        kernel.spawn(published("local", &["ping"], t.clone()))?;
+        kernel
+            .spawn(
+                Session::new(())
+                    .on("_start", move |cx, _| {
+                        let me = cx.session();
+                        let mut monitor = Map::new();
+                        monitor.insert("error".into(), "failed".into());
+                        cx.post("IKC", "monitor", ("*", Value::Map(monitor)))?;
+                        IkcClient::tcp("127.0.0.1", port)
+                            .subscribe("poe://Server/echo")
+                            .on_connect(me, "connected")
+                            .spawn_in(&ikc, cx)
+                            .map(drop)
+                    })
+                    .on("connected", {
+                        let t = t.clone();
+                        move |cx, _| {
+                            // The client's subscription made the proxy.
+                            let proxy = cx.resolve("poe://Server/echo").is_some();
+                            let _ = t.send(format!("proxy {proxy}"));
+                            cx.post("echo", "ping", ("by its short name",))?;
+                            let specs = Value::List(vec![
+                                "poe://Server/echo".into(),
+                                "poe://Server/nothing".into(),
+                                "poe://Client/local".into(),
+                            ]);
+                            cx.post("IKC", "subscribe", (specs, "subscribed"))?;
+                            cx.post("poe://Server/echo", "unpublished", ("no",))
+                        }
+                    })
+                    .on("subscribed", {
+                        let t = t.clone();
+                        move |_, args| {
+                            let _ = t.send(format!("subscribed {}", args[0]));
+                        }
+                    })
+                    .on("failed", move |_, args| {
+                        // (name, kernel name, is ID, data, op, message, generation)
+                        if args[2].is_true() {
+                            let _ = t.send(format!("error {} {}", args[4], args[5]));
+                        }
+                    }),
+            )
+            .map(drop)
+    });
+    let mut got: Vec<String> = (0..4).map(|i| next(&lines, &format!("line {i}"))).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "echo ping by its short name",
+            "error remote-check echo/unpublished is not published",
+            "proxy true",
+            "subscribed [poe://Client/local, poe://Server/echo]",
+        ]
+    );
+    client.stop();
+    server.stop();
+}
+
+/// A server runtime of two kernels spreads its connections over both, and
+/// a request reaches a session on either kernel from either.
+#[test]
+fn connections_spread_over_a_runtimes_kernels() {
+    let (tell, lines) = heard();
+    let t = tell.clone();
+    let server = Node::start(IkcConfig::new("Server"), 2, true, move |_, kernel| {
+        let alias = if kernel.id().0 == 0 { "zero" } else { "one" };
+        kernel
+            .spawn(published(alias, &["ping"], t.clone()))
+            .map(drop)
+    });
+    let port = server.port();
+    // Two client processes: a pair of kernels has one connection at most.
+    let clients: Vec<Node> = ["A", "B"]
+        .into_iter()
+        .map(|name| {
+            let t = tell.clone();
+            Node::start(IkcConfig::new(name), 1, false, move |ikc, kernel| {
+                let ikc = ikc.clone();
+                let t = t.clone();
+                kernel
+                    .spawn(
+                        Session::new(())
+                            .on("_start", move |cx, _| {
+                                let me = cx.session();
+                                IkcClient::tcp("127.0.0.1", port)
+                                    .on_connect(me, "connected")
+                                    .spawn_in(&ikc, cx)
+                                    .map(drop)
+                            })
+                            .on("connected", move |cx, _| {
+                                for target in ["zero", "one"] {
+                                    cx.call_reply(target, "ping", (name,), "answer")?;
+                                }
+                                Ok::<_, roe_engine::Error>(())
+                            })
+                            .on("answer", move |_, args| {
+                                let _ = t.send(format!("answer {:?}", Answer::from_args(&args)));
+                            }),
+                    )
+                    .map(drop)
+            })
+        })
+        .collect();
+    let mut got: Vec<String> = (0..8).map(|i| next(&lines, &format!("line {i}"))).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "answer Returned(Str(\"A\"))",
+            "answer Returned(Str(\"A\"))",
+            "answer Returned(Str(\"B\"))",
+            "answer Returned(Str(\"B\"))",
+            "one ping A",
+            "one ping B",
+            "zero ping A",
+            "zero ping B",
+        ]
+    );
+    // Round robin: one connection on each kernel.
+    let mut kernels: Vec<u16> = server
+        .ikc
+        .directory()
+        .remotes()
+        .iter()
+        .map(|r| r.channel.kernel().0)
+        .collect();
+    kernels.sort_unstable();
+    assert_eq!(kernels, [0, 1]);
+    for client in clients {
+        client.stop();
+    }
+    server.stop();
+}
