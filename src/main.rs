@@ -25,6 +25,10 @@ commands:
 node options:
   --kernels <n>      kernels to run, one pinned thread each (default: one per core)
   --heartbeat <ms>   heartbeat period of the node sessions (default 1000, at most a day)
+  --ikc-listen <ip:port>  serve IKC there (default 127.0.0.1:6030; port 0: any free
+                     port); the node prints `ikc <ip>:<port>` before `ready`
+  --ikc-name <name>  the node's IKC name (default roe-node); it publishes the
+                     session `node` with the state `ping`
 
   The node stops cleanly on SIGINT, SIGTERM or SIGHUP; SIGUSR1 prints a status
   line per kernel. The log goes to stderr, filtered by RUST_LOG (default info).
@@ -109,6 +113,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                         }
                         options.heartbeat = Duration::from_millis(ms);
                     }
+                    Long("ikc-listen") => options.ikc_listen = parser.value()?.string()?,
+                    Long("ikc-name") => options.ikc_name = parser.value()?.string()?,
                     Long("kernels") => {
                         let n: usize = parser.value()?.parse()?;
                         if !(1..=MAX_KERNELS).contains(&n) {

@@ -1,21 +1,84 @@
-//! `roe node`, the main job: it reports `ready`, then runs until SIGINT or
-//! SIGTERM, which stop it cleanly (exit status 0, `stopped`).
+//! `roe node`, the main job: it reports where it serves IKC, then
+//! `ready`, then runs until SIGINT or SIGTERM, which stop it cleanly (exit
+//! status 0, `stopped`).
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    io::{BufRead, BufReader, Lines},
+    process::{ChildStdout, Command, Stdio},
 };
 
 use rustix::process::{Pid, Signal, kill_process};
 
-fn stops_cleanly_on(signal: Signal, name: &str) {
+/// Reads the node's first two lines: `ikc <ip>:<port>` (returned) and the
+/// `ready` line (returned too).
+fn ikc_then_ready(lines: &mut Lines<BufReader<ChildStdout>>) -> (String, String) {
+    let ikc = lines.next().expect("a first line").unwrap();
+    let addr = ikc
+        .strip_prefix("ikc ")
+        .unwrap_or_else(|| panic!("first line {ikc:?}"))
+        .to_owned();
+    assert!(
+        addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
+        "{addr}"
+    );
+    let ready = lines.next().expect("a second line").unwrap();
+    (addr, ready)
+}
+
+/// The node serves IKC: its `node` session's `ping` is published, and
+/// what is not published is refused, across processes (the `roe ikc`
+/// client in one, the node in the other).
+#[test]
+fn node_serves_ikc_and_refuses_what_it_does_not_publish() {
     let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--heartbeat", "10"])
+        .args([
+            "node",
+            "--kernels",
+            "2",
+            "--heartbeat",
+            "10",
+            "--ikc-listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("the roe binary runs");
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("a first line").unwrap();
+    let (addr, ready) = ikc_then_ready(&mut lines);
+    assert!(ready.starts_with("ready"), "{ready:?}");
+    let ikc = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_roe"))
+            .args(["ikc"])
+            .args(args)
+            .output()
+            .expect("roe ikc runs")
+    };
+    // Twice: the second connection goes to the other kernel.
+    for _ in 0..2 {
+        let pong = ikc(&["call", "--to", &addr, "poe://roe-node/node/ping"]);
+        assert!(pong.status.success(), "{pong:?}");
+        let out = String::from_utf8_lossy(&pong.stdout);
+        assert!(out.starts_with("\"pong "), "{out:?}");
+    }
+    let refused = ikc(&["call", "--to", &addr, "poe://roe-node/node/status"]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("not published"), "{err:?}");
+    let pid = Pid::from_raw(node.id() as i32).unwrap();
+    kill_process(pid, Signal::TERM).unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(node.wait().unwrap().success(), "{rest:?}");
+    assert_eq!(rest, ["stopping on SIGTERM", "stopped"]);
+}
+
+fn stops_cleanly_on(signal: Signal, name: &str) {
+    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
+        .args(["node", "--heartbeat", "10", "--ikc-listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the roe binary runs");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let (_, first) = ikc_then_ready(&mut lines);
     assert!(first.starts_with("ready"), "first line {first:?}");
     let pid = Pid::from_raw(node.id() as i32).unwrap();
     kill_process(pid, signal).unwrap();
@@ -43,12 +106,20 @@ fn node_stops_cleanly_on_sigint() {
 #[test]
 fn node_runs_the_kernels_asked_for_each_pinned() {
     let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--kernels", "3", "--heartbeat", "10"])
+        .args([
+            "node",
+            "--kernels",
+            "3",
+            "--heartbeat",
+            "10",
+            "--ikc-listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("the roe binary runs");
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("a first line").unwrap();
+    let (_, first) = ikc_then_ready(&mut lines);
     assert!(
         first.starts_with("ready kernels=3 "),
         "first line {first:?}"
@@ -86,6 +157,9 @@ fn node_rejects_bad_arguments() {
         &["node", "--bogus"],
         &["node", "--kernels", "0"],
         &["node", "--kernels", "many"],
+        &["node", "--ikc-listen", "nowhere"],
+        &["node", "--ikc-listen", "127.0.0.1:99999"],
+        &["node", "--ikc-name", "a/b", "--ikc-listen", "127.0.0.1:0"],
         &["frobnicate"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_roe"))
@@ -130,13 +204,21 @@ fn exits_within(
 #[test]
 fn node_stops_cleanly_after_its_stdout_is_closed() {
     let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--kernels", "2", "--heartbeat", "10"])
+        .args([
+            "node",
+            "--kernels",
+            "2",
+            "--heartbeat",
+            "10",
+            "--ikc-listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("the roe binary runs");
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("a first line").unwrap();
+    let (_, first) = ikc_then_ready(&mut lines);
     assert!(first.starts_with("ready"), "first line {first:?}");
     drop(lines);
     let pid = Pid::from_raw(node.id() as i32).unwrap();
@@ -150,12 +232,20 @@ fn node_stops_cleanly_after_its_stdout_is_closed() {
 #[test]
 fn node_reports_its_kernels_on_sigusr1_and_runs_on() {
     let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--kernels", "2", "--heartbeat", "10"])
+        .args([
+            "node",
+            "--kernels",
+            "2",
+            "--heartbeat",
+            "10",
+            "--ikc-listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("the roe binary runs");
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("a first line").unwrap();
+    let (_, first) = ikc_then_ready(&mut lines);
     assert!(first.starts_with("ready"), "first line {first:?}");
     let pid = Pid::from_raw(node.id() as i32).unwrap();
     kill_process(pid, Signal::USR1).unwrap();
