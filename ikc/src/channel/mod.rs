@@ -60,6 +60,8 @@ pub(crate) struct Channel {
     dial: Option<Dial>,
     /// Shut down: no more dialling; the session ends with its link.
     stopping: bool,
+    /// Requests refused so far (the log tells of some, with this count).
+    refused: u64,
 }
 
 /// The local sessions a peer may post back to, oldest first out.
@@ -122,6 +124,7 @@ fn channel(ikc: Ikc, label: String, dial: Option<Dial>) -> Session<Channel> {
         exposed: Exposed::default(),
         dial,
         stopping: false,
+        refused: 0,
     })
     .on(UP, |cx, mut args| {
         let peer: Peer = args.take(0).take_local()?;

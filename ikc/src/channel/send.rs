@@ -162,7 +162,15 @@ fn not_connected(cx: &mut Context<'_, Channel>, outgoing: Outgoing, sender: Sess
 /// `error` monitors (never dropped silently).
 fn refuse(cx: &mut Context<'_, Channel>, outgoing: Outgoing, why: &str) {
     let message = format!("IKC to {}: {why}", cx.heap.label);
-    tracing::warn!(channel = %cx.session(), "{message}");
+    // A peer that makes this side refuse a lot must not flood the log:
+    // the 1st, 2nd, 4th, 8th... refusal is a warning, with the count.
+    cx.heap.refused += 1;
+    let refused = cx.heap.refused;
+    if refused.is_power_of_two() {
+        tracing::warn!(channel = %cx.session(), refused, "{message}");
+    } else {
+        tracing::debug!(channel = %cx.session(), refused, "{message}");
+    }
     let ikc = cx.heap.ikc.clone();
     let names = match ikc.directory().remote(cx.session()) {
         Some(remote) => remote.names,
