@@ -10,14 +10,13 @@ use std::{
     time::Duration,
 };
 
-use roe_engine::{Context, Error, Kernel, KernelId, Result, SessionId};
+use roe_engine::{Error, Kernel, KernelId, Result, SessionId};
 
 use crate::{
     directory::Directory,
     identity,
     monitor::Monitors,
     native::{HandshakeConfig, NameError},
-    responder,
 };
 
 /// How a process's IKC presents itself and what it lets peers do.
@@ -200,26 +199,6 @@ impl Ikc {
     /// The configuration.
     pub fn config(&self) -> &IkcConfig {
         &self.shared.config
-    }
-
-    /// Starts IKC on `kernel`: spawns its responder (alias `IKC`, POE's
-    /// IKC API) and plugs in the router that sends `poe://` destinations,
-    /// and names connected kernels published, to it.
-    ///
-    /// # Errors
-    ///
-    /// As [`Kernel::spawn`] (the alias `IKC` is taken).
-    pub fn start(&self, kernel: &mut Kernel) -> Result<SessionId> {
-        kernel.spawn(responder::session(self.clone()))
-    }
-
-    /// [`start`](Ikc::start) from inside a handler.
-    ///
-    /// # Errors
-    ///
-    /// As [`start`](Ikc::start).
-    pub fn start_in<H: 'static>(&self, cx: &mut Context<'_, H>) -> Result<SessionId> {
-        cx.spawn(responder::session(self.clone()))
     }
 
     /// Asks the responder on `kernel` to shut IKC down there (POE's

@@ -9,11 +9,9 @@
 //! (which grows with every registration in the process, so a report of a
 //! connection that has since been replaced can be told apart).
 
-use roe_engine::{Map, SessionId, Value};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use std::sync::Mutex;
-
-use crate::ikc::lock;
+use roe_engine::{Context, Map, SessionId, Value};
 
 /// The operations a monitor may ask for.
 pub(crate) const OPERATIONS: [&str; 7] = [
@@ -52,10 +50,14 @@ pub(crate) struct About<'a> {
 }
 
 impl Monitors {
+    fn list(&self) -> MutexGuard<'_, Vec<Monitor>> {
+        self.list.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Sets (or, with no states, removes) `session`'s monitor of `name`.
     /// Unknown operations are ignored, as IKC ignores them.
     pub fn set(&self, session: SessionId, name: &str, spec: &Map) {
-        let mut list = lock(&self.list);
+        let mut list = self.list();
         list.retain(|m| !(m.session == session && m.name == name));
         let states: Vec<(String, String)> = OPERATIONS
             .iter()
@@ -85,7 +87,8 @@ impl Monitors {
         kernel: &About<'_>,
         extra: &[Value],
     ) {
-        let wanted: Vec<(SessionId, String, String, Value)> = lock(&self.list)
+        let wanted: Vec<(SessionId, String, String, Value)> = self
+            .list()
             .iter()
             .filter_map(|m| {
                 let (_, state) = m.states.iter().find(|(o, _)| o == op)?;
@@ -141,4 +144,20 @@ impl Monitors {
             &[],
         );
     }
+}
+
+/// Reports `op` about a kernel to the monitors that asked.
+pub(crate) fn report<H: 'static>(
+    cx: &mut Context<'_, H>,
+    monitors: &Monitors,
+    op: &str,
+    about: &About<'_>,
+    extra: &[Value],
+) {
+    monitors.report(
+        &mut |s, state, args| drop(cx.post(s, state, args)),
+        op,
+        about,
+        extra,
+    );
 }

@@ -7,8 +7,7 @@ use roe_engine::{Args, Context, Result, Session, SessionId, Value};
 
 use crate::{
     native::{SessionRef, Target},
-    request::{Outgoing, SEND, Sender},
-    responder::SHUTDOWN,
+    request::{Outgoing, SEND, SHUTDOWN, Sender, is_kernel_event},
 };
 
 pub(crate) struct Proxy {
@@ -69,10 +68,4 @@ fn forward(cx: &mut Context<'_, Proxy>, mut args: Args) -> Result<()> {
         tracing::debug!(proxy = %cx.session(), "IKC: a proxied post found no connection: {error}");
     }
     Ok(())
-}
-
-/// The kernel's own events (`_stop`, `_parent`, `_child` and the like),
-/// which reach `_default` too: they are the proxy's, not the peer's.
-pub(crate) fn is_kernel_event(event: &str) -> bool {
-    event.starts_with('_')
 }

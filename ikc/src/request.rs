@@ -3,13 +3,18 @@
 //! deliver ([`Invoke`]). They travel as [`Value::local`] payloads, across
 //! kernels when need be, under the event names below.
 
-use roe_engine::{Answer, Args, Event, KernelId, SessionId};
+use roe_engine::{Answer, Args, Context, Dest, Event, KernelId, SessionId, Value};
 
 use crate::{
-    Specifier,
+    Kernel, Specifier,
     native::{SessionRef, Target},
 };
 
+/// IKC's responder's alias, as in IKC.
+pub(crate) const ALIAS: &str = "IKC";
+/// What every member of IKC (responders, channels, listeners, proxies)
+/// gets when IKC shuts down.
+pub(crate) const SHUTDOWN: &str = "roe-ikc:shutdown";
 /// A connection's event: send this [`Outgoing`].
 pub(crate) const SEND: &str = "roe-ikc:send";
 /// A responder's event: deliver this [`Invoke`].
@@ -173,6 +178,69 @@ pub(crate) struct Invoke {
     pub args: Args,
     /// For a call, its id on the connection.
     pub call: Option<u64>,
+}
+
+/// A call to a session of this process made through IKC, run by the
+/// responder of the session's kernel.
+#[derive(Debug)]
+pub(crate) struct LocalCall {
+    pub target: SessionId,
+    pub state: String,
+    pub args: Args,
+    pub reply: ReplyTo,
+}
+
+/// Posts a call's answer where the caller asked: the reply event, or the
+/// RSVP (the answer's value as `ARG0`; nothing at all for `undef`, as in
+/// IKC). Failures of the RSVP post are the caller's to see in its log.
+pub(crate) fn deliver_answer<H: 'static>(
+    cx: &mut Context<'_, H>,
+    reply: &ReplyTo,
+    answer: roe_engine::Answer,
+) {
+    match reply {
+        ReplyTo::Answer { caller, event } => {
+            let _ = cx.post(*caller, *event, answer.into_args());
+        }
+        ReplyTo::Rsvp { caller, rsvp } => {
+            let Some(state) = rsvp.state.as_deref() else {
+                return;
+            };
+            let value = match answer {
+                roe_engine::Answer::Returned(Value::Undef) => return,
+                roe_engine::Answer::Returned(value) => value,
+                other => {
+                    tracing::warn!(%caller, rsvp = %rsvp, "a call through IKC failed: {other:?}");
+                    return;
+                }
+            };
+            let dest: Dest = match (&rsvp.kernel, &rsvp.session) {
+                (Kernel::Default, None) => Dest::from(*caller),
+                (Kernel::Default, Some(session)) => Dest::from(session.as_str()),
+                (_, _) => Dest::from(
+                    Specifier {
+                        state: None,
+                        ..rsvp.clone()
+                    }
+                    .to_string(),
+                ),
+            };
+            let mut args = vec![value];
+            if let Some(arg) = &rsvp.arg {
+                args.push(Value::from(arg.as_str()));
+            }
+            if let Err(error) = cx.post(dest, state, args) {
+                tracing::warn!(%caller, rsvp = %rsvp, "an IKC answer found no one: {error}");
+            }
+        }
+    }
+}
+
+/// The kernel's own events (`_stop`, `_parent`, `_child` and the like),
+/// which reach a session's `_default` too: a stand-in for a remote session
+/// keeps them to itself.
+pub(crate) fn is_kernel_event(event: &str) -> bool {
+    event.starts_with('_')
 }
 
 #[cfg(test)]

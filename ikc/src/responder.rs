@@ -22,24 +22,22 @@ use std::{
     time::Duration,
 };
 
-use roe_engine::{Args, Context, Dest, Error, Map, Result, Session, SessionId, Value};
+use roe_engine::{Args, Context, Error, Map, Result, Session, SessionId, Value};
 
 use crate::{
     Kernel, Specifier,
     directory::Route,
     ikc::Ikc,
-    monitor::About,
+    monitor::{About, report},
     native::{SessionRef, Target, check_name},
     proxy,
     request::{
-        CLOSED, INVOKE, Invoke, LOCAL_CALL, Outgoing, POST_ALL, ReplyTo, SEND, SUBSCRIBED, Sender,
+        ALIAS, CLOSED, INVOKE, Invoke, LOCAL_CALL, LocalCall, Outgoing, POST_ALL, ReplyTo, SEND,
+        SHUTDOWN, SUBSCRIBED, Sender, deliver_answer,
     },
     router::IkcRouter,
     thunk,
 };
-
-/// The responder's alias, as in IKC.
-pub(crate) const ALIAS: &str = "IKC";
 
 /// How long a subscription waits for its answers, as IKC's does.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,9 +48,6 @@ const MAX_THUNKS: usize = 1024;
 
 /// A responder's event: a subscription's time is up.
 const SUBSCRIBE_EXPIRED: &str = "roe-ikc:subscribe_expired";
-
-/// What every member of IKC gets when it shuts down.
-pub(crate) const SHUTDOWN: &str = "roe-ikc:shutdown";
 
 pub(crate) struct Responder {
     ikc: Ikc,
@@ -72,6 +67,28 @@ struct Subscription {
     callback: Option<String>,
     waiting: usize,
     accepted: Vec<Value>,
+}
+
+impl Ikc {
+    /// Starts IKC on `kernel`: spawns its responder (alias `IKC`, POE's
+    /// IKC API) and plugs in the router that sends `poe://` destinations,
+    /// and names connected kernels published, to it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Kernel::spawn`] (the alias `IKC` is taken).
+    pub fn start(&self, kernel: &mut roe_engine::Kernel) -> Result<SessionId> {
+        kernel.spawn(session(self.clone()))
+    }
+
+    /// [`start`](Ikc::start) from inside a handler.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Ikc::start).
+    pub fn start_in<H: 'static>(&self, cx: &mut Context<'_, H>) -> Result<SessionId> {
+        cx.spawn(session(self.clone()))
+    }
 }
 
 /// The responder for a kernel.
@@ -258,67 +275,11 @@ fn loop_back(
     }
 }
 
-/// A call to a session of this process made through IKC, run by the
-/// responder of the session's kernel.
-#[derive(Debug)]
-pub(crate) struct LocalCall {
-    pub target: SessionId,
-    pub state: String,
-    pub args: Args,
-    pub reply: ReplyTo,
-}
-
 fn local_call(cx: &mut Context<'_, Responder>, mut args: Args) -> Result<()> {
     let call: LocalCall = args.take(0).take_local()?;
     let answer = cx.call_answer(call.target, call.state.as_str(), call.args)?;
     deliver_answer(cx, &call.reply, answer);
     Ok(())
-}
-
-/// Posts a call's answer where the caller asked: the reply event, or the
-/// RSVP (the answer's value as `ARG0`; nothing at all for `undef`, as in
-/// IKC). Failures of the RSVP post are the caller's to see in its log.
-pub(crate) fn deliver_answer<H: 'static>(
-    cx: &mut Context<'_, H>,
-    reply: &ReplyTo,
-    answer: roe_engine::Answer,
-) {
-    match reply {
-        ReplyTo::Answer { caller, event } => {
-            let _ = cx.post(*caller, *event, answer.into_args());
-        }
-        ReplyTo::Rsvp { caller, rsvp } => {
-            let Some(state) = rsvp.state.as_deref() else {
-                return;
-            };
-            let value = match answer {
-                roe_engine::Answer::Returned(Value::Undef) => return,
-                roe_engine::Answer::Returned(value) => value,
-                other => {
-                    tracing::warn!(%caller, rsvp = %rsvp, "a call through IKC failed: {other:?}");
-                    return;
-                }
-            };
-            let dest: Dest = match (&rsvp.kernel, &rsvp.session) {
-                (Kernel::Default, None) => Dest::from(*caller),
-                (Kernel::Default, Some(session)) => Dest::from(session.as_str()),
-                (_, _) => Dest::from(
-                    Specifier {
-                        state: None,
-                        ..rsvp.clone()
-                    }
-                    .to_string(),
-                ),
-            };
-            let mut args = vec![value];
-            if let Some(arg) = &rsvp.arg {
-                args.push(Value::from(arg.as_str()));
-            }
-            if let Err(error) = cx.post(dest, state, args) {
-                tracing::warn!(%caller, rsvp = %rsvp, "an IKC answer found no one: {error}");
-            }
-        }
-    }
 }
 
 /// A post to every connected kernel; how many it went to.
@@ -648,7 +609,13 @@ fn make_proxy(
             names: &remote.names,
             generation: remote.generation,
         };
-        report(cx, &ikc, "subscribe", &about, &[Value::Map(spec.to_map())]);
+        report(
+            cx,
+            &ikc.shared.monitors,
+            "subscribe",
+            &about,
+            &[Value::Map(spec.to_map())],
+        );
     }
     Ok(())
 }
@@ -788,22 +755,6 @@ fn shutdown(cx: &mut Context<'_, Responder>) {
     cx.heap.ikc.set_responder(kernel, None);
 }
 
-/// Reports `op` about a kernel to the monitors that asked.
-pub(crate) fn report<H: 'static>(
-    cx: &mut Context<'_, H>,
-    ikc: &Ikc,
-    op: &str,
-    about: &About<'_>,
-    extra: &[Value],
-) {
-    ikc.shared.monitors.report(
-        &mut |s, state, args| drop(cx.post(s, state, args)),
-        op,
-        about,
-        extra,
-    );
-}
-
 /// Reports an error of this process's own making (`local-…` and
 /// `resolve`, as IKC names them) to `error` monitors, and to the log.
 fn report_error(cx: &mut Context<'_, Responder>, op: &str, message: &str) {
@@ -817,7 +768,7 @@ fn report_error(cx: &mut Context<'_, Responder>, op: &str, message: &str) {
     };
     report(
         cx,
-        &ikc,
+        &ikc.shared.monitors,
         "error",
         &about,
         &[Value::from(op), Value::from(message)],

@@ -19,8 +19,7 @@ use crate::{
     directory::{Route, RouteError},
     ikc::Ikc,
     native::Target,
-    request::{LOCAL_CALL, Outgoing, POST_ALL, ReplyTo, SEND, Sender},
-    responder::LocalCall,
+    request::{LOCAL_CALL, LocalCall, Outgoing, POST_ALL, ReplyTo, SEND, Sender},
 };
 
 /// The router of one kernel: `responder` is IKC's responder there.

@@ -14,7 +14,7 @@ use roe_engine::{
     Context, Duplex, Error, Kernel, ListenAccept, Result, RuntimeHandle, Session, SessionId,
 };
 
-use crate::{channel, ikc::Ikc, responder::SHUTDOWN};
+use crate::{channel, ikc::Ikc, request::SHUTDOWN};
 
 const ACCEPTED: &str = "roe-ikc:accepted";
 const ACCEPT_FAILED: &str = "roe-ikc:accept_failed";

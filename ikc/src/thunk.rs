@@ -13,8 +13,7 @@ use roe_engine::{Args, Context, Result, Session, SessionId, Value};
 
 use crate::{
     native::{SessionRef, Target},
-    proxy::is_kernel_event,
-    request::{Invoke, Outgoing, SEND, Sender},
+    request::{Invoke, Outgoing, SEND, Sender, is_kernel_event},
 };
 
 /// A thunk's event: carry out this [`Invoke`].

@@ -12,7 +12,7 @@ use roe_engine::{
 use std::net::TcpStream;
 
 use super::{Channel, link::Side, start_link};
-use crate::{request::Outgoing, responder::ALIAS};
+use crate::request::{ALIAS, Outgoing};
 
 const CONNECTED: &str = "roe-ikc:connected";
 const CONNECT_FAILED: &str = "roe-ikc:connect_failed";

@@ -29,10 +29,9 @@ use self::{
 };
 use crate::{
     ikc::Ikc,
-    monitor::About,
+    monitor::{About, report},
     native::Peer,
-    request::{CLOSED, Outgoing, Receipt, ReplyTo, SEND, SUBSCRIBED},
-    responder::{SHUTDOWN, report},
+    request::{CLOSED, Outgoing, Receipt, ReplyTo, SEND, SHUTDOWN, SUBSCRIBED, deliver_answer},
 };
 
 /// Local sessions a peer may post back to (those that sent it requests),
@@ -226,14 +225,14 @@ fn up(cx: &mut Context<'_, Channel>, peer: Peer) -> Result<()> {
     };
     report(
         cx,
-        &ikc,
+        &ikc.shared.monitors,
         "register",
         &about,
         &[Value::from(u64::from(peer.pid))],
     );
     report(
         cx,
-        &ikc,
+        &ikc.shared.monitors,
         "channel",
         &about,
         &[Value::from("ready"), Value::Session(me)],
@@ -251,7 +250,7 @@ fn down(cx: &mut Context<'_, Channel>, reason: &str) -> Result<()> {
     cx.heap.link = None;
     let failed = format!("the connection to {} closed: {reason}", cx.heap.label);
     for (_, reply) in std::mem::take(&mut cx.heap.pending) {
-        crate::responder::deliver_answer(cx, &reply, roe_engine::Answer::Failed(failed.clone()));
+        deliver_answer(cx, &reply, roe_engine::Answer::Failed(failed.clone()));
     }
     for (_, receipt) in std::mem::take(&mut cx.heap.subscribing) {
         answer_receipt(cx, &receipt, false);
@@ -273,12 +272,12 @@ fn down(cx: &mut Context<'_, Channel>, reason: &str) -> Result<()> {
             };
             report(
                 cx,
-                &ikc,
+                &ikc.shared.monitors,
                 "channel",
                 &about,
                 &[Value::from("close"), Value::Session(me)],
             );
-            report(cx, &ikc, "unregister", &about, &[]);
+            report(cx, &ikc.shared.monitors, "unregister", &about, &[]);
         }
     } else {
         let names = [cx.heap.label.clone()];
@@ -289,7 +288,7 @@ fn down(cx: &mut Context<'_, Channel>, reason: &str) -> Result<()> {
         };
         report(
             cx,
-            &ikc,
+            &ikc.shared.monitors,
             "error",
             &about,
             &[Value::from("channel-setup"), Value::from(reason)],

@@ -8,10 +8,9 @@ use roe_engine::{Answer, Args, Context, Event, Result, SessionId, Value};
 
 use super::{Channel, answer_receipt, link::Incoming};
 use crate::{
-    monitor::About,
+    monitor::{About, report},
     native::{Frame, Origin, SessionRef, Target},
-    request::{INVOKE, Invoke, Outgoing, unpack},
-    responder::{deliver_answer, report},
+    request::{INVOKE, Invoke, Outgoing, deliver_answer, unpack},
 };
 
 pub(super) fn frame(cx: &mut Context<'_, Channel>, incoming: Incoming) -> Result<()> {
@@ -206,7 +205,7 @@ fn monitor_error(cx: &mut Context<'_, Channel>, op: &str, message: &str) {
     };
     report(
         cx,
-        &ikc,
+        &ikc.shared.monitors,
         "error",
         &about,
         &[Value::from(op), Value::from(message)],

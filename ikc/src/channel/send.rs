@@ -6,10 +6,9 @@ use roe_engine::{Answer, Args, Context, SessionId, Value};
 use super::{Channel, MAX_PENDING_CALLS, answer_receipt, dial, link::SendError};
 use crate::{
     WireValue,
-    monitor::About,
+    monitor::{About, report},
     native::{Frame, Origin, Outcome, SessionRef},
-    request::{Outgoing, Sender, pack},
-    responder::{deliver_answer, report},
+    request::{Outgoing, Sender, deliver_answer, pack},
 };
 
 /// Sends `outgoing`, which `sender` posted to the channel.
@@ -189,7 +188,7 @@ fn refuse(cx: &mut Context<'_, Channel>, outgoing: Outgoing, why: &str) {
     };
     report(
         cx,
-        &ikc,
+        &ikc.shared.monitors,
         "error",
         &about,
         &[Value::from("local-request"), Value::from(message.as_str())],
