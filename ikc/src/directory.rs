@@ -50,6 +50,10 @@ pub struct Remote {
     pub accepting: bool,
     /// The names a client expects it by, kept across reconnects.
     expected: Vec<String>,
+    /// Requests admitted while disconnected, and how many may wait (0:
+    /// no bound set).
+    waiting: usize,
+    queue_limit: usize,
 }
 
 /// Why a remote kernel could not be registered.
@@ -249,6 +253,8 @@ impl Directory {
             connected: false,
             accepting: true,
             expected: names.to_vec(),
+            waiting: 0,
+            queue_limit: 0,
         });
     }
 
@@ -289,6 +295,8 @@ impl Directory {
                     connected: true,
                     accepting: true,
                     expected: Vec::new(),
+                    waiting: 0,
+                    queue_limit: 0,
                 });
                 tables.remotes.len() - 1
             }
@@ -346,6 +354,76 @@ impl Directory {
             .find(|r| r.channel == channel)
         {
             remote.accepting = accepting;
+        }
+    }
+
+    /// Bounds the requests that may wait for the kernel reached through
+    /// `channel` while it is disconnected (see [`admit`](Directory::admit)).
+    pub fn set_queue_limit(&self, channel: SessionId, limit: usize) {
+        if let Some(remote) = self
+            .write()
+            .remotes
+            .iter_mut()
+            .find(|r| r.channel == channel)
+        {
+            remote.queue_limit = limit;
+        }
+    }
+
+    /// Admits one request for the kernel reached through `channel`: always
+    /// while it is connected; while it is not, as long as fewer than its
+    /// queue limit wait, so that a poster hears at once that the queue is
+    /// full rather than the request being refused later.
+    ///
+    /// # Errors
+    ///
+    /// [`RouteError::QueueFull`] when the limit is reached (the kernel then
+    /// takes nothing more until [`drained`](Directory::drained)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::{KernelId, SessionId};
+    /// use roe_ikc::directory::{Directory, RouteError};
+    ///
+    /// let directory = Directory::default();
+    /// let channel = SessionId::from_number(KernelId(0), 3);
+    /// directory.expect(channel, &["Server".into()]);
+    /// directory.set_queue_limit(channel, 2);
+    /// assert!(directory.admit(channel).is_ok());
+    /// assert!(directory.admit(channel).is_ok());
+    /// assert_eq!(directory.admit(channel), Err(RouteError::QueueFull("Server".into())));
+    /// assert!(directory.route("Server").is_err());
+    /// directory.drained(channel);
+    /// assert!(directory.admit(channel).is_ok());
+    /// ```
+    pub fn admit(&self, channel: SessionId) -> Result<(), RouteError> {
+        let mut tables = self.write();
+        let Some(remote) = tables.remotes.iter_mut().find(|r| r.channel == channel) else {
+            return Ok(());
+        };
+        if remote.connected || remote.queue_limit == 0 {
+            return Ok(());
+        }
+        if !remote.accepting || remote.waiting >= remote.queue_limit {
+            remote.accepting = false;
+            return Err(RouteError::QueueFull(remote.id.clone()));
+        }
+        remote.waiting += 1;
+        Ok(())
+    }
+
+    /// What waited for the kernel reached through `channel` has been sent:
+    /// it takes requests again.
+    pub fn drained(&self, channel: SessionId) {
+        if let Some(remote) = self
+            .write()
+            .remotes
+            .iter_mut()
+            .find(|r| r.channel == channel)
+        {
+            remote.waiting = 0;
+            remote.accepting = true;
         }
     }
 

@@ -216,6 +216,10 @@ fn request(cx: &mut Context<'_, Responder>, args: Args, is_call: bool) -> Result
     };
     match cx.heap.ikc.directory().route(kernel) {
         Ok(Route::One { channel, .. }) => {
+            if let Err(error) = cx.heap.ikc.directory().admit(channel) {
+                report_error(cx, "resolve", &error.to_string());
+                return Ok(Value::Int(0));
+            }
             let sent = cx.post(channel, SEND, (Value::local(outgoing(to, params, reply)),));
             Ok(Value::Int(i64::from(sent.is_ok())))
         }

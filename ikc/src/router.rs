@@ -97,7 +97,10 @@ impl IkcRouter {
         }
         let to = Target::new(session, state);
         match self.ikc.directory().route(kernel).map_err(refused)? {
-            Route::One { channel, .. } => Ok(Way::One { channel, to }),
+            Route::One { channel, .. } => {
+                self.ikc.directory().admit(channel).map_err(refused)?;
+                Ok(Way::One { channel, to })
+            }
             Route::All(_) => Ok(Way::All { to }),
         }
     }

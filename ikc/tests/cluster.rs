@@ -354,3 +354,170 @@ fn connections_spread_over_a_runtimes_kernels() {
     }
     server.stop();
 }
+
+/// Over a Unix socket: a session passed in the arguments reaches the peer
+/// as something it can post back to (and nothing else of this process
+/// becomes reachable), and names go when their kernel retracts them.
+#[test]
+fn sessions_cross_the_link_by_reference_over_a_unix_socket() {
+    let path = std::env::temp_dir().join(format!("roe-ikc-test-{}.sock", std::process::id()));
+    let (tell, lines) = heard();
+    let server_path = path.clone();
+    let t = tell.clone();
+    let server = Node::start(IkcConfig::new("Server"), 1, false, move |ikc, kernel| {
+        roe_ikc::IkcServer::unix(&server_path).spawn(ikc, kernel)?;
+        let t = t.clone();
+        kernel
+            .spawn(
+                Session::new(())
+                    .on("_start", |cx, _| {
+                        cx.alias_set("keeper")?;
+                        let states = Value::List(vec!["keep".into(), "forget".into()]);
+                        cx.call("IKC", "publish", ("keeper", states)).map(drop)
+                    })
+                    // ARG0: a session of the client; post to it.
+                    .on("keep", move |cx, args| {
+                        let _ = t.send(format!("kept {}", args[0].as_str().is_some()));
+                        let whom = args[0].as_str().unwrap_or_default().to_owned();
+                        cx.post(whom.as_str(), "called_back", ("from the server",))?;
+                        // A made-up number of the client's is not reachable.
+                        let made_up = format!("{}/9999", whom.rsplit_once('/').unwrap().0);
+                        let refused = cx.post(made_up.as_str(), "called_back", ());
+                        let _ = t.send(format!("made-up accepted {}", refused.is_ok()));
+                        Ok::<_, roe_engine::Error>(())
+                    })
+                    .on("forget", |cx, _| {
+                        cx.call("IKC", "retract", ("keeper",)).map(drop)
+                    }),
+            )
+            .map(drop)
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    let t = tell.clone();
+    let client_path = path.clone();
+    let client = Node::start(IkcConfig::new("Client"), 1, false, move |ikc, kernel| {
+        let ikc = ikc.clone();
+        let t = t.clone();
+        let path = client_path.clone();
+        kernel
+            .spawn(
+                Session::new(())
+                    .on("_start", move |cx, _| {
+                        let me = cx.session();
+                        let mut monitor = Map::new();
+                        monitor.insert("error".into(), "failed".into());
+                        cx.post("IKC", "monitor", ("*", Value::Map(monitor)))?;
+                        IkcClient::unix(&path)
+                            .on_connect(me, "connected")
+                            .spawn_in(&ikc, cx)
+                            .map(drop)
+                    })
+                    .on("connected", |cx, _| {
+                        // Reached by its plain name while it is published.
+                        let me = cx.session();
+                        cx.post("keeper", "keep", (me,))
+                    })
+                    .on("called_back", {
+                        let t = t.clone();
+                        move |cx, args| {
+                            let _ = t.send(format!("called back {}", args[0]));
+                            cx.post("keeper", "forget", ())
+                        }
+                    })
+                    .on("failed", {
+                        let t = t.clone();
+                        move |_, args| {
+                            if args[2].is_true() {
+                                let _ = t.send(format!("error {}", args[4]));
+                            }
+                        }
+                    })
+                    .on("check_gone", move |cx, _| {
+                        let gone = cx.post("keeper", "keep", ()).is_err();
+                        let _ = t.send(format!("gone {gone}"));
+                    }),
+            )
+            .map(drop)
+    });
+    let mut got: Vec<String> = (0..4).map(|i| next(&lines, &format!("line {i}"))).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "called back from the server",
+            "error local-check",
+            "kept true",
+            "made-up accepted true",
+        ]
+    );
+    // The retraction reached the client: the plain name no longer leads
+    // anywhere.
+    let handle = client.runtime.as_ref().unwrap().handle();
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    loop {
+        let session = client.ikc.directory().remotes();
+        if session.iter().all(|r| !r.published.contains_key("keeper")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never retracted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = handle;
+    client.stop();
+    server.stop();
+    assert!(!path.exists(), "the server removes its socket file");
+}
+
+/// A client that cannot connect queues up to its bound; past it, posts
+/// fail at once with an error, and `on_error` hears of each attempt.
+#[test]
+fn a_full_queue_refuses_posts_at_once() {
+    let (tell, lines) = heard();
+    // A port nothing listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = Node::start(
+        IkcConfig::new("Client").max_queued(3),
+        1,
+        false,
+        move |ikc, kernel| {
+            let ikc = ikc.clone();
+            let t = tell.clone();
+            let tell = tell.clone();
+            kernel
+                .spawn(
+                    Session::new(false)
+                        .on("_start", move |cx, _| {
+                            let me = cx.session();
+                            IkcClient::tcp("127.0.0.1", port)
+                                .expect("Nowhere")
+                                .backoff(fast())
+                                .on_error(me, "failed")
+                                .spawn_in(&ikc, cx)?;
+                            let results: Vec<bool> = (0..5)
+                                .map(|i| cx.post("poe://Nowhere/s/e", "", (i,)).is_ok())
+                                .collect();
+                            let _ = t.send(format!("posted {results:?}"));
+                            Ok::<_, roe_engine::Error>(())
+                        })
+                        .on("failed", move |cx, args| {
+                            let t = &tell;
+                            if !*cx.heap {
+                                *cx.heap = true;
+                                let _ = t.send(format!("on_error {}", args[0]));
+                            }
+                        }),
+                )
+                .map(drop)
+        },
+    );
+    assert_eq!(
+        next(&lines, "the posts"),
+        "posted [true, true, true, false, false]"
+    );
+    assert_eq!(next(&lines, "on_error"), "on_error connect");
+    client.stop();
+}

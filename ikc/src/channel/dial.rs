@@ -146,7 +146,9 @@ pub(super) fn start(cx: &mut Context<'_, Channel>) -> Result<()> {
         .map(|backoff| Retries::new(backoff, me.number()));
     let mut names = dial.config.expect.clone();
     names.push(dial.config.label());
+    let limit = dial.config.max_queued;
     cx.heap.ikc.directory().expect(me, &names);
+    cx.heap.ikc.directory().set_queue_limit(me, limit);
     connect(cx)
 }
 
@@ -198,7 +200,7 @@ pub(super) fn connected(cx: &mut Context<'_, Channel>) -> Result<()> {
     if let Some(retries) = &mut dial.retries {
         retries.succeeded();
     }
-    cx.heap.ikc.directory().set_accepting(me, true);
+    cx.heap.ikc.directory().drained(me);
     let queued = std::mem::take(&mut dial.queued);
     let subscribe = dial.config.subscribe.clone();
     for (outgoing, sender) in queued {
