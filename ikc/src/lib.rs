@@ -21,6 +21,9 @@
 //!   (with an optional pre-shared key that is never sent) and speedy frames
 //!   for posts, calls and their replies, publishing and pings, as a codec
 //!   without I/O that is safe to feed a hostile peer's bytes.
+//! - [`perl`]: the wire of unmodified Perl IKC peers (IKC0 and legacy
+//!   handshakes, `<length>\0<Storable image>` frames, and their messages
+//!   typed), as a codec without I/O.
 //! - [`lite`]: [`LiteClient`](lite::LiteClient), a blocking client of one
 //!   IKC server for code without a kernel (IKC's ClientLite): post, call,
 //!   `post_respond` and ping over the native wire.
@@ -43,6 +46,7 @@ mod ikc;
 pub mod lite;
 mod monitor;
 pub mod native;
+pub mod perl;
 mod proxy;
 mod request;
 mod responder;
