@@ -76,7 +76,7 @@ impl Ikc {
     ///
     /// # Errors
     ///
-    /// As [`Kernel::spawn`] (the alias `IKC` is taken).
+    /// As [`Kernel::spawn`](roe_engine::Kernel::spawn) (the alias `IKC` is taken).
     pub fn start(&self, kernel: &mut roe_engine::Kernel) -> Result<SessionId> {
         kernel.spawn(session(self.clone()))
     }
