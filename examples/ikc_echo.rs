@@ -18,7 +18,7 @@
 //! | `echo` | `ARG0` |
 //! | `upper` | `ARG0` in upper case |
 //! | `sum` | the sum of the numbers in the list `ARG0` |
-//! | `list` | the list `ARG0` |
+//! | `list` | the list `ARG0` (its length to a Perl caller in scalar context) |
 //! | `undef` | nothing (`undef`) |
 //! | `notify` | no reply: it only prints |
 //! | `tell_back` | posts `told` with `(ARG0, "told-extra")` back to the sender |
@@ -26,6 +26,10 @@
 //! | `stop` | `stopping`, then shuts IKC down and exits |
 //!
 //! `secret` exists but is not published: peers are refused it.
+//!
+//! The same port serves roe's native peers and unmodified Perl IKC peers
+//! (ClientLite and full kernels, IKC0 or the legacy handshake, Storable):
+//! the first bytes of a connection say which.
 
 use std::{
     io::Write,
@@ -33,7 +37,7 @@ use std::{
 };
 
 use roe::{Args, Context, Kernel, Map, Session, Value};
-use roe_ikc::{Ikc, IkcConfig, IkcServer};
+use roe_ikc::{Ikc, IkcConfig, IkcServer, Specifier};
 
 /// What the command line asked for.
 struct Options {
@@ -144,9 +148,15 @@ fn echo_session(options: &Options) -> Session<Echo> {
     })
     .on("list", |cx, args| {
         served(cx, &args[0]);
-        match &args[0] {
-            Value::List(items) => Value::List(items.clone()),
-            other => Value::List(vec![other.clone()]),
+        let items = match &args[0] {
+            Value::List(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        // A Perl caller in scalar context gets the length, as Perl's
+        // `return @list` gives; everyone else the list.
+        match roe_ikc::wantarray() {
+            Some(false) => Value::from(items.len()),
+            _ => Value::List(items),
         }
     })
     .on("undef", |cx, args| {
@@ -228,12 +238,21 @@ fn respond(cx: &mut Context<'_, Echo>, args: &Args) -> roe::Result<()> {
     else {
         return Ok(());
     };
-    let Some(rsvp) = rsvp.as_str() else {
-        return Ok(());
+    // The RSVP in IKC's string form or (from Perl's ClientLite) its hash
+    // form.
+    let rsvp = match rsvp {
+        Value::Map(map) => match Specifier::from_map(map) {
+            Ok(spec) => spec.to_string(),
+            Err(_) => return Ok(()),
+        },
+        other => match other.as_str() {
+            Some(text) => text.to_owned(),
+            None => return Ok(()),
+        },
     };
     let mut answer = Map::new();
     answer.insert("echo".into(), data.clone());
-    cx.post(rsvp, "", (Value::Map(answer),))
+    cx.post(rsvp.as_str(), "", (Value::Map(answer),))
 }
 
 /// Shuts IKC down: connections close once their output is written, the

@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use roe_engine::{Backoff, Context, Kernel, Result, SessionId};
 
 use crate::{
-    channel::{self, DialConfig, dial::Endpoint},
+    channel::{self, DialConfig, dial::Endpoint, link::Dialect},
     ikc::Ikc,
 };
 
@@ -79,6 +79,7 @@ impl IkcClient {
                 on_connect: None,
                 on_error: None,
                 max_queued: 0,
+                dialect: Dialect::Native,
             },
         }
     }
@@ -120,6 +121,16 @@ impl IkcClient {
     /// doubling, up to 30 s).
     pub fn backoff(mut self, backoff: Backoff) -> IkcClient {
         self.config.backoff = Some(backoff);
+        self
+    }
+
+    /// Speaks Perl IKC's protocol to the server (an unmodified Perl
+    /// POE::Component::IKC server): the IKC0 handshake, or with `legacy`
+    /// the older line-by-line one, then Storable frames. What Perl IKC
+    /// cannot carry (publishing notices, a call's failure when its handler
+    /// returns nothing) is not sent or not heard of.
+    pub fn perl(mut self, legacy: bool) -> IkcClient {
+        self.config.dialect = Dialect::Perl { legacy };
         self
     }
 

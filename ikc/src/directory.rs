@@ -141,6 +141,9 @@ struct Tables {
     /// Connected kernels by ID, in the order they registered.
     remotes: Vec<Remote>,
     generation: u64,
+    /// IKC's proxies: a short name someone's subscription gave a remote
+    /// session, and the connection and session it leads to.
+    proxies: BTreeMap<String, (SessionId, String)>,
 }
 
 /// One process's IKC tables, shared by its kernels.
@@ -221,6 +224,47 @@ impl Directory {
     /// The session published under `name`, if any.
     pub fn published_session(&self, name: &str) -> Option<SessionId> {
         self.read().published.get(name).and_then(|e| e.session)
+    }
+
+    /// Gives the remote `session` reached through `channel` the short name
+    /// `name` (IKC's proxy of a subscription); `false` when another
+    /// connection's session has it already.
+    pub fn add_proxy(&self, name: &str, channel: SessionId, session: &str) -> bool {
+        let mut tables = self.write();
+        match tables.proxies.get(name) {
+            Some((owner, _)) if *owner != channel => false,
+            _ => {
+                tables
+                    .proxies
+                    .insert(name.to_owned(), (channel, session.to_owned()));
+                true
+            }
+        }
+    }
+
+    /// Drops the proxies of `session` through `channel` (all of the
+    /// channel's, without a session).
+    pub fn remove_proxies(&self, channel: SessionId, session: Option<&str>) {
+        self.write()
+            .proxies
+            .retain(|_, (c, s)| *c != channel || session.is_some_and(|session| session != s));
+    }
+
+    /// Where a proxy's short name leads: the connection and the remote
+    /// session.
+    pub fn proxy(&self, name: &str) -> Option<(SessionId, String)> {
+        self.read().proxies.get(name).cloned()
+    }
+
+    /// The first name `session` is published under, if any: how a Perl
+    /// peer is told who sent it something (Perl IKC names a sender that
+    /// way only when it published something).
+    pub fn published_name(&self, session: SessionId) -> Option<String> {
+        self.read()
+            .published
+            .iter()
+            .find(|(_, entry)| entry.session == Some(session))
+            .map(|(name, _)| name.clone())
     }
 
     /// Every published name and its states (IKC's `published`).
@@ -341,6 +385,7 @@ impl Directory {
     /// returns it.
     pub fn unregister(&self, channel: SessionId) -> Option<Remote> {
         let mut tables = self.write();
+        tables.proxies.retain(|_, (c, _)| *c != channel);
         let at = tables.remotes.iter().position(|r| r.channel == channel)?;
         Some(tables.remotes.remove(at))
     }

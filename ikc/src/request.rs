@@ -64,6 +64,20 @@ pub(crate) enum Sender {
     Session(SessionId),
 }
 
+/// What kind of post a request is: the same to a roe peer, each in its
+/// own shape to a Perl one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PostKind {
+    /// Someone's post to a remote state (IKC's `post`): one argument is
+    /// the state's `ARG0`.
+    Plain,
+    /// A post to the stand-in of a peer's session, going back to it (to
+    /// IKC's `$_[SENDER]`).
+    Back,
+    /// A post through a proxy session (IKC's `IKC:proxy`).
+    Proxied,
+}
+
 /// Where the answer to a call goes.
 #[derive(Clone, Debug)]
 pub(crate) enum ReplyTo {
@@ -97,6 +111,8 @@ pub(crate) enum Outgoing {
         args: Args,
         /// Who it is from.
         from: Sender,
+        /// What kind of post it is (a Perl peer gets each in its shape).
+        kind: PostKind,
     },
     /// Call a state of a session of the peer; the answer goes to `reply`.
     Call {
@@ -178,6 +194,9 @@ pub(crate) struct Invoke {
     pub args: Args,
     /// For a call, its id on the connection.
     pub call: Option<u64>,
+    /// For a Perl caller's call, whether it wants a list (see
+    /// [`wantarray`](crate::wantarray)).
+    pub wants_list: Option<bool>,
 }
 
 /// A call to a session of this process made through IKC, run by the

@@ -9,15 +9,15 @@
 //! | `publish` | session, states | lets peers reach those states, under every alias of the session |
 //! | `retract` | session, states (or none: all) | stops that |
 //! | `published` | alias (or none) | called: the states of that alias, or a map of every alias |
-//! | `subscribe` | specifiers, callback state | asks each kernel whether it publishes the session; a proxy session aliased `poe://kernel/session` (and `session`, if free) forwards posts to it; the callback gets the list of specifiers accepted |
-//! | `unsubscribe` | specifiers | stops those proxies |
+//! | `subscribe` | specifiers, callback state | asks each kernel whether it publishes the session; once one does, its short name `session` (if no local session holds it) leads there, as `poe://kernel/session` does; the callback gets the list of specifiers accepted |
+//! | `unsubscribe` | specifiers | the short names go |
 //! | `monitor` | kernel name or `*`, map of operation → state (and `data`) | reports of connections and errors (see the monitor module) |
 //! | `default` | kernel name | the kernel a specifier without one goes to |
 //! | `ping` | | called: `PONG` |
 //! | `shutdown` | | closes every connection and listener of the process's IKC |
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     rc::Rc,
     time::Duration,
 };
@@ -30,10 +30,9 @@ use crate::{
     ikc::Ikc,
     monitor::{About, report},
     native::{SessionRef, Target, check_name},
-    proxy,
     request::{
-        ALIAS, CLOSED, INVOKE, Invoke, LOCAL_CALL, LocalCall, Outgoing, POST_ALL, ReplyTo, SEND,
-        SHUTDOWN, SUBSCRIBED, Sender, deliver_answer,
+        ALIAS, CLOSED, INVOKE, Invoke, LOCAL_CALL, LocalCall, Outgoing, POST_ALL, PostKind,
+        ReplyTo, SEND, SHUTDOWN, SUBSCRIBED, Sender, deliver_answer,
     },
     router::IkcRouter,
     thunk,
@@ -56,8 +55,9 @@ pub(crate) struct Responder {
     /// The same keys, least recently used first.
     thunk_order: VecDeque<(SessionId, Option<SessionRef<'static>>)>,
     subscriptions: HashMap<u64, Subscription>,
-    /// Proxy sessions, by connection and remote session name.
-    proxies: HashMap<(SessionId, String), SessionId>,
+    /// The proxies this responder's subscriptions made: connection and
+    /// remote session (their short names are in the directory).
+    proxies: HashSet<(SessionId, String)>,
     stopped: bool,
 }
 
@@ -98,7 +98,7 @@ pub(crate) fn session(ikc: Ikc) -> Session<Responder> {
         thunks: HashMap::new(),
         thunk_order: VecDeque::new(),
         subscriptions: HashMap::new(),
-        proxies: HashMap::new(),
+        proxies: HashSet::new(),
         stopped: false,
     })
     .on("_start", |cx, _| {
@@ -212,6 +212,7 @@ fn request(cx: &mut Context<'_, Responder>, args: Args, is_call: bool) -> Result
             to,
             args,
             from: Sender::Session(sender),
+            kind: PostKind::Plain,
         },
     };
     match cx.heap.ikc.directory().route(kernel) {
@@ -288,7 +289,13 @@ fn local_call(cx: &mut Context<'_, Responder>, mut args: Args) -> Result<()> {
 
 /// A post to every connected kernel; how many it went to.
 fn post_all(cx: &mut Context<'_, Responder>, outgoing: Outgoing, sender: SessionId) -> usize {
-    let Outgoing::Post { to, args, from } = outgoing else {
+    let Outgoing::Post {
+        to,
+        args,
+        from,
+        kind,
+    } = outgoing
+    else {
         return 0;
     };
     let from = match from {
@@ -304,6 +311,7 @@ fn post_all(cx: &mut Context<'_, Responder>, outgoing: Outgoing, sender: Session
             to: to.clone(),
             args: args.clone(),
             from: from.clone(),
+            kind,
         };
         let _ = cx.post(*channel, SEND, (Value::local(one),));
     }
@@ -596,17 +604,20 @@ fn make_proxy(
     let Some(session) = spec.session.clone() else {
         return Ok(());
     };
-    let key = (channel, session.clone());
-    if cx.heap.proxies.contains_key(&key) {
+    if !cx.heap.proxies.insert((channel, session.clone())) {
         return Ok(());
     }
-    let kernel = match &spec.kernel {
-        Kernel::Named(name) => name.clone(),
-        _ => kernel_name.to_owned(),
-    };
-    let proxy = cx.spawn(proxy::session(channel, &kernel, &session))?;
-    cx.heap.proxies.insert(key, proxy);
+    // The short name, when no local session holds it (IKC's rule); the
+    // full one, poe://kernel/session, leads there through the router
+    // anyway.
     let ikc = cx.heap.ikc.clone();
+    if cx.resolve(session.as_str()).is_none()
+        && !ikc.directory().add_proxy(&session, channel, &session)
+    {
+        tracing::info!(
+            "IKC: the short name {session:?} leads to another kernel's session; use poe://{kernel_name}/{session}"
+        );
+    }
     if let Some(remote) = ikc.directory().remote(channel) {
         let about = About {
             id: &remote.id,
@@ -651,8 +662,18 @@ fn unsubscribe(cx: &mut Context<'_, Responder>, args: Args) {
             Err(_) => Vec::new(),
         };
         for channel in channels {
-            if let Some(proxy) = cx.heap.proxies.remove(&(channel, session.clone())) {
-                let _ = cx.post(proxy, SHUTDOWN, ());
+            if cx.heap.proxies.remove(&(channel, session.clone())) {
+                let ikc = cx.heap.ikc.clone();
+                ikc.directory().remove_proxies(channel, Some(&session));
+                if let Some(remote) = ikc.directory().remote(channel) {
+                    let about = About {
+                        id: &remote.id,
+                        names: &remote.names,
+                        generation: remote.generation,
+                    };
+                    let spec = Value::Map(spec.to_map());
+                    report(cx, &ikc.shared.monitors, "unsubscribe", &about, &[spec]);
+                }
             }
         }
     }
@@ -702,18 +723,8 @@ fn closed(cx: &mut Context<'_, Responder>, channel: SessionId, for_good: bool) {
     }
     cx.heap.thunk_order.retain(|(c, _)| *c != channel);
     if for_good {
-        let proxies: Vec<_> = cx
-            .heap
-            .proxies
-            .keys()
-            .filter(|(c, _)| *c == channel)
-            .cloned()
-            .collect();
-        for key in proxies {
-            if let Some(proxy) = cx.heap.proxies.remove(&key) {
-                let _ = cx.post(proxy, SHUTDOWN, ());
-            }
-        }
+        cx.heap.proxies.retain(|(c, _)| *c != channel);
+        cx.heap.ikc.directory().remove_proxies(channel, None);
     }
 }
 
@@ -747,9 +758,8 @@ fn shutdown(cx: &mut Context<'_, Responder>) {
     for channel in channels {
         closed(cx, channel, true);
     }
-    let proxies: Vec<SessionId> = cx.heap.proxies.drain().map(|(_, p)| p).collect();
-    for proxy in proxies {
-        let _ = cx.post(proxy, SHUTDOWN, ());
+    for (channel, _) in std::mem::take(&mut cx.heap.proxies) {
+        cx.heap.ikc.directory().remove_proxies(channel, None);
     }
     cx.heap.subscriptions.clear();
     let _ = cx.alarm_remove_all();

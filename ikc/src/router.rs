@@ -10,7 +10,8 @@
 //! - Any other name nothing local holds is looked up among the sessions
 //!   connected kernels published (transparent naming): one kernel that
 //!   published it gets the request; a name published by several is
-//!   refused, naming them (name the kernel to choose).
+//!   refused, naming them (name the kernel to choose). Failing that, a
+//!   subscription's short name (IKC's proxy) leads to its session.
 
 use roe_engine::{Args, Error, Event, Routed, Router, SessionId, Unrouted, Value};
 
@@ -19,7 +20,7 @@ use crate::{
     directory::{Route, RouteError},
     ikc::Ikc,
     native::Target,
-    request::{LOCAL_CALL, LocalCall, Outgoing, POST_ALL, ReplyTo, SEND, Sender},
+    request::{LOCAL_CALL, LocalCall, Outgoing, POST_ALL, PostKind, ReplyTo, SEND, Sender},
 };
 
 /// The router of one kernel: `responder` is IKC's responder there.
@@ -33,10 +34,11 @@ pub(crate) struct IkcRouter {
 enum Way {
     /// A published session of this process.
     Local { target: SessionId, state: String },
-    /// One connection.
+    /// One connection; a post of the kind given.
     One {
         channel: SessionId,
         to: Target<'static>,
+        kind: PostKind,
     },
     /// Every connection.
     All { to: Target<'static> },
@@ -50,12 +52,25 @@ impl IkcRouter {
     /// Where `name` leads for `event`, and the arguments to send.
     fn way(&self, name: &str, event: Event, args: &mut Args) -> Result<Way, Unrouted> {
         if !name.starts_with("poe:") {
-            return match self.ikc.directory().route_published(name) {
+            let directory = self.ikc.directory();
+            return match directory.route_published(name) {
                 Ok(Route::One { channel, .. }) => Ok(Way::One {
                     channel,
                     to: Target::new(name.to_owned(), event.as_str().to_owned()),
+                    kind: PostKind::Plain,
                 }),
-                Ok(Route::All(_)) | Err(RouteError::NotPublished(_)) => Err(Unrouted::Unknown),
+                // A subscription's short name (IKC's proxy), for peers
+                // that do not announce what they publish (Perl's).
+                Ok(Route::All(_)) | Err(RouteError::NotPublished(_)) => {
+                    match directory.proxy(name) {
+                        Some((channel, session)) => Ok(Way::One {
+                            channel,
+                            to: Target::new(session, event.as_str().to_owned()),
+                            kind: PostKind::Proxied,
+                        }),
+                        None => Err(Unrouted::Unknown),
+                    }
+                }
                 Err(error) => Err(refused(error)),
             };
         }
@@ -99,7 +114,11 @@ impl IkcRouter {
         match self.ikc.directory().route(kernel).map_err(refused)? {
             Route::One { channel, .. } => {
                 self.ikc.directory().admit(channel).map_err(refused)?;
-                Ok(Way::One { channel, to })
+                Ok(Way::One {
+                    channel,
+                    to,
+                    kind: PostKind::Plain,
+                })
             }
             Route::All(_) => Ok(Way::All { to }),
         }
@@ -119,13 +138,14 @@ impl Router for IkcRouter {
                 event: Event::new(&state),
                 args,
             }),
-            Way::One { channel, to } => Ok(Routed {
+            Way::One { channel, to, kind } => Ok(Routed {
                 session: channel,
                 event: Event::new(SEND),
                 args: Args::from((Value::local(Outgoing::Post {
                     to,
                     args,
                     from: Sender::Poster,
+                    kind,
                 }),)),
             }),
             Way::All { to } => Ok(Routed {
@@ -135,6 +155,7 @@ impl Router for IkcRouter {
                     to,
                     args,
                     from: Sender::Poster,
+                    kind: PostKind::Plain,
                 }),)),
             }),
         }
@@ -171,7 +192,7 @@ impl Router for IkcRouter {
                     }),)),
                 })
             }
-            Way::One { channel, to } => Ok(Routed {
+            Way::One { channel, to, .. } => Ok(Routed {
                 session: channel,
                 event: Event::new(SEND),
                 args: Args::from((Value::local(Outgoing::Call {

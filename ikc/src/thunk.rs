@@ -9,12 +9,47 @@
 //! event posted to it other than its own is sent back to the peer session
 //! as a post of that event.
 
+use std::cell::Cell;
+
 use roe_engine::{Args, Context, Result, Session, SessionId, Value};
 
 use crate::{
     native::{SessionRef, Target},
-    request::{Invoke, Outgoing, SEND, Sender, is_kernel_event},
+    request::{Invoke, Outgoing, PostKind, SEND, Sender, is_kernel_event},
 };
+
+thread_local! {
+    /// The calling context of the peer's call being run, while it runs.
+    static WANTARRAY: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Perl's `wantarray` for a handler running a call from another process:
+/// `Some(true)` when a Perl caller wants a list, `Some(false)` when it
+/// wants one value, `None` otherwise (a roe caller, whose calls have no
+/// context, or no remote call at all).
+///
+/// A Perl handler decides by its context what to return (`return @list`
+/// is the list to a list-context caller and its length to a scalar one);
+/// a roe handler that serves Perl peers can do the same with this.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::Value;
+///
+/// // What a handler of `list` returns to a Perl caller, as Perl's
+/// // `return @$list` would.
+/// fn answer(list: Vec<Value>) -> Value {
+///     match roe_ikc::wantarray() {
+///         Some(false) => Value::from(list.len()),
+///         _ => Value::List(list),
+///     }
+/// }
+/// assert_eq!(answer(vec![Value::Int(1)]), Value::List(vec![Value::Int(1)]));
+/// ```
+pub fn wantarray() -> Option<bool> {
+    WANTARRAY.with(Cell::get)
+}
 
 /// A thunk's event: carry out this [`Invoke`].
 pub(crate) const DELIVER: &str = "roe-ikc:deliver";
@@ -48,8 +83,13 @@ fn deliver(cx: &mut Context<'_, Thunk>, invoke: Invoke) -> Result<()> {
     let channel = cx.heap.channel;
     let outgoing = match invoke.call {
         Some(id) => {
-            let answer = cx.call_answer(invoke.target, invoke.state, invoke.args)?;
-            Outgoing::Reply { id, answer }
+            let before = WANTARRAY.with(|w| w.replace(invoke.wants_list));
+            let answer = cx.call_answer(invoke.target, invoke.state, invoke.args);
+            WANTARRAY.with(|w| w.set(before));
+            Outgoing::Reply {
+                id,
+                answer: answer?,
+            }
         }
         None => match cx.post(invoke.target, invoke.state, invoke.args) {
             Ok(()) => return Ok(()),
@@ -89,6 +129,7 @@ fn send_back(cx: &mut Context<'_, Thunk>, mut args: Args) -> Result<()> {
         },
         args: posted,
         from: Sender::Session(cx.sender()),
+        kind: PostKind::Back,
     };
     let channel = cx.heap.channel;
     let _ = cx.post(channel, SEND, (Value::local(outgoing),));

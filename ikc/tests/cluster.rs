@@ -236,10 +236,10 @@ fn subscriptions_make_proxies_and_refused_posts_reach_error_monitors() {
                     .on("connected", {
                         let t = t.clone();
                         move |cx, _| {
-                            // The client's subscription made the proxy.
-                            let proxy = cx.resolve("poe://Server/echo").is_some();
-                            let _ = t.send(format!("proxy {proxy}"));
+                            // The client's subscription gave the remote
+                            // session its short name, for posts and calls.
                             cx.post("echo", "ping", ("by its short name",))?;
+                            cx.call_reply("echo", "ping", ("called",), "answer")?;
                             let specs = Value::List(vec![
                                 "poe://Server/echo".into(),
                                 "poe://Server/nothing".into(),
@@ -255,6 +255,12 @@ fn subscriptions_make_proxies_and_refused_posts_reach_error_monitors() {
                             let _ = t.send(format!("subscribed {}", args[0]));
                         }
                     })
+                    .on("answer", {
+                        let t = t.clone();
+                        move |_, args| {
+                            let _ = t.send(format!("answer {:?}", Answer::from_args(&args)));
+                        }
+                    })
                     .on("failed", move |_, args| {
                         // (name, kernel name, is ID, data, op, message, generation)
                         if args[2].is_true() {
@@ -264,14 +270,15 @@ fn subscriptions_make_proxies_and_refused_posts_reach_error_monitors() {
             )
             .map(drop)
     });
-    let mut got: Vec<String> = (0..4).map(|i| next(&lines, &format!("line {i}"))).collect();
+    let mut got: Vec<String> = (0..5).map(|i| next(&lines, &format!("line {i}"))).collect();
     got.sort();
     assert_eq!(
         got,
         [
+            "answer Returned(Str(\"CALLED\"))",
             "echo ping by its short name",
+            "echo ping called",
             "error remote-check echo/unpublished is not published",
-            "proxy true",
             "subscribed [poe://Client/local, poe://Server/echo]",
         ]
     );

@@ -11,7 +11,11 @@ use roe_engine::{
 };
 use std::net::TcpStream;
 
-use super::{Channel, link::Side, start_link};
+use super::{
+    Channel,
+    link::{Dialect, Side},
+    start_link,
+};
 use crate::request::{ALIAS, Outgoing};
 
 const CONNECTED: &str = "roe-ikc:connected";
@@ -45,6 +49,8 @@ pub(crate) struct DialConfig {
     pub on_error: Option<(SessionId, String)>,
     /// Requests kept while disconnected.
     pub max_queued: usize,
+    /// What the server speaks.
+    pub dialect: Dialect,
 }
 
 impl DialConfig {
@@ -97,7 +103,12 @@ pub(super) fn handlers(session: Session<Channel>) -> Session<Channel> {
                     Rc::new(unix)
                 }
             };
-            start_link(cx, stream, Side::Client)
+            let dialect = cx
+                .heap
+                .dial
+                .as_ref()
+                .map_or(Dialect::Native, |d| d.config.dialect);
+            start_link(cx, stream, Side::Client(dialect))
         })
         .on(CONNECT_FAILED, |cx, args| {
             if let Some(dial) = &mut cx.heap.dial {

@@ -25,7 +25,7 @@ use roe_engine::{Context, Duplex, Error, Result, Session, SessionId, Value};
 pub(crate) use self::dial::DialConfig;
 use self::{
     dial::Dial,
-    link::{DOWN, FRAME, Incoming, Limits, Link, Side, UP},
+    link::{DOWN, FRAME, Incoming, Link, Side, UP},
 };
 use crate::{
     ikc::Ikc,
@@ -170,19 +170,9 @@ fn join(cx: &mut Context<'_, Channel>) -> bool {
 
 /// Starts a link on a connected `stream`.
 fn start_link(cx: &mut Context<'_, Channel>, stream: Rc<dyn Duplex>, side: Side) -> Result<()> {
-    let config = cx.heap.ikc.config().clone();
-    let handshake = cx
-        .heap
-        .ikc
-        .handshake_config()
-        .map_err(|e| Error::Handler(Box::new(e)))?;
-    let limits = Limits {
-        max_frame: config.max_frame,
-        handshake_timeout: config.handshake_timeout,
-        max_output: config.max_output,
-        write_timeout: config.write_timeout,
-    };
-    let link = Link::start(cx, stream, side, handshake, limits)?;
+    let ikc = cx.heap.ikc.clone();
+    let label = cx.heap.label.clone();
+    let link = Link::start(cx, stream, side, &ikc, &label)?;
     cx.heap.link = Some(link);
     Ok(())
 }

@@ -15,8 +15,14 @@ use crate::{
 
 pub(super) fn frame(cx: &mut Context<'_, Channel>, incoming: Incoming) -> Result<()> {
     match incoming {
-        Incoming::Post { to, args, from } => request(cx, to, args, from, None),
-        Incoming::Call { id, to, args, from } => request(cx, to, args, from, Some(id)),
+        Incoming::Post { to, args, from } => request(cx, to, args, from, None, None),
+        Incoming::Call {
+            id,
+            to,
+            args,
+            from,
+            wants_list,
+        } => request(cx, to, args, from, Some(id), wants_list),
         Incoming::Reply { id, answer } => {
             if let Some(reply) = cx.heap.pending.remove(&id) {
                 deliver_answer(cx, &reply, answer);
@@ -86,6 +92,7 @@ fn request(
     args: Args,
     from: Option<Origin<'static>>,
     call: Option<u64>,
+    wants_list: Option<bool>,
 ) -> Result<()> {
     let target = match target(cx, &to) {
         Ok(target) => target,
@@ -120,6 +127,7 @@ fn request(
         state,
         args,
         call,
+        wants_list,
     };
     if let Err(error) = cx.post(responder, INVOKE, (Value::local(invoke),)) {
         tracing::warn!(channel = %me, "IKC: a request could not reach its responder: {error}");

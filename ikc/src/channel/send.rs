@@ -24,14 +24,20 @@ pub(super) fn outgoing(cx: &mut Context<'_, Channel>, outgoing: Outgoing, sender
         }
     }
     let sent = match &outgoing {
-        Outgoing::Post { to, args, from } => {
+        Outgoing::Post {
+            to,
+            args,
+            from,
+            kind,
+        } => {
             let from = origin(cx, from, sender);
             encode_args(cx, args).and_then(|args| {
-                link.send(&Frame::Post {
+                let frame = Frame::Post {
                     to: to.clone(),
                     args,
                     from: Some(from),
-                })
+                };
+                link.send_post(&frame, *kind)
             })
         }
         Outgoing::Call {

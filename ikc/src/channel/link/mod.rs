@@ -15,6 +15,9 @@
 //! more, until the peer has taken what waits; output that makes no
 //! progress for the write timeout ends the connection.
 
+mod native;
+mod perl;
+
 use std::{
     cell::{Cell, RefCell},
     os::fd::{AsFd, AsRawFd, RawFd},
@@ -27,12 +30,11 @@ use roe_engine::{
     stream::{Duplex, Filled, Outbox, fill},
 };
 
+use self::{native::NativeWire, perl::PerlWire};
 use crate::{
-    WireValue,
-    native::{
-        ClientHandshake, Frame, FrameError, FrameReader, HANDSHAKE_MAX_FRAME, HandshakeConfig,
-        HandshakeError, HandshakeStep, Origin, Outcome, ServerHandshake, Target,
-    },
+    ikc::Ikc,
+    native::{Frame, Origin, Peer, Target},
+    request::PostKind,
 };
 
 /// The channel's event: the handshake is done (`ARG0` the [`Peer`]).
@@ -47,10 +49,23 @@ const READ_BUDGET: usize = 256 * 1024;
 
 /// Which end of the connection this is.
 pub(crate) enum Side {
-    /// It accepted the connection: it waits for the client's magic.
+    /// It accepted the connection: the client's first bytes say which
+    /// protocol it speaks, roe's native wire or Perl IKC's.
     Server,
-    /// It dialled.
-    Client,
+    /// It dialled, speaking this.
+    Client(Dialect),
+}
+
+/// The protocol a client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// roe's native wire.
+    Native,
+    /// Perl IKC's, with the IKC0 handshake or the legacy one.
+    Perl {
+        /// The legacy handshake (`HELLO`, `IAM`, ...).
+        legacy: bool,
+    },
 }
 
 /// A connection's limits.
@@ -75,6 +90,8 @@ pub(crate) enum Incoming {
         to: Target<'static>,
         args: Args,
         from: Option<Origin<'static>>,
+        /// A Perl caller's context: whether it wants a list.
+        wants_list: Option<bool>,
     },
     Reply {
         id: u64,
@@ -125,17 +142,38 @@ impl std::fmt::Display for SendError {
     }
 }
 
-enum Phase {
-    Server(ServerHandshake),
-    Client(ClientHandshake),
-    Open { peer_id: String },
+/// What the connection speaks, as far as is known.
+enum Wire {
+    /// A server before the client's first bytes tell.
+    Sniffing(Vec<u8>),
+    Native(Box<NativeWire>),
+    Perl(Box<PerlWire>),
+    /// The connection is over.
     Over,
 }
 
+impl Wire {
+    fn feed(&mut self, bytes: &[u8]) {
+        match self {
+            Wire::Sniffing(seen) => seen.extend_from_slice(bytes),
+            Wire::Native(native) => native.feed(bytes),
+            Wire::Perl(perl) => perl.feed(bytes),
+            Wire::Over => {}
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        match self {
+            Wire::Native(native) => native.is_open(),
+            Wire::Perl(perl) => perl.is_open(),
+            Wire::Sniffing(_) | Wire::Over => false,
+        }
+    }
+}
+
 struct State {
-    reader: FrameReader,
     out: Outbox,
-    phase: Phase,
+    wire: Wire,
     /// Reading stopped for the output bound.
     held: bool,
     /// Closing: nothing more is read or taken; the link ends once what
@@ -156,38 +194,72 @@ pub(crate) struct Link {
     /// The pending check of the handshake's or the output's time.
     timer: Cell<Option<TimerId>>,
     started: Instant,
+    /// Who this side is, for the handshakes and the Perl dialect.
+    ikc: Ikc,
+    /// Where the peer is (its `ip:port`), which Perl peers count among
+    /// their names.
+    label: String,
 }
 
 /// What reading found, handled once the state is let go.
-enum Step {
-    Emit(&'static str, Value),
+pub(super) enum Step {
+    Up(Peer),
+    Frame(Incoming),
     Down(String),
+}
+
+/// This end's address as Perl IKC names a server by it (`ip:port`), for a
+/// TCP socket.
+fn local_name(stream: &dyn Duplex) -> Option<String> {
+    let local = rustix::net::getsockname(stream.as_fd()).ok()?;
+    std::net::SocketAddr::try_from(local)
+        .ok()
+        .map(|addr| addr.to_string())
+}
+
+/// Appends bytes made elsewhere (a handshake's) to the output.
+pub(super) fn push_bytes(out: &mut Outbox, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let _ = out.push(|buf| {
+        buf.extend_from_slice(bytes);
+        Ok::<(), std::convert::Infallible>(())
+    });
 }
 
 impl Link {
     /// Starts the link on `stream` for the running session: it watches the
-    /// socket and begins the handshake (a client writes its `Hello`).
+    /// socket and begins the handshake (a client writes its first bytes).
     pub(crate) fn start<H: 'static>(
         cx: &mut Context<'_, H>,
         stream: Rc<dyn Duplex>,
         side: Side,
-        handshake: HandshakeConfig,
-        limits: Limits,
+        ikc: &Ikc,
+        label: &str,
     ) -> Result<Rc<Link>> {
-        let handshake_error = |e: HandshakeError| roe_engine::Error::Handler(Box::new(e));
+        let config = ikc.config();
+        let limits = Limits {
+            max_frame: config.max_frame,
+            handshake_timeout: config.handshake_timeout,
+            max_output: config.max_output,
+            write_timeout: config.write_timeout,
+        };
         let mut out = Outbox::default();
-        let (phase, reader) = match side {
-            Side::Server => (
-                Phase::Server(ServerHandshake::new(handshake).map_err(handshake_error)?),
-                FrameReader::after_magic(),
-            ),
-            Side::Client => {
-                let (client, hello) = ClientHandshake::start(handshake).map_err(handshake_error)?;
-                let _ = out.push(|buf| {
-                    buf.extend_from_slice(&hello);
-                    Ok::<(), std::convert::Infallible>(())
-                });
-                (Phase::Client(client), FrameReader::new())
+        let wire = match side {
+            Side::Server => Wire::Sniffing(Vec::new()),
+            Side::Client(Dialect::Native) => {
+                let handshake = ikc
+                    .handshake_config()
+                    .map_err(|e| roe_engine::Error::Handler(Box::new(e)))?;
+                let native = NativeWire::client(handshake, limits.max_frame, &mut out)
+                    .map_err(|e| roe_engine::Error::Handler(Box::new(e)))?;
+                Wire::Native(Box::new(native))
+            }
+            Side::Client(Dialect::Perl { legacy }) => {
+                let perl = PerlWire::client(ikc, label, legacy, limits.max_frame, &mut out)
+                    .map_err(|e| roe_engine::Error::Handler(Box::new(e)))?;
+                Wire::Perl(Box::new(perl))
             }
         };
         let fd = stream.as_fd().as_raw_fd();
@@ -197,9 +269,8 @@ impl Link {
             fd,
             stream: Rc::clone(&stream),
             state: RefCell::new(State {
-                reader: reader.max_frame(HANDSHAKE_MAX_FRAME),
                 out,
-                phase,
+                wire,
                 held: false,
                 closing: None,
                 reported_down: false,
@@ -208,6 +279,8 @@ impl Link {
             progress: Cell::new(Instant::now()),
             timer: Cell::new(None),
             started: Instant::now(),
+            ikc: ikc.clone(),
+            label: label.to_owned(),
         });
         io.watch(&link.source, stream.clone(), Mode::Read)?;
         io.watch(&link.source, stream, Mode::Write)?;
@@ -218,20 +291,32 @@ impl Link {
         Ok(link)
     }
 
-    /// Queues `frame` for the peer; it is written once the running
-    /// dispatch returns.
+    /// Queues `frame` for the peer (in the peer's dialect); it is written
+    /// once the running dispatch returns.
     pub(crate) fn send(&self, frame: &Frame<'_>) -> std::result::Result<(), SendError> {
+        self.send_post(frame, PostKind::Plain)
+    }
+
+    /// [`send`](Link::send), for a post of the `kind` given (the shape a
+    /// Perl peer gets it in).
+    pub(crate) fn send_post(
+        &self,
+        frame: &Frame<'_>,
+        kind: PostKind,
+    ) -> std::result::Result<(), SendError> {
         let mut state = self.state.borrow_mut();
-        if state.closing.is_some() || !matches!(state.phase, Phase::Open { .. }) {
+        if state.closing.is_some() || !state.wire.is_open() {
             return Err(SendError::Closed);
         }
         if state.out.waiting() > self.limits.max_output {
             return Err(SendError::Backlogged);
         }
-        state
-            .out
-            .push(|buf| frame.encode_with_limit(self.limits.max_frame, buf))
-            .map_err(|e: FrameError| SendError::Unsendable(e.to_string()))?;
+        let State { out, wire, .. } = &mut *state;
+        match wire {
+            Wire::Native(native) => native.send(frame, out)?,
+            Wire::Perl(perl) => perl.send(frame, kind, out)?,
+            Wire::Sniffing(_) | Wire::Over => return Err(SendError::Closed),
+        }
         if state.out.waiting() > self.limits.max_output && !state.held {
             // The peer is not keeping up: stop reading it (its requests
             // would add replies) until it has.
@@ -248,18 +333,17 @@ impl Link {
         self.state.borrow().out.waiting() > self.limits.max_output
     }
 
-    /// Says goodbye and ends the connection once what waits is written
-    /// (or the write timeout passes).
+    /// Says goodbye (where the dialect has a way to) and ends the
+    /// connection once what waits is written (or the write timeout
+    /// passes).
     pub(crate) fn close(&self, reason: &str) {
         let mut state = self.state.borrow_mut();
-        if state.closing.is_some() || matches!(state.phase, Phase::Over) {
+        if state.closing.is_some() || matches!(state.wire, Wire::Over) {
             return;
         }
-        if matches!(state.phase, Phase::Open { .. }) {
-            let goodbye = Frame::Goodbye {
-                reason: reason.into(),
-            };
-            let _ = state.out.push(|buf| goodbye.encode(buf));
+        let State { out, wire, .. } = &mut *state;
+        if let Wire::Native(native) = wire {
+            native.goodbye(reason, out);
         }
         state.closing = Some(reason.to_owned());
         drop(state);
@@ -276,7 +360,7 @@ impl Link {
             return Ok(());
         }
         state.reported_down = true;
-        state.phase = Phase::Over;
+        state.wire = Wire::Over;
         // A last try at what waits (a refusal, a goodbye).
         let _ = state.out.write_to(&*self.stream);
         state.out.clear();
@@ -295,110 +379,75 @@ impl Link {
         }
     }
 
-    /// The next thing reading found, if any.
+    /// The next thing reading found, if any; what the wire answers by
+    /// itself goes into the output.
     fn next_step(&self, state: &mut State) -> Option<Step> {
-        let State {
-            reader, out, phase, ..
-        } = state;
-        loop {
-            let frame = match reader.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return None,
-                Err(error) => return Some(Step::Down(format!("a bad frame: {error}"))),
-            };
-            match phase {
-                Phase::Open { peer_id } => match frame {
-                    Frame::Ping { id } => {
-                        let _ = out.push(|buf| Frame::Pong { id }.encode(buf));
-                        self.source.flush_later();
-                    }
-                    Frame::Pong { .. } => {}
-                    Frame::Goodbye { reason } => {
-                        return Some(Step::Down(format!("the peer closed: {reason}")));
-                    }
-                    Frame::Refused { reason } => {
-                        return Some(Step::Down(format!("the peer refused: {reason}")));
-                    }
-                    Frame::Hello { .. } | Frame::Welcome { .. } | Frame::Proof { .. } => {
-                        return Some(Step::Down(format!(
-                            "a {} frame after the handshake",
-                            frame.kind()
-                        )));
-                    }
-                    Frame::Unsubscribe { .. } => {}
-                    other => {
-                        let incoming = incoming(other, peer_id);
-                        return Some(Step::Emit(FRAME, Value::local(incoming)));
-                    }
+        if let Wire::Sniffing(seen) = &state.wire {
+            let seen = seen.clone();
+            state.wire = match crate::perl::sniff(&seen) {
+                crate::perl::Sniffed::NeedMore => return None,
+                crate::perl::Sniffed::Native => match self.ikc.handshake_config() {
+                    Ok(handshake) => match NativeWire::server(handshake, self.limits.max_frame) {
+                        Ok(native) => Wire::Native(Box::new(native)),
+                        Err(error) => return Some(Step::Down(format!("no handshake: {error}"))),
+                    },
+                    Err(error) => return Some(Step::Down(format!("no handshake: {error}"))),
                 },
-                Phase::Server(_) | Phase::Client(_) => {
-                    let step = match phase {
-                        Phase::Server(server) => server.on_frame(frame),
-                        Phase::Client(client) => client.on_frame(frame),
-                        _ => unreachable!("matched just above"),
-                    };
-                    match step {
-                        Ok(HandshakeStep::Continue { send }) => {
-                            let _ = out.push(|buf| {
-                                buf.extend_from_slice(&send);
-                                Ok::<(), std::convert::Infallible>(())
-                            });
-                            self.source.flush_later();
-                        }
-                        Ok(HandshakeStep::Done { send, peer }) => {
-                            let _ = out.push(|buf| {
-                                buf.extend_from_slice(&send);
-                                Ok::<(), std::convert::Infallible>(())
-                            });
-                            self.source.flush_later();
-                            reader.set_max_frame(self.limits.max_frame);
-                            *phase = Phase::Open {
-                                peer_id: peer.kernel_id.clone(),
-                            };
-                            return Some(Step::Emit(UP, Value::local(peer)));
-                        }
-                        Err(error) => {
-                            if let Some(refusal) = error.refusal() {
-                                let _ = out.push(|buf| {
-                                    buf.extend_from_slice(&refusal);
-                                    Ok::<(), std::convert::Infallible>(())
-                                });
-                            }
-                            return Some(Step::Down(format!("the handshake failed: {error}")));
-                        }
+                crate::perl::Sniffed::Setup | crate::perl::Sniffed::Hello => {
+                    let local = local_name(&*self.stream);
+                    match PerlWire::server(&self.ikc, &self.label, local, self.limits.max_frame) {
+                        Ok(perl) => Wire::Perl(Box::new(perl)),
+                        Err(error) => return Some(Step::Down(format!("no handshake: {error}"))),
                     }
                 }
-                Phase::Over => return None,
-            }
+                crate::perl::Sniffed::Other => {
+                    return Some(Step::Down("not an IKC peer (its first bytes)".into()));
+                }
+                crate::perl::Sniffed::TooLong => {
+                    return Some(Step::Down("a first line past the limit".into()));
+                }
+            };
+            state.wire.feed(&seen);
         }
+        let State { out, wire, .. } = state;
+        let step = match wire {
+            Wire::Native(native) => native.next_step(out),
+            Wire::Perl(perl) => perl.next_step(out),
+            Wire::Sniffing(_) | Wire::Over => None,
+        };
+        if out.waiting() > 0 {
+            self.source.flush_later();
+        }
+        step
     }
 
     fn readable(self: Rc<Self>, io: &mut Io<'_>) -> Result<()> {
         let filled = {
             let mut state = self.state.borrow_mut();
-            if state.closing.is_some() || state.held || matches!(state.phase, Phase::Over) {
+            if state.closing.is_some() || state.held || matches!(state.wire, Wire::Over) {
                 return Ok(());
             }
-            let reader = &mut state.reader;
-            fill(&*self.stream, READ_BUDGET, &mut |bytes| reader.feed(bytes))
+            let wire = &mut state.wire;
+            fill(&*self.stream, READ_BUDGET, &mut |bytes| wire.feed(bytes))
         };
         loop {
             let step = {
                 let mut state = self.state.borrow_mut();
-                if state.closing.is_some() || matches!(state.phase, Phase::Over) {
+                if state.closing.is_some() || matches!(state.wire, Wire::Over) {
                     return Ok(());
                 }
                 self.next_step(&mut state)
             };
             match step {
                 None => break,
-                Some(Step::Emit(event, value)) => {
-                    if event == UP
-                        && let Some(timer) = self.timer.take()
-                    {
+                Some(Step::Up(peer)) => {
+                    if let Some(timer) = self.timer.take() {
                         io.cancel(&self.source, timer);
                     }
-                    io.emit(event, (value,))?;
+                    io.emit(UP, (Value::local(peer),))?;
+                }
+                Some(Step::Frame(incoming)) => {
+                    io.emit(FRAME, (Value::local(incoming),))?;
                 }
                 Some(Step::Down(reason)) => return self.down(io, reason, false),
             }
@@ -476,7 +525,7 @@ impl Source for Link {
         let (open, waiting) = {
             let state = self.state.borrow();
             (
-                matches!(state.phase, Phase::Open { .. } | Phase::Over),
+                state.wire.is_open() || matches!(state.wire, Wire::Over),
                 state.out.waiting(),
             )
         };
@@ -517,74 +566,5 @@ impl Source for Link {
 impl Drop for Link {
     fn drop(&mut self) {
         self.source.remove();
-    }
-}
-
-/// A peer's frame as the channel takes it. Sessions of the peer in the
-/// arguments become specifiers of them, `poe://<peer ID>/<number>`: a post
-/// to one goes back across the link.
-fn incoming(frame: Frame<'_>, peer_id: &str) -> Incoming {
-    let values = |args: Vec<WireValue<'_>>| -> Args {
-        let mut session = |kernel: u16, number: u64| {
-            Value::from(format!(
-                "poe://{peer_id}/{}",
-                crate::request::pack_parts(kernel, number)
-            ))
-        };
-        args.into_iter()
-            .map(|v| v.into_value_with(&mut session))
-            .collect::<Vec<Value>>()
-            .into()
-    };
-    let strings = |list: Vec<std::borrow::Cow<'_, str>>| -> Vec<String> {
-        list.into_iter().map(|s| s.into_owned()).collect()
-    };
-    match frame {
-        Frame::Post { to, args, from } => Incoming::Post {
-            to: to.into_owned(),
-            args: values(args),
-            from: from.map(Origin::into_owned),
-        },
-        Frame::Call { id, to, args, from } => Incoming::Call {
-            id,
-            to: to.into_owned(),
-            args: values(args),
-            from: from.map(Origin::into_owned),
-        },
-        Frame::Reply { id, outcome } => Incoming::Reply {
-            id,
-            answer: match outcome {
-                Outcome::Returned(value) => {
-                    let mut args = values(vec![value]);
-                    Answer::Returned(args.take(0))
-                }
-                Outcome::NoHandler => Answer::NoHandler,
-                Outcome::NoSession => Answer::NoSession("no such session on the peer".into()),
-                Outcome::Died(message) => Answer::Died(message.into_owned()),
-                Outcome::Refused(message) => Answer::Failed(message.into_owned()),
-            },
-        },
-        Frame::Publish { session, states } => Incoming::Publish {
-            session: session.into_owned(),
-            states: strings(states),
-        },
-        Frame::Retract { session, states } => Incoming::Retract {
-            session: session.into_owned(),
-            states: strings(states),
-        },
-        Frame::Subscribe { id, session, state } => Incoming::Subscribe {
-            id,
-            session: session.into_owned(),
-            state: state.map(|s| s.into_owned()),
-        },
-        Frame::Subscribed { id, accepted } => Incoming::Subscribed { id, accepted },
-        Frame::Error { op, message } => Incoming::Error {
-            op: op.into_owned(),
-            message: message.into_owned(),
-        },
-        other => Incoming::Error {
-            op: "remote-request".into(),
-            message: format!("an unexpected {} frame", other.kind()),
-        },
     }
 }
