@@ -234,7 +234,6 @@ fn subscriptions_make_proxies_and_refused_posts_reach_error_monitors() {
                             .map(drop)
                     })
                     .on("connected", {
-                        let t = t.clone();
                         move |cx, _| {
                             // The client's subscription gave the remote
                             // session its short name, for posts and calls.
