@@ -1,6 +1,7 @@
-//! `roe bench`: the project's workloads (W1–W6 of docs/benchmarks.md) on
-//! roe alone, one line of `key=value` fields per result, so that other
-//! tools can put roe beside its peers without criterion.
+//! `roe bench`: the project's workloads (W1–W6 and IKC's, of
+//! docs/benchmarks.md) on roe alone, one line of `key=value` fields per
+//! result, so that other tools can put roe beside its peers without
+//! criterion.
 //!
 //! The workloads are the library's [`roe::workloads`], the ones the
 //! criterion benches in `benches/` run; here each runs once, at a count
@@ -9,7 +10,7 @@
 
 use std::ffi::OsString;
 
-use roe::workloads::{self, Measured, cross_kernel, dispatch, tcp, timers};
+use roe::workloads::{self, Measured, cross_kernel, dispatch, ikc, tcp, timers};
 
 /// What a workload and the command fail with; the message is shown as is.
 pub type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
@@ -25,7 +26,7 @@ struct Workload {
 
 /// Every workload, in the order a default run prints them. The counts are
 /// the ones `roe help` states.
-const WORKLOADS: [Workload; 11] = [
+const WORKLOADS: [Workload; 13] = [
     Workload {
         name: "w1_pingpong",
         count: 1_000_000,
@@ -97,6 +98,19 @@ const WORKLOADS: [Workload; 11] = [
         // A full window in flight at least once.
         min: tcp::IN_FLIGHT as u64,
         run: |n| tcp::exchange(n, tcp::IN_FLIGHT),
+    },
+    Workload {
+        name: "ikc_rr",
+        count: 50_000,
+        min: 1,
+        run: ikc::round_trips,
+    },
+    Workload {
+        name: "ikc_pipelined",
+        count: 200_000,
+        // A full window in flight at least once.
+        min: tcp::IN_FLIGHT as u64,
+        run: |n| ikc::pipelined(n, tcp::IN_FLIGHT),
     },
 ];
 

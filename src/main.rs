@@ -49,6 +49,8 @@ bench workloads, in order, and their counts at --scale 1:
   w5_xthread_fanin     200,000 events from each of 2 kernels to a third
   w6_tcp_rr            100,000 round trips of 64 bytes over loopback TCP
   w6_tcp_pipelined     1,000,000 messages of 64 bytes, 64 in flight
+  ikc_rr               50,000 calls of 64 bytes over IKC (loopback TCP) between two kernels
+  ikc_pipelined        200,000 posts of 64 bytes over IKC, each acknowledged, 64 in flight
 
 Each result is a line `workload=<name> impl=roe ops=<n> secs=<s> ops_per_sec=<x>`,
 plus `p50_us=<x> p99_us=<x>` where round trips are timed, and

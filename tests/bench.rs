@@ -14,7 +14,7 @@ fn roe_bench(args: &[&str]) -> Output {
 
 /// Every workload, in output order, with its ops at `--scale 0.001` and the
 /// keys its line has after `ops_per_sec`.
-const EXPECTED: [(&str, u64, &[&str]); 11] = [
+const EXPECTED: [(&str, u64, &[&str]); 13] = [
     ("w1_pingpong", 1_000, &[]),
     ("w1_pingpong_io", 1_000, &[]),
     ("w2_selfpost_chain", 1_000, &[]),
@@ -27,6 +27,8 @@ const EXPECTED: [(&str, u64, &[&str]); 11] = [
     ("w5_xthread_fanin", 400, &[]),
     ("w6_tcp_rr", 100, &["p50_us", "p99_us"]),
     ("w6_tcp_pipelined", 1_000, &["p50_us", "p99_us"]),
+    ("ikc_rr", 50, &["p50_us", "p99_us"]),
+    ("ikc_pipelined", 200, &[]),
 ];
 
 /// Checks one output line against the workload it should report: the keys
@@ -105,7 +107,12 @@ fn counts_never_fall_below_what_a_workload_needs() {
         .lines()
         .map(|line| line.split(' ').nth(2).unwrap_or_default())
         .collect();
-    assert_eq!(ops, ["ops=4", "ops=4", "ops=64"], "output:\n{stdout}");
+    // w3_fanin, w4_timers_cancel, w6_tcp_pipelined and ikc_pipelined.
+    assert_eq!(
+        ops,
+        ["ops=4", "ops=4", "ops=64", "ops=64"],
+        "output:\n{stdout}"
+    );
 }
 
 #[test]

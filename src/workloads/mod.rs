@@ -1,6 +1,6 @@
-//! The benchmark workloads W1–W6 (docs/benchmarks.md) on roe, as both
-//! `roe bench` and the criterion benches in `benches/` run them: one
-//! implementation of each, so the two can never drift apart.
+//! The benchmark workloads W1–W6 and IKC's (docs/benchmarks.md) on roe,
+//! as both `roe bench` and the criterion benches in `benches/` run them:
+//! one implementation of each, so the two can never drift apart.
 //!
 //! Each workload runs once at the count it is given, returns what it
 //! [`Measured`], and checks its own result first (every event handled,
@@ -11,10 +11,12 @@
 //! - [`timers`]: W4, a million timers fired or half cancelled, rated per
 //!   CPU-second;
 //! - [`cross_kernel`]: W5, messages between kernels on their own threads;
-//! - [`tcp`]: W6, request and response over loopback TCP.
+//! - [`tcp`]: W6, request and response over loopback TCP;
+//! - [`ikc`]: calls and pipelined posts between two processes' worth of
+//!   IKC over loopback TCP.
 //!
-//! Workloads that cross threads (W5, W6) want [`settle_wakeups`] called
-//! once first.
+//! Workloads that cross threads (W5, W6, IKC) want [`settle_wakeups`]
+//! called once first.
 //!
 //! # Examples
 //!
@@ -29,6 +31,7 @@
 
 pub mod cross_kernel;
 pub mod dispatch;
+pub mod ikc;
 mod measured;
 pub mod tcp;
 pub mod timers;
