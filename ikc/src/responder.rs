@@ -17,7 +17,7 @@
 //! | `shutdown` | | closes every connection and listener of the process's IKC |
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{HashMap, HashSet},
     rc::Rc,
     time::Duration,
 };
@@ -51,9 +51,10 @@ const SUBSCRIBE_EXPIRED: &str = "roe-ikc:subscribe_expired";
 pub(crate) struct Responder {
     ikc: Ikc,
     /// Stand-ins for peer sessions, by connection and peer session.
-    thunks: HashMap<(SessionId, Option<SessionRef<'static>>), SessionId>,
-    /// The same keys, least recently used first.
-    thunk_order: VecDeque<(SessionId, Option<SessionRef<'static>>)>,
+    /// Each with when it was last used (a tick of `thunk_clock`).
+    thunks: HashMap<(SessionId, Option<SessionRef<'static>>), (SessionId, u64)>,
+    /// Counts uses of thunks, to find the one unused longest.
+    thunk_clock: u64,
     subscriptions: HashMap<u64, Subscription>,
     /// The proxies this responder's subscriptions made: connection and
     /// remote session (their short names are in the directory).
@@ -96,7 +97,7 @@ pub(crate) fn session(ikc: Ikc) -> Session<Responder> {
     Session::new(Responder {
         ikc,
         thunks: HashMap::new(),
-        thunk_order: VecDeque::new(),
+        thunk_clock: 0,
         subscriptions: HashMap::new(),
         proxies: HashSet::new(),
         stopped: false,
@@ -682,25 +683,28 @@ fn unsubscribe(cx: &mut Context<'_, Responder>, args: Args) {
 /// Hands a peer's request to the thunk that stands for its sender.
 fn invoke_in_thunk(cx: &mut Context<'_, Responder>, invoke: Invoke) -> Result<()> {
     let key = (invoke.channel, invoke.origin.clone());
-    let thunk = match cx.heap.thunks.get(&key) {
-        Some(thunk) => {
-            let thunk = *thunk;
-            if let Some(at) = cx.heap.thunk_order.iter().rposition(|k| *k == key) {
-                let key = cx.heap.thunk_order.remove(at).expect("found just now");
-                cx.heap.thunk_order.push_back(key);
-            }
-            thunk
+    cx.heap.thunk_clock += 1;
+    let now = cx.heap.thunk_clock;
+    let thunk = match cx.heap.thunks.get_mut(&key) {
+        Some((thunk, used)) => {
+            *used = now;
+            *thunk
         }
         None => {
-            if cx.heap.thunks.len() >= MAX_THUNKS
-                && let Some(oldest) = cx.heap.thunk_order.pop_front()
-                && let Some(thunk) = cx.heap.thunks.remove(&oldest)
-            {
-                let _ = cx.refcount_decrement(thunk, thunk::HELD);
+            if cx.heap.thunks.len() >= MAX_THUNKS {
+                // Full: the one unused longest goes (a scan, only now).
+                let oldest = cx
+                    .heap
+                    .thunks
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(key, _)| key.clone());
+                if let Some((thunk, _)) = oldest.and_then(|k| cx.heap.thunks.remove(&k)) {
+                    let _ = cx.refcount_decrement(thunk, thunk::HELD);
+                }
             }
             let thunk = cx.spawn(thunk::session(invoke.channel, invoke.origin.clone()))?;
-            cx.heap.thunks.insert(key.clone(), thunk);
-            cx.heap.thunk_order.push_back(key);
+            cx.heap.thunks.insert(key, (thunk, now));
             thunk
         }
     };
@@ -717,11 +721,10 @@ fn closed(cx: &mut Context<'_, Responder>, channel: SessionId, for_good: bool) {
         .cloned()
         .collect();
     for key in gone {
-        if let Some(thunk) = cx.heap.thunks.remove(&key) {
+        if let Some((thunk, _)) = cx.heap.thunks.remove(&key) {
             let _ = cx.refcount_decrement(thunk, thunk::HELD);
         }
     }
-    cx.heap.thunk_order.retain(|(c, _)| *c != channel);
     if for_good {
         cx.heap.proxies.retain(|(c, _)| *c != channel);
         cx.heap.ikc.directory().remove_proxies(channel, None);

@@ -35,6 +35,10 @@ use crate::{
     value::{Args, Map, Value},
 };
 
+/// Dispatches after which output deferred to the slice's end goes out
+/// anyway, so a long slice does not hold it (see `SourceRef::flush_soon`).
+const DEFERRED_FLUSH_EVERY: u64 = 64;
+
 /// Messages from other kernels a kernel applies per slice, so one busy
 /// sender cannot hold another kernel's slices.
 const REMOTE_BATCH: usize = 1024;
@@ -46,8 +50,9 @@ impl Kernel {
     pub(super) fn timeslice(&mut self) {
         let core = &mut self.core;
         core.acct.counters.slices += 1;
-        // Output put outside any handler (the main program) goes out now.
-        core.flush_sources();
+        // Output put outside any handler (the main program), and output
+        // sources deferred to the slice's end, goes out now.
+        core.flush_all_sources();
         if core.link.as_ref().is_some_and(|link| link.is_throttled()) {
             // Too much waits to go to other kernels: hold the queue until
             // they make room (see `Link::is_throttled`).
@@ -359,6 +364,14 @@ impl Scope<'_> {
             }
         }
         core.flush_sources();
+        if core
+            .acct
+            .counters
+            .dispatched
+            .is_multiple_of(DEFERRED_FLUSH_EVERY)
+        {
+            core.flush_all_sources();
+        }
         Some(outcome)
     }
 

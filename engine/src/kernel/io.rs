@@ -431,6 +431,21 @@ impl Core {
         }
     }
 
+    /// Runs the `flush` of every source that asked, deferred ones too: at
+    /// a slice's start, and every so many dispatches in a long one.
+    #[inline]
+    pub fn flush_all_sources(&mut self) {
+        if self.io.requests.has_deferred() {
+            self.io.requests.promote_deferred();
+        }
+        if self.io.requests.has_flush() {
+            self.flush_pending_sources();
+            // What the flushes asked (a watcher resumed, say) applies
+            // before the kernel next waits.
+            self.apply_requests();
+        }
+    }
+
     #[cold]
     fn flush_pending_sources(&mut self) {
         while self.io.requests.has_flush() {

@@ -443,6 +443,10 @@ pub(crate) struct Requests {
     /// Sources whose `flush` runs after the running dispatch.
     flush: RefCell<Vec<SourceKey>>,
     flush_pending: Cell<bool>,
+    /// Sources whose `flush` runs at the next slice (or after a bounded
+    /// number of dispatches): several dispatches' output in one write.
+    deferred: RefCell<Vec<SourceKey>>,
+    deferred_pending: Cell<bool>,
 }
 
 pub(crate) enum Request {
@@ -489,6 +493,27 @@ impl Requests {
         std::mem::take(&mut *self.list.borrow_mut())
     }
 
+    /// Whether a deferred flush waits.
+    #[inline]
+    pub fn has_deferred(&self) -> bool {
+        self.deferred_pending.get()
+    }
+
+    /// Makes the deferred flushes due now.
+    pub fn promote_deferred(&self) {
+        self.deferred_pending.set(false);
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        let mut flush = self.flush.borrow_mut();
+        for key in deferred {
+            if !flush.contains(&key) {
+                flush.push(key);
+            }
+        }
+        if !flush.is_empty() {
+            self.flush_pending.set(true);
+        }
+    }
+
     /// Takes the sources to flush, in the order they asked.
     pub fn take_flush(&self) -> Vec<SourceKey> {
         self.flush_pending.set(false);
@@ -511,6 +536,22 @@ impl SourceRef {
             flush.push(self.key);
         }
         self.requests.flush_pending.set(true);
+    }
+
+    /// Asks for [`Source::flush`] at the start of the kernel's next slice
+    /// (before it waits), or after a bounded number of dispatches if the
+    /// slice is long: what several handlers of the slice wrote goes out in
+    /// one write. For a source that sends many small messages from
+    /// separate events (a connection carrying posts), this trades a slice's
+    /// worth of latency for fewer system calls; use
+    /// [`flush_later`](SourceRef::flush_later) where output must go before
+    /// the next handler runs.
+    pub fn flush_soon(&self) {
+        let mut deferred = self.requests.deferred.borrow_mut();
+        if !deferred.contains(&self.key) {
+            deferred.push(self.key);
+        }
+        self.requests.deferred_pending.set(true);
     }
 
     /// Pauses or resumes the source's watcher of `fd` in `mode` once the

@@ -350,6 +350,9 @@ impl Reactor {
             return false;
         };
         match &mut self.handle_mut(slot).watches[mode.index()] {
+            // Already so: no system call (a source pauses its write
+            // watcher after every flush that emptied its buffer).
+            Some(watch) if watch.is(session, source) && watch.paused == paused => return true,
             Some(watch) if watch.is(session, source) => watch.paused = paused,
             _ => return false,
         }

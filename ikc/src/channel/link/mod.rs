@@ -292,7 +292,8 @@ impl Link {
     }
 
     /// Queues `frame` for the peer (in the peer's dialect); it is written
-    /// once the running dispatch returns.
+    /// at the kernel's next slice, with whatever else the slice's handlers
+    /// sent the peer (one write for many frames).
     pub(crate) fn send(&self, frame: &Frame<'_>) -> std::result::Result<(), SendError> {
         self.send_post(frame, PostKind::Plain)
     }
@@ -309,7 +310,18 @@ impl Link {
             return Err(SendError::Closed);
         }
         if state.out.waiting() > self.limits.max_output {
-            return Err(SendError::Backlogged);
+            // Output waits for the slice's end: before refusing, see
+            // whether the socket takes it now (and have the write watcher
+            // and its timeout armed if it does not).
+            let before = state.out.waiting();
+            let _ = state.out.write_to(&*self.stream);
+            if state.out.waiting() < before {
+                self.progress.set(Instant::now());
+            }
+            self.source.flush_later();
+            if state.out.waiting() > self.limits.max_output {
+                return Err(SendError::Backlogged);
+            }
         }
         let State { out, wire, .. } = &mut *state;
         match wire {
@@ -324,7 +336,7 @@ impl Link {
             self.source.pause_later(self.fd, Mode::Read, true);
         }
         drop(state);
-        self.source.flush_later();
+        self.source.flush_soon();
         Ok(())
     }
 
