@@ -1,0 +1,286 @@
+//! What the FUSE thread and the ProcAlike session share: the kernels'
+//! snapshot readers, the registered trees, the settings, and the way a
+//! parsed write reaches the kernel that applies it.
+//!
+//! The FUSE thread only loads snapshots (lock-free) and sends messages: it
+//! never waits for a kernel, and never changes a kernel's state itself.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime},
+};
+
+use arc_swap::ArcSwap;
+use roe_engine::{KernelId, Postback, RuntimeHandle, SessionId, SnapshotReader, Value};
+
+use crate::{
+    error::{Error, Result, WriteError},
+    tree::{Command, Modules, ProcessInfo, STOP_SIGNAL, Settings, Tree, View, is_valid_name},
+};
+
+/// How writes reach the kernels.
+pub(crate) enum Control {
+    /// Kernels of a runtime: each command runs on the owning kernel's
+    /// thread (`RuntimeHandle::spawn_on`); `home` is the kernel of the
+    /// ProcAlike session.
+    Runtime {
+        handle: RuntimeHandle,
+        home: KernelId,
+    },
+    /// A lone kernel: commands go to the ProcAlike session through a
+    /// postback, and it applies them. Set by the session's `_start`; taken
+    /// (and dropped, which lets the session go) when it shuts down.
+    Lone(Mutex<Option<Postbacks>>),
+}
+
+/// The lone kernel's way in: commands, and "the mount has closed".
+pub(crate) struct Postbacks {
+    pub command: Postback,
+    pub closed: Postback,
+}
+
+/// What the FUSE thread, the session and the guard share.
+pub(crate) struct Shared {
+    pub readers: Vec<SnapshotReader>,
+    pub control: Control,
+    modules: ArcSwap<Modules>,
+    /// Who registered each module (`None`: the program, through the
+    /// guard); the lock also keeps registrations one at a time.
+    owners: Mutex<BTreeMap<String, Option<SessionId>>>,
+    pub misc: Option<Arc<dyn Tree>>,
+    pub process: Arc<ProcessInfo>,
+    interval_ns: AtomicU64,
+    pub show_env: bool,
+    pub started: SystemTime,
+    /// The ProcAlike session, once it has started.
+    pub session: OnceLock<SessionId>,
+}
+
+impl Shared {
+    pub fn new(
+        readers: Vec<SnapshotReader>,
+        control: Control,
+        misc: Option<Arc<dyn Tree>>,
+        interval: Duration,
+        show_env: bool,
+    ) -> Shared {
+        Shared {
+            readers,
+            control,
+            modules: ArcSwap::from_pointee(Modules::new()),
+            owners: Mutex::new(BTreeMap::new()),
+            misc,
+            process: Arc::new(ProcessInfo::current()),
+            interval_ns: AtomicU64::new(u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX)),
+            show_env,
+            started: SystemTime::now(),
+            session: OnceLock::new(),
+        }
+    }
+
+    /// One consistent picture to resolve paths in: each kernel's latest
+    /// snapshot, loaded now.
+    pub fn view(&self) -> View {
+        View {
+            kernels: self.readers.iter().map(SnapshotReader::load).collect(),
+            modules: self.modules.load_full(),
+            misc: self.misc.clone(),
+            process: Arc::clone(&self.process),
+            settings: Settings {
+                snapshot_interval: Duration::from_nanos(self.interval_ns.load(Ordering::Relaxed)),
+                interval_writable: matches!(self.control, Control::Runtime { .. }),
+                show_env: self.show_env,
+                started: self.started,
+            },
+        }
+    }
+
+    /// Sends `command` to the kernel that applies it, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::Gone`] when that kernel has finished, the runtime is
+    /// shutting down, or the view is closing.
+    pub fn apply(&self, command: Command) -> Result<(), WriteError> {
+        match &self.control {
+            Control::Runtime { handle, home } => apply_in_runtime(self, handle, *home, command),
+            Control::Lone(postbacks) => {
+                let postbacks = postbacks.lock().unwrap_or_else(|e| e.into_inner());
+                let postbacks = postbacks.as_ref().ok_or(WriteError::Gone)?;
+                postbacks
+                    .command
+                    .post((Value::local(command),))
+                    .map_err(|_| WriteError::Gone)
+            }
+        }
+    }
+
+    /// The FUSE session has ended (unmounted, from here or from outside):
+    /// the ProcAlike session shuts down too, as the original did when its
+    /// FUSE child went away.
+    pub fn closed(&self) {
+        match &self.control {
+            Control::Runtime { handle, .. } => {
+                if let Some(session) = self.session.get() {
+                    let _ = handle.post(*session, "shutdown", ());
+                }
+            }
+            Control::Lone(postbacks) => {
+                let postbacks = postbacks.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(postbacks) = postbacks.as_ref() {
+                    let _ = postbacks.closed.post(());
+                }
+            }
+        }
+    }
+
+    /// Drops the lone kernel's postbacks, so they no longer keep the
+    /// ProcAlike session alive.
+    pub fn release(&self) {
+        if let Control::Lone(postbacks) = &self.control {
+            postbacks.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
+    }
+
+    /// The snapshot interval last set.
+    pub fn set_interval(&self, interval: Duration) {
+        let ns = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
+        self.interval_ns.store(ns, Ordering::Relaxed);
+    }
+
+    /// Mounts `tree` at `/modules/<name>`, `name` normalised as
+    /// [`module_name`] does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadName`] for a name that cannot be a directory,
+    /// [`Error::Registered`] when the name is taken.
+    pub fn register(
+        &self,
+        name: &str,
+        tree: Arc<dyn Tree>,
+        owner: Option<SessionId>,
+    ) -> Result<String> {
+        let name = module_name(name)?;
+        let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        if owners.contains_key(&name) {
+            return Err(Error::Registered(name));
+        }
+        owners.insert(name.clone(), owner);
+        let mut modules = Modules::clone(&self.modules.load());
+        modules.insert(name.clone(), tree);
+        self.modules.store(Arc::new(modules));
+        Ok(name)
+    }
+
+    /// Removes the modules named `name` (any name, or all, when `None`)
+    /// that `owner` registered; returns how many.
+    pub fn unregister(&self, name: Option<&str>, owner: Option<SessionId>) -> usize {
+        let name = match name.map(module_name) {
+            Some(Ok(name)) => Some(name),
+            Some(Err(_)) => return 0,
+            None => None,
+        };
+        let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        let gone: Vec<String> = owners
+            .iter()
+            .filter(|(n, o)| name.as_ref().is_none_or(|name| name == *n) && **o == owner)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if gone.is_empty() {
+            return 0;
+        }
+        let mut modules = Modules::clone(&self.modules.load());
+        for n in &gone {
+            owners.remove(n);
+            modules.remove(n);
+        }
+        self.modules.store(Arc::new(modules));
+        gone.len()
+    }
+}
+
+/// A module's directory name, as ProcAlike made it from a package name:
+/// lower case, `::` as `-` (`POE::Component::IKC` is `poe-component-ikc`).
+///
+/// # Errors
+///
+/// [`Error::BadName`] when the result cannot be a directory name.
+pub(crate) fn module_name(name: &str) -> Result<String> {
+    let normal = name.replace("::", "-").to_lowercase();
+    if is_valid_name(&normal) {
+        Ok(normal)
+    } else {
+        Err(Error::BadName(name.to_owned()))
+    }
+}
+
+fn apply_in_runtime(
+    shared: &Shared,
+    handle: &RuntimeHandle,
+    home: KernelId,
+    command: Command,
+) -> Result<(), WriteError> {
+    let gone = |_| WriteError::Gone;
+    match command {
+        Command::Post {
+            session,
+            event,
+            arg,
+        } => handle
+            .spawn_on(session.kernel(), move |kernel| {
+                let args: Vec<Value> = arg.into_iter().collect();
+                if let Err(error) = kernel.post(session, event, args) {
+                    tracing::debug!(%session, %event, %error, "a post from the fs view found no session");
+                }
+            })
+            .map_err(gone),
+        Command::Signal { session, name } => handle
+            .spawn_on(session.kernel(), move |kernel| {
+                if let Err(error) = kernel.signal(session, name, ()) {
+                    tracing::debug!(%session, signal = %name, %error, "a signal from the fs view found no session");
+                }
+            })
+            .map_err(gone),
+        Command::Stop { session } => handle
+            .spawn_on(session.kernel(), move |kernel| {
+                if let Err(error) = kernel.signal(session, STOP_SIGNAL, ()) {
+                    tracing::debug!(%session, %error, "a stop from the fs view found no session");
+                }
+            })
+            .map_err(gone),
+        Command::Shutdown => handle
+            .spawn_on(home, |_| {
+                if let Some(runtime) = RuntimeHandle::current() {
+                    tracing::info!("shutdown asked through the fs view");
+                    runtime.shutdown();
+                }
+            })
+            .map_err(gone),
+        Command::Snapshot => {
+            handle.request_snapshots();
+            Ok(())
+        }
+        Command::SnapshotInterval(interval) => {
+            // A kernel that has finished publishes no more snapshots:
+            // nothing to set there; if none is left, nothing changes.
+            let mut reached = 0;
+            for k in 0..handle.kernels() {
+                let k = KernelId(u16::try_from(k).expect("a runtime has at most 65536 kernels"));
+                let sent = handle.spawn_on(k, move |kernel| {
+                    kernel.snapshots(interval);
+                });
+                reached += usize::from(sent.is_ok());
+            }
+            if reached == 0 {
+                return Err(WriteError::Gone);
+            }
+            shared.set_interval(interval);
+            Ok(())
+        }
+    }
+}

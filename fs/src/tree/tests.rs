@@ -1,0 +1,409 @@
+//! The tree without mounting: views over snapshots made by hand.
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use roe_engine::{
+    Counters, Event, KernelId, QueuedSnapshot, SessionId, SessionSnapshot, Snapshot, Str, Value,
+};
+
+use super::*;
+
+fn session(kernel: u16, number: u64, parent: Option<u64>, handlers: &[&str]) -> SessionSnapshot {
+    let id = SessionId::from_number(KernelId(kernel), number);
+    SessionSnapshot {
+        id,
+        aliases: Vec::new(),
+        parent: parent.map(|p| SessionId::from_number(KernelId(kernel), p)),
+        children: Vec::new(),
+        handlers: handlers.iter().map(|h| Event::new(h)).collect(),
+        events_to: 0,
+        events_from: 0,
+        timers: 0,
+        watchers: 0,
+        refcount: 1,
+        handled: 0,
+        handler_time: Duration::ZERO,
+        handler_max: Duration::ZERO,
+        last_event: None,
+    }
+}
+
+fn at(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// Kernel `n` with its own session, and session 1 (aliased `worker/<n>`,
+/// handling `ping` and `tick`, with a timer) under it.
+fn kernel(n: u16) -> Snapshot {
+    let root = SessionId::kernel_root(KernelId(n));
+    let mut own = session(n, 0, None, &[]);
+    own.children = vec![SessionId::from_number(KernelId(n), 1)];
+    let mut worker = session(n, 1, Some(0), &["_start", "ping", "tick"]);
+    worker.aliases = vec![Str::new(&format!("worker/{n}"))];
+    worker.timers = 1;
+    worker.events_to = 2;
+    worker.handled = 5;
+    worker.handler_time = Duration::from_micros(1500);
+    worker.handler_max = Duration::from_micros(900);
+    worker.last_event = Some(Event::new("tick"));
+    let id = worker.id;
+    Snapshot {
+        kernel: KernelId(n),
+        name: format!("host-{n}"),
+        taken: Some(at(1_700_000_000 + u64::from(n))),
+        generation: 3,
+        counters: Counters {
+            slices: 10,
+            dispatched: 25,
+            queued: 1,
+            timers: 1,
+            watched: 0,
+            sessions: 2,
+            inbox_high_water: 4,
+            ..Counters::default()
+        },
+        sessions: vec![own, worker],
+        queue: vec![QueuedSnapshot {
+            seq: 8,
+            due: at(1_700_000_000),
+            target: id,
+            sender: root,
+            event: Event::new("ping"),
+            kind: "post",
+        }],
+        timers: vec![QueuedSnapshot {
+            seq: 9,
+            due: at(1_700_000_060) + Duration::from_micros(250),
+            target: id,
+            sender: id,
+            event: Event::new("tick"),
+            kind: "timer",
+        }],
+    }
+}
+
+fn view(kernels: usize) -> View {
+    View {
+        kernels: (0..kernels)
+            .map(|n| Arc::new(kernel(u16::try_from(n).unwrap())))
+            .collect(),
+        modules: Arc::new(Modules::new()),
+        misc: None,
+        process: Arc::new(ProcessInfo::current()),
+        settings: Settings {
+            snapshot_interval: Duration::from_millis(100),
+            interval_writable: true,
+            show_env: false,
+            started: at(1_600_000_000),
+        },
+    }
+}
+
+fn read(view: &View, path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let bytes = view
+        .read(&parts)
+        .unwrap_or_else(|| panic!("{path} is a file"));
+    String::from_utf8(bytes).unwrap()
+}
+
+fn names(view: &View, path: &str) -> Vec<String> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    view.list(&parts)
+        .unwrap_or_else(|| panic!("{path} is a directory"))
+        .into_iter()
+        .map(|e| e.name)
+        .collect()
+}
+
+fn kind(view: &View, path: &str) -> Option<Kind> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    view.resolve(&parts).map(|found| found.kind())
+}
+
+#[test]
+fn the_root_has_procalikes_four_directories() {
+    let v = view(1);
+    assert_eq!(names(&v, ""), ["kernel", "process", "modules", "misc"]);
+    assert_eq!(names(&v, "misc"), Vec::<String>::new());
+    assert_eq!(names(&v, "modules"), Vec::<String>::new());
+    assert_eq!(kind(&v, "nothing"), None);
+}
+
+#[test]
+fn kernel_shows_the_runtime_then_each_kernel() {
+    let v = view(2);
+    assert_eq!(
+        names(&v, "kernel"),
+        [
+            "id",
+            "is_running",
+            "kernels",
+            "session_count",
+            "event_count",
+            "uptime",
+            "ctl",
+            "sysctl",
+            "0",
+            "1"
+        ]
+    );
+    assert_eq!(read(&v, "kernel/id"), "host-0\n");
+    assert_eq!(read(&v, "kernel/kernels"), "2\n");
+    assert_eq!(read(&v, "kernel/is_running"), "1\n");
+    // One session per kernel, the kernels' own not counted (as POE's).
+    assert_eq!(read(&v, "kernel/session_count"), "2\n");
+    // Queued items and timers, as POE's get_event_count.
+    assert_eq!(read(&v, "kernel/event_count"), "4\n");
+    let uptime: f64 = read(&v, "kernel/uptime").trim().parse().unwrap();
+    assert!(uptime >= 0.0);
+    assert_eq!(kind(&v, "kernel/ctl"), Some(Kind::Writable));
+    assert_eq!(kind(&v, "kernel/id"), Some(Kind::File));
+    assert_eq!(kind(&v, "kernel/2"), None);
+    assert_eq!(kind(&v, "kernel/01"), None);
+    // The /kernel directory's time is its newest snapshot's.
+    let found = v.resolve(&["kernel"]).unwrap();
+    assert_eq!(found.mtime, at(1_700_000_001));
+}
+
+#[test]
+fn each_kernel_has_its_counters_and_directories() {
+    let v = view(2);
+    let files = names(&v, "kernel/1");
+    for name in [
+        "id",
+        "core",
+        "tid",
+        "slices",
+        "queue_depth",
+        "inbox_high_water",
+        "statistics",
+        "eventqueue",
+        "sessions",
+    ] {
+        assert!(files.iter().any(|f| f == name), "{name} in {files:?}");
+    }
+    assert_eq!(read(&v, "kernel/1/id"), "host-1\n");
+    assert_eq!(read(&v, "kernel/1/slices"), "10\n");
+    assert_eq!(read(&v, "kernel/1/queue_depth"), "1\n");
+    assert_eq!(read(&v, "kernel/1/timers"), "1\n");
+    assert_eq!(read(&v, "kernel/1/inbox_high_water"), "4\n");
+    assert_eq!(read(&v, "kernel/1/session_count"), "1\n");
+    assert_eq!(read(&v, "kernel/1/snapshot_time"), "1700000001.000000\n");
+    assert_eq!(read(&v, "kernel/1/statistics/dispatched"), "25\n");
+    assert_eq!(read(&v, "kernel/1/statistics/events_per_slice"), "2.50\n");
+    assert_eq!(read(&v, "kernel/1/statistics/handler_time"), "0.001500\n");
+    // No runtime thread is named roe-kernel-1 here: the value is empty.
+    assert!(read(&v, "kernel/1/core").ends_with('\n'));
+    assert_eq!(
+        v.resolve(&["kernel", "1"]).unwrap().mtime,
+        at(1_700_000_001)
+    );
+}
+
+#[test]
+fn the_event_queue_lists_due_items_then_timers() {
+    let v = view(1);
+    assert_eq!(names(&v, "kernel/0/eventqueue"), ["8", "9"]);
+    assert_eq!(read(&v, "kernel/0/eventqueue/8/index"), "0\n");
+    assert_eq!(read(&v, "kernel/0/eventqueue/8/event"), "ping\n");
+    assert_eq!(read(&v, "kernel/0/eventqueue/8/source"), "0\n");
+    assert_eq!(read(&v, "kernel/0/eventqueue/8/destination"), "1\n");
+    assert_eq!(read(&v, "kernel/0/eventqueue/8/type"), "post\n");
+    assert_eq!(read(&v, "kernel/0/eventqueue/9/index"), "1\n");
+    assert_eq!(
+        read(&v, "kernel/0/eventqueue/9/priority"),
+        "1700000060.000250\n"
+    );
+    assert_eq!(read(&v, "kernel/0/eventqueue/9/type"), "timer\n");
+    assert_eq!(kind(&v, "kernel/0/eventqueue/10"), None);
+}
+
+#[test]
+fn sessions_show_one_value_or_item_per_line() {
+    let v = view(2);
+    assert_eq!(names(&v, "kernel/1/sessions"), ["0", "1"]);
+    let s = "kernel/1/sessions/1";
+    assert_eq!(read(&v, &format!("{s}/id")), "1@1\n");
+    assert_eq!(read(&v, &format!("{s}/kernel")), "1\n");
+    assert_eq!(read(&v, &format!("{s}/parent")), "0@1\n");
+    assert_eq!(read(&v, &format!("{s}/aliases")), "worker/1\n");
+    assert_eq!(read(&v, &format!("{s}/handlers")), "_start\nping\ntick\n");
+    assert_eq!(read(&v, &format!("{s}/events_to")), "2\n");
+    assert_eq!(read(&v, &format!("{s}/events_handled")), "5\n");
+    assert_eq!(read(&v, &format!("{s}/handler_time")), "0.001500\n");
+    assert_eq!(read(&v, &format!("{s}/handler_max")), "0.000900\n");
+    assert_eq!(read(&v, &format!("{s}/last_event")), "tick\n");
+    assert_eq!(read(&v, &format!("{s}/timers")), "1\n");
+    assert_eq!(read(&v, &format!("{s}/refcount")), "1\n");
+    assert_eq!(read(&v, &format!("{s}/children")), "");
+    assert_eq!(
+        read(&v, &format!("{s}/ctl")),
+        "post EVENT [ARG]\nsignal NAME\nstop\n"
+    );
+    assert_eq!(kind(&v, &format!("{s}/ctl")), Some(Kind::Writable));
+    // The kernel's own session: no parent (a lone newline), its children.
+    assert_eq!(read(&v, "kernel/1/sessions/0/parent"), "\n");
+    assert_eq!(read(&v, "kernel/1/sessions/0/children"), "1@1\n");
+    assert_eq!(read(&v, "kernel/1/sessions/0/last_event"), "\n");
+    assert_eq!(read(&v, "kernel/0/sessions/1/id"), "1\n");
+    assert_eq!(kind(&v, "kernel/1/sessions/2"), None);
+    assert_eq!(kind(&v, "kernel/1/sessions/1/heap"), None);
+}
+
+#[test]
+fn writes_become_commands_for_the_owning_kernel() {
+    let v = view(2);
+    let target = SessionId::from_number(KernelId(1), 1);
+    assert_eq!(
+        v.write(&["kernel", "1", "sessions", "1", "ctl"], b"post ping 3\n"),
+        Ok(Applied::Command(Command::Post {
+            session: target,
+            event: Event::new("ping"),
+            arg: Some(Value::Int(3))
+        }))
+    );
+    let Ok(Applied::Command(command)) =
+        v.write(&["kernel", "1", "sessions", "1", "ctl"], b"stop\n")
+    else {
+        panic!("stop is a command");
+    };
+    assert_eq!(command.session().map(|s| s.kernel()), Some(KernelId(1)));
+    assert_eq!(
+        v.write(&["kernel", "ctl"], b"shutdown\n"),
+        Ok(Applied::Command(Command::Shutdown))
+    );
+    assert_eq!(
+        v.write(&["kernel", "sysctl", "snapshot_interval_ms"], b"20\n"),
+        Ok(Applied::Command(Command::SnapshotInterval(
+            Duration::from_millis(20)
+        )))
+    );
+}
+
+#[test]
+fn bad_and_forbidden_writes_change_nothing() {
+    let v = view(1);
+    let ctl = ["kernel", "0", "sessions", "1", "ctl"];
+    assert!(matches!(
+        v.write(&ctl, b"post nothing\n"),
+        Err(WriteError::Invalid(_))
+    ));
+    assert!(matches!(
+        v.write(&["kernel", "ctl"], b"reboot\n"),
+        Err(WriteError::Invalid(_))
+    ));
+    assert!(matches!(
+        v.write(&["kernel", "sysctl", "snapshot_interval_ms"], b"soon\n"),
+        Err(WriteError::Invalid(_))
+    ));
+    assert_eq!(
+        v.write(&["kernel", "id"], b"x\n"),
+        Err(WriteError::ReadOnly)
+    );
+    assert_eq!(
+        v.write(&["kernel", "0", "slices"], b"0\n"),
+        Err(WriteError::ReadOnly)
+    );
+    assert_eq!(
+        v.write(&["process", "pid"], b"1\n"),
+        Err(WriteError::ReadOnly)
+    );
+    assert_eq!(v.write(&["kernel"], b"x\n"), Err(WriteError::ReadOnly));
+    assert_eq!(
+        v.write(&["kernel", "0", "sessions", "9", "ctl"], b"stop\n"),
+        Err(WriteError::NotFound)
+    );
+    assert_eq!(v.write(&["nope"], b"x\n"), Err(WriteError::NotFound));
+    assert_eq!(v.write(&["misc", "x"], b"x\n"), Err(WriteError::NotFound));
+}
+
+#[test]
+fn a_lone_kernels_interval_is_read_only() {
+    let mut v = view(1);
+    v.settings.interval_writable = false;
+    assert_eq!(
+        kind(&v, "kernel/sysctl/snapshot_interval_ms"),
+        Some(Kind::File)
+    );
+    assert_eq!(read(&v, "kernel/sysctl/snapshot_interval_ms"), "100\n");
+    assert_eq!(
+        v.write(&["kernel", "sysctl", "snapshot_interval_ms"], b"20\n"),
+        Err(WriteError::ReadOnly)
+    );
+}
+
+#[test]
+fn a_finished_runtime_is_not_running() {
+    let mut finished = kernel(0);
+    finished.sessions.clear();
+    finished.counters.sessions = 0;
+    let mut v = view(0);
+    v.kernels = vec![Arc::new(finished)];
+    assert_eq!(read(&v, "kernel/is_running"), "0\n");
+    assert_eq!(read(&v, "kernel/0/is_running"), "0\n");
+    assert_eq!(names(&v, "kernel/0/sessions"), Vec::<String>::new());
+    // A kernel that never published: an empty snapshot, the view's time.
+    v.kernels = vec![Arc::new(Snapshot::default())];
+    assert_eq!(read(&v, "kernel/0/snapshot_time"), "\n");
+    assert_eq!(read(&v, "kernel/id"), "\n");
+    assert_eq!(
+        v.resolve(&["kernel", "0"]).unwrap().mtime,
+        at(1_600_000_000)
+    );
+}
+
+#[test]
+fn process_shows_the_program() {
+    let mut v = view(1);
+    assert_eq!(read(&v, "process/pid"), format!("{}\n", std::process::id()));
+    assert_eq!(read(&v, "process/os"), "linux\n");
+    assert!(read(&v, "process/argv").lines().count() >= 1);
+    assert!(read(&v, "process/exe").trim().len() > 1);
+    let threads: u32 = read(&v, "process/threads").trim().parse().unwrap();
+    assert!(threads >= 1);
+    let rss: u64 = read(&v, "process/memory/rss").trim().parse().unwrap();
+    assert!(rss > 0);
+    assert!(read(&v, "process/status").contains("VmRSS"));
+    let start: f64 = read(&v, "process/start_time").trim().parse().unwrap();
+    assert!(start > 1_600_000_000.0);
+    assert_eq!(kind(&v, "process/env"), None);
+    v.settings.show_env = true;
+    assert!(names(&v, "process/env").iter().any(|n| n == "PATH"));
+    let path = std::env::var("PATH").unwrap();
+    assert_eq!(read(&v, "process/env/PATH"), format!("{path}\n"));
+}
+
+#[test]
+fn modules_and_misc_show_registered_trees() {
+    let mut v = view(1);
+    let mut modules = Modules::new();
+    modules.insert(
+        "poe-component-ikc".into(),
+        Arc::new(Dir::new().value("peers", 2).dir("sub", Dir::new())),
+    );
+    v.modules = Arc::new(modules);
+    v.misc = Some(Arc::new(Dir::new().knob(
+        "level",
+        || "3".into(),
+        |_| Ok(()),
+    )));
+    assert_eq!(names(&v, "modules"), ["poe-component-ikc"]);
+    assert_eq!(names(&v, "modules/poe-component-ikc"), ["peers", "sub"]);
+    assert_eq!(read(&v, "modules/poe-component-ikc/peers"), "2\n");
+    assert_eq!(kind(&v, "modules/poe-component-ikc/sub"), Some(Kind::Dir));
+    assert_eq!(names(&v, "misc"), ["level"]);
+    assert_eq!(read(&v, "misc/level"), "3\n");
+    assert_eq!(v.write(&["misc", "level"], b"4\n"), Ok(Applied::Done));
+    assert_eq!(
+        v.write(&["modules", "poe-component-ikc", "peers"], b"4\n"),
+        Err(WriteError::ReadOnly)
+    );
+    assert_eq!(
+        v.write(&["modules", "other", "x"], b"4\n"),
+        Err(WriteError::NotFound)
+    );
+}
