@@ -525,7 +525,8 @@ impl Mounted {
         &self.point.path
     }
 
-    /// Whether it has not been unmounted from here yet.
+    /// Whether it has not been unmounted from here yet (an unmount under
+    /// way counts as mounted until it is done).
     pub fn is_mounted(&self) -> bool {
         lock(&self.running).is_some()
     }
@@ -540,10 +541,12 @@ impl Mounted {
     ///
     /// The unmount's failure, other than EBUSY.
     pub fn unmount(&self) -> io::Result<()> {
+        // Held to the end, so that `is_mounted` answers once it is done.
+        let mut running = lock(&self.running);
         let Some(Running {
             mut unmounter,
             thread,
-        }) = lock(&self.running).take()
+        }) = running.take()
         else {
             return Ok(());
         };
