@@ -594,7 +594,6 @@ pub(crate) fn mount(shared: Arc<Shared>, point: Mountpoint) -> Result<Mounted> {
     // fusermount3 helper, and then unmounting hangs.
     config.mount_options = vec![
         MountOption::FSName("procalike".into()),
-        MountOption::Subtype("roe".into()),
         MountOption::DefaultPermissions,
         MountOption::NoExec,
         MountOption::NoSuid,

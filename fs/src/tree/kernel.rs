@@ -37,7 +37,7 @@ const RUNTIME_FILES: [&str; 6] = [
 const SYSCTL_FILES: [&str; 1] = ["snapshot_interval_ms"];
 
 /// A kernel's files, then its three directories.
-const KERNEL_FILES: [&str; 15] = [
+const KERNEL_FILES: [&str; 16] = [
     "id",
     "core",
     "tid",
@@ -47,6 +47,7 @@ const KERNEL_FILES: [&str; 15] = [
     "slices",
     "session_count",
     "event_count",
+    "next_event",
     "queue_depth",
     "timers",
     "watchers",
@@ -291,6 +292,14 @@ fn kernel_file(snapshot: &Snapshot, name: &str) -> Vec<u8> {
         "slices" => line(c.slices),
         "session_count" => line(session_count(snapshot)),
         "event_count" => line(event_count(snapshot)),
+        "next_event" => {
+            let next = [snapshot.queue.first(), snapshot.timers.first()]
+                .into_iter()
+                .flatten()
+                .map(|item| item.due)
+                .min();
+            line(next.map(epoch).unwrap_or_default())
+        }
         "queue_depth" => line(c.queued),
         "timers" => line(c.timers),
         "watchers" => line(c.watched),

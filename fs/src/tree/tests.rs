@@ -189,6 +189,9 @@ fn each_kernel_has_its_counters_and_directories() {
     assert_eq!(read(&v, "kernel/1/id"), "host-1\n");
     assert_eq!(read(&v, "kernel/1/slices"), "10\n");
     assert_eq!(read(&v, "kernel/1/queue_depth"), "1\n");
+    // The earliest of what is queued: the post, due since the snapshot's
+    // second, before the timer.
+    assert_eq!(read(&v, "kernel/1/next_event"), "1700000000.000000\n");
     assert_eq!(read(&v, "kernel/1/timers"), "1\n");
     assert_eq!(read(&v, "kernel/1/inbox_high_water"), "4\n");
     assert_eq!(read(&v, "kernel/1/session_count"), "1\n");
@@ -349,6 +352,7 @@ fn a_finished_runtime_is_not_running() {
     // A kernel that never published: an empty snapshot, the view's time.
     v.kernels = vec![Arc::new(Snapshot::default())];
     assert_eq!(read(&v, "kernel/0/snapshot_time"), "\n");
+    assert_eq!(read(&v, "kernel/0/next_event"), "\n");
     assert_eq!(read(&v, "kernel/id"), "\n");
     assert_eq!(
         v.resolve(&["kernel", "0"]).unwrap().mtime,
