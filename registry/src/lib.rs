@@ -30,10 +30,19 @@
 //! - [`StateFile`] and [`Saved`]: persistent services saved atomically, and
 //!   read back at start.
 //!
-//! It opens no sockets and runs no kernel: the server, the clients and the
-//! command line are built on it, and every decision about connections
-//! (when to close, what to log) is theirs. Nothing here blocks or panics on
-//! what a client sends; every input is bounded before it is used.
+//! The pure layer opens no sockets and runs no kernel. On it, and on roe's
+//! engine, the server:
+//!
+//! - [`RegistryServer`]: the three TCP ports served by one session on a
+//!   roe kernel ([`spawn`](RegistryServer::spawn)) or on a thread of its
+//!   own ([`start`](RegistryServer::start), a [`ServerThread`]), set up by
+//!   a [`ServerConfig`] (its [`RegistryAddr`], its state file, its limits),
+//!   reporting where it listens in a [`RegistryListener`], or why it could
+//!   not start in a [`ServerError`].
+//!
+//! Nothing here blocks or panics on what a client sends; every input is
+//! bounded before it is used. docs/registry.md describes the protocol as
+//! served, the server's limits, and roe's additions.
 //!
 //! # Examples
 //!
@@ -80,6 +89,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod addr;
 mod change;
 mod error;
 mod line;
@@ -90,10 +100,12 @@ mod quote;
 mod revision;
 #[cfg(test)]
 mod rng;
+mod server;
 mod service;
 mod store;
 mod watch;
 
+pub use self::addr::{AddrError, RegistryAddr};
 pub use self::change::{Change, ChangeKind, Notice};
 pub use self::error::{Error, Result};
 pub use self::line::{
@@ -105,6 +117,9 @@ pub use self::persist::{MAGIC, Saved, StateFile, VERSION};
 pub use self::query::Query;
 pub use self::quote::{Quoted, Words, needs_quotes, quote, quote_line, words};
 pub use self::revision::{Counter, Revision};
+pub use self::server::{
+    RegistryListener, RegistryServer, SHUTDOWN, ServerConfig, ServerError, ServerThread,
+};
 pub use self::service::{MAX_SERVICE_LEN, RESERVED_NAMES, Service, check_name, is_persist_value};
 pub use self::store::{Store, StoreConfig};
 pub use self::watch::Watcher;

@@ -1,0 +1,162 @@
+//! Hostile clients: a line of a gigabyte, binary garbage, connections
+//! left half-open. Each gets a clear error or is timed out, memory stays
+//! bounded, and the server serves everyone else meanwhile.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use roe_registry::{Port, RegistryAddr};
+
+use crate::common::*;
+
+/// This process's resident memory, in KiB.
+fn resident_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap_or(0)
+}
+
+/// Streams up to a gigabyte without a newline to `port`, in chunks, from
+/// another thread; returns what the server answered, and how much it was
+/// sent before it stopped taking more.
+fn gigabyte_line(addr: &RegistryAddr, port: Port) -> (String, u64) {
+    let stream = connect(addr, port);
+    let mut writer = stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        let chunk = vec![b'a'; 64 * 1024];
+        let mut sent = 0u64;
+        while sent < 1 << 30 {
+            match writer.write(&chunk) {
+                Ok(n) => sent += n as u64,
+                Err(_) => break,
+            }
+        }
+        sent
+    });
+    let mut answer = Vec::new();
+    let mut reader = stream;
+    let mut buf = [0u8; 4096];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let sent = sending.join().unwrap();
+    (String::from_utf8_lossy(&answer).into_owned(), sent)
+}
+
+#[test]
+fn a_gigabyte_line_is_refused_early_and_others_are_served() {
+    let server = start(config());
+    let addr = server.addr().clone();
+    let held = register(&addr, "held a 1");
+    find_until(&addr, "", |a| a == "held a 1\n");
+    let before = resident_kib();
+    let started = Instant::now();
+    for (port, expected) in [
+        (Port::New, "error line too long\n"),
+        (Port::Find, ""),
+        (Port::Event, "READY\nerror line too long\n"),
+    ] {
+        let (answer, sent) = gigabyte_line(&addr, port);
+        assert_eq!(answer, expected, "{port}");
+        assert!(sent < 1 << 30, "{port}: the server took the whole gigabyte");
+        assert_eq!(find(&addr, ""), "held a 1\n");
+    }
+    let grown = resident_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "memory grew by {grown} KiB");
+    assert!(started.elapsed() < 4 * PATIENCE);
+    drop(held);
+}
+
+#[test]
+fn binary_garbage_gets_an_error_and_the_end() {
+    let server = start(config());
+    let addr = server.addr().clone();
+    // A fixed, reproducible mess: every byte value, newlines among them.
+    let mut garbage: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    for at in (100..4096).step_by(300) {
+        garbage[at] = b'\n';
+    }
+    garbage.retain(|&b| b != b'\'');
+    for port in Port::ALL {
+        let mut stream = connect(&addr, port);
+        let _ = stream.write_all(&garbage);
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        match port {
+            Port::New => assert!(answer.starts_with("error "), "{answer:?}"),
+            Port::Find => assert_eq!(answer, ""),
+            Port::Event => assert!(answer.starts_with("READY\nerror "), "{answer:?}"),
+        }
+    }
+    // With quotes in it, a line runs on across newlines until it is too
+    // long.
+    let quoted: Vec<u8> = b"svc a '"
+        .iter()
+        .copied()
+        .chain((0..40_000).map(|i| if i % 50 == 0 { b'\n' } else { b'x' }))
+        .collect();
+    let mut stream = connect(&addr, Port::New);
+    let _ = stream.write_all(&quoted);
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert_eq!(answer, "error line too long\n");
+    let _svc = register(&addr, "svc a 1");
+    find_until(&addr, "", |a| a == "svc a 1\n");
+}
+
+#[test]
+fn half_open_connections_do_not_stop_the_server() {
+    let server = start(config().first_line_timeout(Duration::from_millis(500)));
+    let addr = server.addr().clone();
+    let mut idle: Vec<TcpStream> = Vec::new();
+    for port in Port::ALL {
+        for i in 0..50 {
+            let mut stream = connect(&addr, port);
+            // Half a line, and nothing more; every other one shuts its
+            // write side after it.
+            stream.write_all(b"half a").unwrap();
+            if i % 2 == 1 {
+                stream.shutdown(Shutdown::Write).unwrap();
+            }
+            idle.push(stream);
+        }
+    }
+    // Meanwhile, a registration, a query and a watch are served at once.
+    let started = Instant::now();
+    let mut svc = register(&addr, "svc a 1");
+    find_until(&addr, "", |a| a == "svc a 1\n");
+    let mut watcher = watch(&addr, "watch");
+    assert_eq!(
+        until_sync(&mut watcher),
+        ["00000001 add svc a 1", "00000001 sync"]
+    );
+    svc.send("a 2\n");
+    assert_eq!(watcher.line(), "00000002 update svc a 2");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The stalled ones end: the new port's with the timeout (or, shut,
+    // with their half line taken as a line: `half a` is odd pairs), the
+    // find port's with an answer to their half line (none), the event
+    // port's when their client closes.
+    for (i, mut stream) in idle.into_iter().enumerate() {
+        let port = Port::ALL[i / 50];
+        if port == Port::Event {
+            continue;
+        }
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        match port {
+            Port::New if i % 2 == 1 => assert_eq!(answer, "error odd attribute/value pairs\n"),
+            Port::New => assert_eq!(answer, "error timeout\n"),
+            _ => assert_eq!(answer, ""),
+        }
+    }
+    assert_eq!(find(&addr, ""), "svc a 2\n");
+}
