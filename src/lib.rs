@@ -39,6 +39,11 @@ pub use roe_engine::{self as engine, *};
 
 pub mod workloads;
 
+/// The user's guide (docs/guide.md): from a first session to a cluster,
+/// every example compiled and run as a doctest.
+#[doc = include_str!("../docs/guide.md")]
+pub mod guide {}
+
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
