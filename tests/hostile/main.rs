@@ -153,6 +153,29 @@ fn idle_connections_are_closed_by_the_idle_timeout() {
     server.stop();
 }
 
+/// A connection that is over no longer holds the server: its idle check
+/// used to stay pending, keeping the connection's session (and a listener
+/// told to shut down) alive until the timeout came due.
+#[test]
+fn a_finished_connection_does_not_wait_for_its_idle_timeout() {
+    let _one = serial();
+    let server = Server::echo(|| {
+        TcpServer::new(0)
+            .address("127.0.0.1")
+            .idle_timeout(Duration::from_secs(3600))
+    });
+    assert_eq!(echo_once(server.port, "hi"), "hi");
+    server.post_to_listener("shutdown", ());
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        server.join();
+        let _ = done.send(());
+    });
+    ended
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server ended without waiting an hour for an idle check");
+}
+
 /// A client that ends its input right after its request still gets the
 /// whole answer (before: 4.3 of 10 MB), then the connection closes.
 #[test]

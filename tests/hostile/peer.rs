@@ -159,4 +159,9 @@ impl Server {
         self.handle.shutdown();
         self.runtime.join().unwrap();
     }
+
+    /// Waits for the runtime to end by itself (every session gone).
+    pub fn join(self) {
+        self.runtime.join().unwrap();
+    }
 }

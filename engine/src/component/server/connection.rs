@@ -192,8 +192,7 @@ pub(super) fn connection_session<S: 'static, F: Filter + 'static>(
     session = session.on(GOT_FLUSH, move |cx, _| {
         run0(&c.flushed, cx)?;
         if cx.heap.shutdown && cx.heap.client.is_some() {
-            run0(&c.disconnected, cx)?;
-            cx.heap.client = None;
+            disconnect(cx, &c)?;
         }
         Ok(())
     });
@@ -217,8 +216,7 @@ pub(super) fn connection_session<S: 'static, F: Filter + 'static>(
     let c = Rc::clone(&config);
     session = session.on(CLOSE_NOW, move |cx, _| {
         if cx.heap.client.is_some() {
-            run0(&c.disconnected, cx)?;
-            cx.heap.client = None;
+            disconnect(cx, &c)?;
         }
         Ok::<_, Error>(())
     });
@@ -230,8 +228,7 @@ pub(super) fn connection_session<S: 'static, F: Filter + 'static>(
             None => false,
         };
         if idle {
-            run0(&c.disconnected, cx)?;
-            cx.heap.client = None;
+            disconnect(cx, &c)?;
         }
         Ok(())
     });
@@ -243,6 +240,21 @@ pub(super) fn connection_session<S: 'static, F: Filter + 'static>(
             let _ = cx.call(listener, "disconnected", ());
         })
         .on("_child", |_, _| {})
+}
+
+/// The connection is over: the user hears of it, the wheel goes, and so
+/// does the idle check, which would otherwise hold the session (and the
+/// kernel) until it came due.
+fn disconnect<S: 'static, F: Filter + 'static>(
+    cx: &mut Context<'_, Connection<S, F>>,
+    config: &ConnectionConfig<S, F>,
+) -> Result<()> {
+    run0(&config.disconnected, cx)?;
+    cx.heap.client = None;
+    if config.idle_timeout.is_some() {
+        cx.alarm_clear(IDLE_CHECK)?;
+    }
+    Ok(())
 }
 
 fn start_wheel<S: 'static, F: Filter + 'static>(
