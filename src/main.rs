@@ -1,13 +1,15 @@
 //! The `roe` command: `roe node` runs a full node on embedded defaults;
 //! `roe bench` runs the project's workloads on roe (src/bench.rs, running
 //! the library's `roe::workloads`); `roe ikc` posts to, calls or pings an
-//! IKC server (src/ikc.rs, through the lite client).
+//! IKC server (src/ikc.rs, through the lite client); `roe registry` serves
+//! a registry or talks to one (src/registry.rs).
 
 mod bench;
 mod ikc;
 mod json;
 mod log;
 mod node;
+mod registry;
 
 use std::{process::ExitCode, time::Duration};
 
@@ -20,6 +22,7 @@ commands:
   node      run a node on embedded defaults until it is stopped
   bench     run the benchmark workloads on roe, one line per result
   ikc       post to, call or ping an IKC server (roe's native wire)
+  registry  serve a service registry, or find, watch, register or remove services
   help      print this text
 
 node options:
@@ -29,6 +32,11 @@ node options:
                      port); the node prints `ikc <ip>:<port>` before `ready`
   --ikc-name <name>  the node's IKC name (default roe-node); it publishes the
                      session `node` with the state `ping`
+  --registry <addr>  serve the registry there (default 127.0.0.1:6701,6702,6703,
+                     see ADDR below; ports 0: any free ports), or `none` for no
+                     registry; the node prints `registry <ip>:<new>,<find>,<event>`
+                     after the `ikc` line
+  --registry-state <file>  keep the registry's persistent services in this file
 
   The node stops cleanly on SIGINT, SIGTERM or SIGHUP; SIGUSR1 prints a status
   line per kernel. The log goes to stderr, filtered by RUST_LOG (default info).
@@ -75,6 +83,27 @@ ikc options:
   call prints the value returned as one line of JSON; post prints nothing, and
   fails if the server refuses the post; ping prints {\"server\":NAME,\"micros\":N}.
   A failure, the server's refusal included, goes to stderr with exit status 1.
+
+registry usage:
+  roe registry serve [--listen ADDR] [--ports NEW,FIND,EVENT] [--state FILE]
+  roe registry find [--at ADDR] [ATTR VALUE]...
+  roe registry watch [--at ADDR] [--since REVISION] [ATTR VALUE]...
+  roe registry register [--at ADDR] [--token SECRET] NAME [ATTR VALUE]...
+  roe registry remove [--at ADDR] [--token SECRET] NAME
+
+  ADDR is HOST or HOST:NEW,FIND,EVENT (an IPv6 host in brackets); HOST alone
+  means the ports 6701,6702,6703, and the default is 127.0.0.1. serve prints
+  `registry <ip>:<new>,<find>,<event>` and runs until SIGINT or SIGTERM, keeping
+  its persistent services in FILE if given. find prints the matching services,
+  one line each (every service without ATTR VALUE; VALUE * matches any value).
+  watch prints a line per change to the matching services, after the ones that
+  match now (or, with --since, the changes after that revision):
+  `<revision> add|update|remove <service>`, and `<revision> sync`. register
+  prints `registered NAME` once the registry has it and holds it until
+  interrupted (with `persist 1` among the attributes it stays after that;
+  --token lets `remove --token` take it away). remove takes away a service
+  whose connection has gone, and prints `removed NAME`.
+  A refusal from the registry goes to stderr with exit status 1.
 ";
 
 fn main() -> ExitCode {
@@ -117,6 +146,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     }
                     Long("ikc-listen") => options.ikc_listen = parser.value()?.string()?,
                     Long("ikc-name") => options.ikc_name = parser.value()?.string()?,
+                    Long("registry") => {
+                        options.registry = match parser.value()?.string()?.as_str() {
+                            "none" => None,
+                            addr => Some(registry::parse_addr(addr)?),
+                        };
+                    }
+                    Long("registry-state") => {
+                        options.registry_state = Some(parser.value()?.into());
+                    }
                     Long("kernels") => {
                         let n: usize = parser.value()?.parse()?;
                         if !(1..=MAX_KERNELS).contains(&n) {
@@ -142,6 +180,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         },
         "ikc" => match ikc::Options::parse(&mut parser)? {
             Some(options) => ikc::run(options),
+            None => {
+                print!("{USAGE}");
+                Ok(())
+            }
+        },
+        "registry" => match registry::Command::parse(&mut parser)? {
+            Some(command) => registry::run(command),
             None => {
                 print!("{USAGE}");
                 Ok(())

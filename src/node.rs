@@ -1,9 +1,10 @@
 //! `roe node`: the main job, a node on embedded defaults.
 
-use std::{sync::mpsc, time::Duration};
+use std::{path::PathBuf, sync::mpsc, time::Duration};
 
 use roe::{KernelId, Runtime, RuntimeHandle, Session, Value};
 use roe_ikc::{Ikc, IkcConfig, IkcServer};
+use roe_registry::{RegistryAddr, RegistryServer, ServerConfig};
 
 use crate::log::say;
 
@@ -31,6 +32,10 @@ pub struct NodeOptions {
     /// `ip:port` (port 0: any free port) to serve IKC on.
     pub ikc_listen: String,
     pub ikc_name: String,
+    /// Where to serve the registry (`None`: no registry).
+    pub registry: Option<RegistryAddr>,
+    /// The registry's state file.
+    pub registry_state: Option<PathBuf>,
 }
 
 impl Default for NodeOptions {
@@ -40,6 +45,8 @@ impl Default for NodeOptions {
             heartbeat: Duration::from_secs(1),
             ikc_listen: DEFAULT_IKC_LISTEN.into(),
             ikc_name: DEFAULT_IKC_NAME.into(),
+            registry: Some(RegistryAddr::default()),
+            registry_state: None,
         }
     }
 }
@@ -56,12 +63,20 @@ struct Node {
 /// (`node`, state `ping`) published, and watches the stopping signals
 /// (INT, TERM, HUP), on which it shuts the runtime down cleanly, and USR1,
 /// on which it reports what each kernel is doing. Connections are spread
-/// over the kernels.
+/// over the kernels. Kernel 0 serves the registry too, unless told not to.
 pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
     let heartbeat = options.heartbeat;
     let ikc = Ikc::new(IkcConfig::new(options.ikc_name.clone()))?;
     let listen = options.ikc_listen.clone();
+    let registry = options.registry.clone().map(|addr| {
+        let config = ServerConfig::default().addr(addr);
+        match &options.registry_state {
+            Some(path) => config.state_file(path),
+            None => config,
+        }
+    });
     let (bound_tx, bound_rx) = mpsc::channel();
+    let (registry_tx, registry_rx) = mpsc::channel();
     let runtime = Runtime::builder()
         .kernels(options.kernels)
         .start(move |kernel| {
@@ -69,6 +84,19 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
             if kernel.id().0 == 0 {
                 let server = IkcServer::tcp(listen.as_str()).spawn(&ikc, kernel);
                 let _ = bound_tx.send(server.map(|s| s.local_addr()));
+                let served = registry.clone().map(|config| {
+                    RegistryServer::new(config)
+                        .spawn(kernel)
+                        .map(|listener| listener.addr().clone())
+                        .map_err(|error| {
+                            crate::registry::start_error(
+                                &error,
+                                "change its address with --registry IP:NEW,FIND,EVENT \
+                                 (0: any free port), or run none with --registry none",
+                            )
+                        })
+                });
+                let _ = registry_tx.send(served);
             }
             kernel.spawn(node_session(kernel.id(), heartbeat))?;
             Ok(())
@@ -80,6 +108,16 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
             runtime.handle().shutdown();
             let _ = runtime.join();
             return Err(format!("cannot serve IKC on {}: {error}", options.ikc_listen).into());
+        }
+        Err(_) => return Err("kernel 0 did not start".into()),
+    }
+    match registry_rx.recv() {
+        Ok(Some(Ok(addr))) => say(format_args!("registry {addr}")),
+        Ok(None) => {}
+        Ok(Some(Err(error))) => {
+            runtime.handle().shutdown();
+            let _ = runtime.join();
+            return Err(format!("cannot serve the registry: {error}").into());
         }
         Err(_) => return Err("kernel 0 did not start".into()),
     }

@@ -1,6 +1,8 @@
-//! `roe node`, the main job: it reports where it serves IKC, then
-//! `ready`, then runs until SIGINT or SIGTERM, which stop it cleanly (exit
-//! status 0, `stopped`).
+//! `roe node`, the main job: it reports where it serves IKC and the
+//! registry, then `ready`, then runs until SIGINT or SIGTERM, which stop it
+//! cleanly (exit status 0, `stopped`). Every node here serves on ports the
+//! system picks (`--ikc-listen 127.0.0.1:0`, `--registry 127.0.0.1:0,0,0`),
+//! so that tests running at once never collide.
 
 use std::{
     io::{BufRead, BufReader, Lines},
@@ -9,9 +11,17 @@ use std::{
 
 use rustix::process::{Pid, Signal, kill_process};
 
-/// Reads the node's first two lines: `ikc <ip>:<port>` (returned) and the
-/// `ready` line (returned too).
+/// Reads the node's first three lines: `ikc <ip>:<port>` (returned), then
+/// `registry <ip>:<new>,<find>,<event>` (checked), and the `ready` line
+/// (returned too).
 fn ikc_then_ready(lines: &mut Lines<BufReader<ChildStdout>>) -> (String, String) {
+    let (ikc, _registry, ready) = ikc_registry_ready(lines);
+    (ikc, ready)
+}
+
+/// The node's first three lines: its IKC address, its registry's address,
+/// and the `ready` line.
+fn ikc_registry_ready(lines: &mut Lines<BufReader<ChildStdout>>) -> (String, String, String) {
     let ikc = lines.next().expect("a first line").unwrap();
     let addr = ikc
         .strip_prefix("ikc ")
@@ -21,9 +31,25 @@ fn ikc_then_ready(lines: &mut Lines<BufReader<ChildStdout>>) -> (String, String)
         addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
         "{addr}"
     );
-    let ready = lines.next().expect("a second line").unwrap();
-    (addr, ready)
+    let registry = lines.next().expect("a second line").unwrap();
+    let registry = registry
+        .strip_prefix("registry 127.0.0.1:")
+        .unwrap_or_else(|| panic!("second line {registry:?}"))
+        .to_owned();
+    let ports: Vec<u16> = registry.split(',').map(|p| p.parse().unwrap()).collect();
+    assert!(ports.len() == 3 && !ports.contains(&0), "{registry}");
+    let ready = lines.next().expect("a third line").unwrap();
+    (addr, format!("127.0.0.1:{registry}"), ready)
 }
+
+/// The arguments that put a node's IKC server and registry on ports the
+/// system picks.
+const ANY_PORTS: [&str; 4] = [
+    "--ikc-listen",
+    "127.0.0.1:0",
+    "--registry",
+    "127.0.0.1:0,0,0",
+];
 
 /// The node serves IKC: its `node` session's `ping` is published, and
 /// what is not published is refused, across processes (the `roe ikc`
@@ -31,15 +57,8 @@ fn ikc_then_ready(lines: &mut Lines<BufReader<ChildStdout>>) -> (String, String)
 #[test]
 fn node_serves_ikc_and_refuses_what_it_does_not_publish() {
     let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args([
-            "node",
-            "--kernels",
-            "2",
-            "--heartbeat",
-            "10",
-            "--ikc-listen",
-            "127.0.0.1:0",
-        ])
+        .args(["node", "--kernels", "2", "--heartbeat", "10"])
+        .args(ANY_PORTS)
         .stdout(Stdio::piped())
         .spawn()
         .expect("the roe binary runs");
@@ -73,7 +92,8 @@ fn node_serves_ikc_and_refuses_what_it_does_not_publish() {
 
 fn stops_cleanly_on(signal: Signal, name: &str) {
     let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--heartbeat", "10", "--ikc-listen", "127.0.0.1:0"])
+        .args(["node", "--heartbeat", "10"])
+        .args(ANY_PORTS)
         .stdout(Stdio::piped())
         .spawn()
         .expect("the roe binary runs");
@@ -106,15 +126,8 @@ fn node_stops_cleanly_on_sigint() {
 #[test]
 fn node_runs_the_kernels_asked_for_each_pinned() {
     let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args([
-            "node",
-            "--kernels",
-            "3",
-            "--heartbeat",
-            "10",
-            "--ikc-listen",
-            "127.0.0.1:0",
-        ])
+        .args(["node", "--kernels", "3", "--heartbeat", "10"])
+        .args(ANY_PORTS)
         .stdout(Stdio::piped())
         .spawn()
         .expect("the roe binary runs");
@@ -149,6 +162,64 @@ fn node_runs_the_kernels_asked_for_each_pinned() {
     assert_eq!(pinned, expected);
 }
 
+/// The node serves the registry: a registration over its new port is
+/// found with `roe registry find`, and a port already taken is an error
+/// that names the option that moves it.
+#[test]
+fn node_serves_the_registry() {
+    use std::io::Write;
+
+    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
+        .args(["node", "--kernels", "2", "--heartbeat", "10"])
+        .args(ANY_PORTS)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the roe binary runs");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let (_, registry, ready) = ikc_registry_ready(&mut lines);
+    assert!(ready.starts_with("ready"), "{ready:?}");
+    let new_port = registry.split([':', ',']).nth(1).unwrap();
+    let mut service =
+        std::net::TcpStream::connect(format!("127.0.0.1:{new_port}")).expect("the new port");
+    service.write_all(b"tcp!here!1 proto roe\n").unwrap();
+    let find = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_roe"))
+            .args(["registry", "find", "--at", &registry, "proto", "roe"])
+            .output()
+            .expect("roe registry runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let started = std::time::Instant::now();
+    while find().is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(find(), "tcp!here!1 proto roe\n");
+    // A second node on the same registry ports: refused, and told how.
+    let second = Command::new(env!("CARGO_BIN_EXE_roe"))
+        .args([
+            "node",
+            "--ikc-listen",
+            "127.0.0.1:0",
+            "--registry",
+            &registry,
+        ])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("cannot serve the registry") && err.contains("--registry none"),
+        "{err}"
+    );
+    drop(service);
+    kill_process(Pid::from_raw(node.id() as i32).unwrap(), Signal::TERM).unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(node.wait().unwrap().success(), "{rest:?}");
+    assert_eq!(rest, ["stopping on SIGTERM", "stopped"]);
+}
+
 #[test]
 fn node_rejects_bad_arguments() {
     for args in [
@@ -160,10 +231,14 @@ fn node_rejects_bad_arguments() {
         &["node", "--ikc-listen", "nowhere"],
         &["node", "--ikc-listen", "127.0.0.1:99999"],
         &["node", "--ikc-name", "a/b", "--ikc-listen", "127.0.0.1:0"],
+        &["node", "--registry", "127.0.0.1:1,2"],
+        &["node", "--registry", "[::1"],
         &["frobnicate"],
     ] {
+        // No registry on its fixed ports, should a node get that far.
         let output = Command::new(env!("CARGO_BIN_EXE_roe"))
             .args(args)
+            .args(["--registry", "none"])
             .output()
             .unwrap();
         assert!(!output.status.success(), "{args:?} was accepted");
@@ -204,15 +279,8 @@ fn exits_within(
 #[test]
 fn node_stops_cleanly_after_its_stdout_is_closed() {
     let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args([
-            "node",
-            "--kernels",
-            "2",
-            "--heartbeat",
-            "10",
-            "--ikc-listen",
-            "127.0.0.1:0",
-        ])
+        .args(["node", "--kernels", "2", "--heartbeat", "10"])
+        .args(ANY_PORTS)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -232,15 +300,8 @@ fn node_stops_cleanly_after_its_stdout_is_closed() {
 #[test]
 fn node_reports_its_kernels_on_sigusr1_and_runs_on() {
     let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args([
-            "node",
-            "--kernels",
-            "2",
-            "--heartbeat",
-            "10",
-            "--ikc-listen",
-            "127.0.0.1:0",
-        ])
+        .args(["node", "--kernels", "2", "--heartbeat", "10"])
+        .args(ANY_PORTS)
         .stdout(Stdio::piped())
         .spawn()
         .expect("the roe binary runs");

@@ -145,6 +145,21 @@ impl RegistryServer {
     /// [`ServerError::State`] for a state file that cannot be read or
     /// written, [`ServerError::Bind`] for a port that cannot be listened
     /// on, [`ServerError::Engine`] when the kernel refuses the session.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::Kernel;
+    /// use roe_registry::{RegistryServer, SHUTDOWN, ServerConfig};
+    ///
+    /// let mut kernel = Kernel::new()?;
+    /// let config = ServerConfig::default().addr("127.0.0.1:0,0,0".parse()?);
+    /// let listener = RegistryServer::new(config).spawn(&mut kernel)?;
+    /// println!("registry {}", listener.addr()); // the ports are bound already
+    /// kernel.post(listener.session(), SHUTDOWN, ())?; // stops it
+    /// kernel.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn spawn(self, kernel: &mut Kernel) -> Result<RegistryListener, ServerError> {
         let (session, addr) = self.prepare()?;
         let session = kernel.spawn(session)?;
@@ -191,7 +206,7 @@ impl RegistryServer {
             %addr,
             services = core.store().len(),
             revision = %core.store().revision(),
-            state = ?core.state_path(),
+            state = %core.state_path().map_or("none".into(), |path| path.display().to_string()),
             "registry: listening"
         );
         let server = Server {

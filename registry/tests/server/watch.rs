@@ -149,7 +149,11 @@ fn a_watcher_that_falls_behind_is_told_and_cut_off() {
     let reading = std::thread::spawn(move || {
         for n in 0..CHANGES {
             let line = reader.line();
-            let want = if n == 0 { " add svc pad " } else { " update svc pad " };
+            let want = if n == 0 {
+                " add svc pad "
+            } else {
+                " update svc pad "
+            };
             assert!(line.contains(want), "{line}");
             if n % 100 == 0 {
                 let _ = progress.send(n);
@@ -169,7 +173,9 @@ fn a_watcher_that_falls_behind_is_told_and_cut_off() {
             seen = read.recv().expect("the reader reads");
         }
     }
-    reading.join().expect("the reading watcher got every change");
+    reading
+        .join()
+        .expect("the reading watcher got every change");
     // The sleeper now reads: what it was sent, then the error, then the end.
     let mut last = String::new();
     let mut lines = 0;
