@@ -36,7 +36,7 @@ use roe_engine::stream::{Filled, Outbox, fill};
 use roe_engine::{Io, Mode, Readiness, Source, SourceRef, TimerId};
 
 use super::config::Limits;
-use super::core::Core;
+use super::core::{Core, Wake};
 use super::feed::{Feed, push_line};
 use super::registration::Registration;
 use crate::error::{Error, Result};
@@ -75,6 +75,8 @@ pub(super) struct Conn {
     progress: Cell<Instant>,
     /// The pending source timer, and when it is due.
     timer: Cell<Option<(TimerId, Instant)>>,
+    /// Set by the core when it wakes the connection after changes.
+    woken: Rc<Cell<bool>>,
 }
 
 struct State {
@@ -298,12 +300,17 @@ impl Conn {
             opened: now,
             progress: Cell::new(now),
             timer: Cell::new(None),
+            woken: Rc::new(Cell::new(false)),
         });
         io.watch(&conn.me, Rc::clone(&stream) as Rc<_>, Mode::Read)?;
         io.watch(&conn.me, stream as Rc<_>, Mode::Write)?;
         io.pause(&conn.me, fd, Mode::Write, true);
         if port == Port::Event {
-            conn.core.borrow_mut().watch(id, conn.me.clone());
+            let wake = Wake {
+                source: conn.me.clone(),
+                pending: Rc::clone(&conn.woken),
+            };
+            conn.core.borrow_mut().watch(id, wake);
         }
         tracing::debug!(connection = id, peer = %conn.peer, %port, "registry: connected");
         conn.drive(io);
@@ -405,6 +412,9 @@ impl Conn {
     /// nothing more is owed; then closes, lingers or waits, as the phase
     /// says.
     fn drive(&self, io: &mut Io<'_>) {
+        // What follows catches up with the store as it is now; a change
+        // after it wakes the connection again.
+        self.woken.set(false);
         loop {
             let added = {
                 let mut state = self.state.borrow_mut();

@@ -7,6 +7,7 @@
 //! up), and the state file (marked for a save when the change touched a
 //! service it keeps).
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -18,6 +19,15 @@ use crate::owner::{Claim, OwnerId, Token};
 use crate::query::Query;
 use crate::service::Service;
 use crate::store::Store;
+
+/// How the core wakes an event-port connection: its source, and whether it
+/// has been woken since it last caught up (so that a burst of changes
+/// wakes it once, whatever the number of watchers).
+#[derive(Debug)]
+pub(super) struct Wake {
+    pub source: SourceRef,
+    pub pending: Rc<Cell<bool>>,
+}
 
 /// The server's state, shared by its connections.
 ///
@@ -31,7 +41,7 @@ pub(super) struct Core {
     /// written.
     lines: HashMap<String, Rc<str>>,
     /// The event port's connections, by connection number.
-    watchers: HashMap<u64, SourceRef>,
+    watchers: HashMap<u64, Wake>,
     persistence: Option<Persistence>,
 }
 
@@ -127,9 +137,9 @@ impl Core {
         self.changed(false);
     }
 
-    /// Wakes `source` after each change (an event-port connection).
-    pub(super) fn watch(&mut self, connection: u64, source: SourceRef) {
-        self.watchers.insert(connection, source);
+    /// Wakes an event-port connection after changes.
+    pub(super) fn watch(&mut self, connection: u64, wake: Wake) {
+        self.watchers.insert(connection, wake);
     }
 
     pub(super) fn unwatch(&mut self, connection: u64) {
@@ -184,8 +194,10 @@ impl Core {
     /// (so a burst of changes costs each of them one wake-up), and the
     /// state file learns of it.
     fn changed(&mut self, touched: bool) {
-        for source in self.watchers.values() {
-            source.flush_soon();
+        for wake in self.watchers.values() {
+            if !wake.pending.replace(true) {
+                wake.source.flush_soon();
+            }
         }
         if let Some(persistence) = &mut self.persistence {
             persistence.changed(&self.store, touched);
