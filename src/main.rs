@@ -13,7 +13,7 @@ mod registry;
 
 use std::{process::ExitCode, time::Duration};
 
-use node::{MAX_HEARTBEAT_MS, MAX_KERNELS, NodeOptions};
+use node::{MAX_HEARTBEAT_MS, MAX_KERNELS, Mount, NodeOptions};
 
 const USAGE: &str = "\
 usage: roe <command> [options]
@@ -37,6 +37,9 @@ node options:
                      registry; the node prints `registry <ip>:<new>,<find>,<event>`
                      after the `ikc` line
   --registry-state <file>  keep the registry's persistent services in this file
+  --mount <dir>      mount the fs view (ProcAlike) there (default /tmp/roe_<pid>;
+                     without /dev/fuse the node says so and runs without it)
+  --no-mount         no fs view; with one, the node prints `fs <dir>` before `ready`
 
   The node stops cleanly on SIGINT, SIGTERM or SIGHUP; SIGUSR1 prints a status
   line per kernel. The log goes to stderr, filtered by RUST_LOG (default info).
@@ -155,6 +158,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     Long("registry-state") => {
                         options.registry_state = Some(parser.value()?.into());
                     }
+                    Long("mount") => options.mount = Mount::At(parser.value()?.into()),
+                    Long("no-mount") => options.mount = Mount::None,
                     Long("kernels") => {
                         let n: usize = parser.value()?.parse()?;
                         if !(1..=MAX_KERNELS).contains(&n) {

@@ -25,6 +25,18 @@ pub const DEFAULT_IKC_LISTEN: &str = "127.0.0.1:6030";
 /// The IKC name a node goes by unless told otherwise.
 pub const DEFAULT_IKC_NAME: &str = "roe-node";
 
+/// Where `roe node` mounts its fs view (ProcAlike).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mount {
+    /// `/tmp/roe_<pid>`; where FUSE is not available the node says so and
+    /// runs without it.
+    Default,
+    /// Here (`--mount DIR`); failing to mount is an error.
+    At(PathBuf),
+    /// Not at all (`--no-mount`).
+    None,
+}
+
 /// What `roe node` was asked to run.
 pub struct NodeOptions {
     pub kernels: usize,
@@ -36,6 +48,8 @@ pub struct NodeOptions {
     pub registry: Option<RegistryAddr>,
     /// The registry's state file.
     pub registry_state: Option<PathBuf>,
+    /// Where to mount the fs view.
+    pub mount: Mount,
 }
 
 impl Default for NodeOptions {
@@ -47,6 +61,7 @@ impl Default for NodeOptions {
             ikc_name: DEFAULT_IKC_NAME.into(),
             registry: Some(RegistryAddr::default()),
             registry_state: None,
+            mount: Mount::Default,
         }
     }
 }
@@ -121,6 +136,17 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
         }
         Err(_) => return Err("kernel 0 did not start".into()),
     }
+    // Dropped after the runtime has ended: the view's session unmounts it
+    // as the runtime stops its sessions, and the guard then has nothing left
+    // to do.
+    let _view = match mount_view(&options.mount, &runtime) {
+        Ok(view) => view,
+        Err(error) => {
+            runtime.handle().shutdown();
+            let _ = runtime.join();
+            return Err(error);
+        }
+    };
     let name = runtime
         .handle()
         .snapshot(KernelId(0))
@@ -134,6 +160,40 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
     runtime.join()?;
     say(format_args!("stopped"));
     Ok(())
+}
+
+/// Mounts the fs view as `mount` says and prints `fs <mountpoint>`. The
+/// node watches the stopping signals itself, so the view does not.
+///
+/// # Errors
+///
+/// A mount asked for with `--mount DIR` that fails. Where the default
+/// mount fails (no `/dev/fuse`, not root), the node says so and what to
+/// do, and runs without the view.
+fn mount_view(
+    mount: &Mount,
+    runtime: &Runtime,
+) -> Result<Option<roe_fs::ProcAlike>, Box<dyn std::error::Error>> {
+    let mut builder = roe_fs::ProcAlike::builder().watch_signals(false);
+    match mount {
+        Mount::None => return Ok(None),
+        Mount::At(dir) => builder = builder.mountpoint(dir),
+        Mount::Default => {}
+    }
+    match builder.start(&runtime.handle()) {
+        Ok(view) => {
+            say(format_args!("fs {}", view.mountpoint().display()));
+            Ok(Some(view))
+        }
+        Err(error) if *mount == Mount::Default => {
+            tracing::warn!(
+                "no fs view: {error}; it needs /dev/fuse (and root, or fuse's \
+                 user_allow_other); run with --no-mount to go without it"
+            );
+            Ok(None)
+        }
+        Err(error) => Err(format!("cannot mount the fs view: {error}").into()),
+    }
 }
 
 /// Kernel `id`'s node session, aliased `node/<id>` (and `node` on kernel 0).

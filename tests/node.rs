@@ -42,13 +42,60 @@ fn ikc_registry_ready(lines: &mut Lines<BufReader<ChildStdout>>) -> (String, Str
     (addr, format!("127.0.0.1:{registry}"), ready)
 }
 
+/// With its fs view: the node mounts it, says where before `ready`, shows
+/// its kernels there, and leaves no mount behind when it stops.
+#[test]
+fn node_mounts_its_fs_view_and_unmounts_it_when_it_stops() {
+    if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .is_err()
+    {
+        eprintln!("skipped: /dev/fuse cannot be opened here");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("roe-node-fs-{}", std::process::id()));
+    let mountpoint = dir.join("view");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut args: Vec<String> = ["node", "--kernels", "2", "--heartbeat", "10"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(ANY_PORTS[..4].iter().map(|s| s.to_string()));
+    args.extend(["--mount".to_string(), mountpoint.display().to_string()]);
+    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the roe binary runs");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let (_, _, fs) = ikc_registry_ready(&mut lines);
+    assert_eq!(fs, format!("fs {}", mountpoint.display()));
+    let ready = lines.next().expect("the ready line").unwrap();
+    assert!(ready.starts_with("ready kernels=2 "), "{ready:?}");
+    let kernels = std::fs::read_to_string(mountpoint.join("kernel/kernels")).unwrap();
+    assert_eq!(kernels, "2\n");
+    let pid = Pid::from_raw(node.id() as i32).unwrap();
+    kill_process(pid, Signal::TERM).unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(node.wait().unwrap().success(), "{rest:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(
+        !mounts.contains(&mountpoint.display().to_string()),
+        "still mounted: {mounts}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The arguments that put a node's IKC server and registry on ports the
-/// system picks.
-const ANY_PORTS: [&str; 4] = [
+/// system picks, without an fs view (one test mounts one).
+const ANY_PORTS: [&str; 5] = [
     "--ikc-listen",
     "127.0.0.1:0",
     "--registry",
     "127.0.0.1:0,0,0",
+    "--no-mount",
 ];
 
 /// The node serves IKC: its `node` session's `ping` is published, and
