@@ -1,4 +1,4 @@
-//! `roe bench`: the project's workloads (W1–W6 and IKC's, of
+//! `roe bench`: the project's workloads (W1–W6, IKC's and the registry's, of
 //! docs/benchmarks.md) on roe alone, one line of `key=value` fields per
 //! result, so that other tools can put roe beside its peers without
 //! criterion.
@@ -10,7 +10,7 @@
 
 use std::ffi::OsString;
 
-use roe::workloads::{self, Measured, cross_kernel, dispatch, ikc, tcp, timers};
+use roe::workloads::{self, Measured, cross_kernel, dispatch, ikc, registry, tcp, timers};
 
 /// What a workload and the command fail with; the message is shown as is.
 pub type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
@@ -26,7 +26,7 @@ struct Workload {
 
 /// Every workload, in the order a default run prints them. The counts are
 /// the ones `roe help` states.
-const WORKLOADS: [Workload; 13] = [
+const WORKLOADS: [Workload; 16] = [
     Workload {
         name: "w1_pingpong",
         count: 1_000_000,
@@ -111,6 +111,24 @@ const WORKLOADS: [Workload; 13] = [
         // A full window in flight at least once.
         min: tcp::IN_FLIGHT as u64,
         run: |n| ikc::pipelined(n, tcp::IN_FLIGHT),
+    },
+    Workload {
+        name: "registry_register",
+        count: 20_000,
+        min: 1,
+        run: registry::register,
+    },
+    Workload {
+        name: "registry_find",
+        count: 50_000,
+        min: 1,
+        run: registry::find,
+    },
+    Workload {
+        name: "registry_fanout",
+        count: 2_000,
+        min: 1,
+        run: registry::fan_out,
     },
 ];
 

@@ -62,9 +62,12 @@ bench workloads, in order, and their counts at --scale 1:
   w6_tcp_pipelined     1,000,000 messages of 64 bytes, 64 in flight
   ikc_rr               50,000 calls of 64 bytes over IKC (loopback TCP) between two kernels
   ikc_pipelined        200,000 posts of 64 bytes over IKC, each acknowledged, 64 in flight
+  registry_register    20,000 registrations, a connection each, 64 in flight (loopback TCP)
+  registry_find        50,000 finds among 1,000 services, a connection each, 64 in flight
+  registry_fanout      2,000 registrations, each timed until 100 watchers have its event line
 
 Each result is a line `workload=<name> impl=roe ops=<n> secs=<s> ops_per_sec=<x>`,
-plus `p50_us=<x> p99_us=<x>` where round trips are timed, and
+plus `p50_us=<x> p99_us=<x>` where round trips (or fan-outs) are timed, and
 `cpu_secs=<x> rate_basis=cpu` where the rate is per CPU-second (W4).
 
 ikc usage:

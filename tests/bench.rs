@@ -14,7 +14,7 @@ fn roe_bench(args: &[&str]) -> Output {
 
 /// Every workload, in output order, with its ops at `--scale 0.001` and the
 /// keys its line has after `ops_per_sec`.
-const EXPECTED: [(&str, u64, &[&str]); 13] = [
+const EXPECTED: [(&str, u64, &[&str]); 16] = [
     ("w1_pingpong", 1_000, &[]),
     ("w1_pingpong_io", 1_000, &[]),
     ("w2_selfpost_chain", 1_000, &[]),
@@ -29,6 +29,9 @@ const EXPECTED: [(&str, u64, &[&str]); 13] = [
     ("w6_tcp_pipelined", 1_000, &["p50_us", "p99_us"]),
     ("ikc_rr", 50, &["p50_us", "p99_us"]),
     ("ikc_pipelined", 200, &[]),
+    ("registry_register", 20, &[]),
+    ("registry_find", 50, &[]),
+    ("registry_fanout", 2, &["p50_us", "p99_us"]),
 ];
 
 /// Checks one output line against the workload it should report: the keys

@@ -13,7 +13,9 @@
 //! - [`cross_kernel`]: W5, messages between kernels on their own threads;
 //! - [`tcp`]: W6, request and response over loopback TCP;
 //! - [`ikc`]: calls and pipelined posts between two processes' worth of
-//!   IKC over loopback TCP.
+//!   IKC over loopback TCP;
+//! - [`registry`]: registrations, finds and the event port's fan-out
+//!   against a registry server over loopback TCP.
 //!
 //! Workloads that cross threads (W5, W6, IKC) want [`settle_wakeups`]
 //! called once first.
@@ -33,6 +35,7 @@ pub mod cross_kernel;
 pub mod dispatch;
 pub mod ikc;
 mod measured;
+pub mod registry;
 pub mod tcp;
 pub mod timers;
 
