@@ -40,6 +40,22 @@
 //!   reporting where it listens in a [`RegistryListener`], or why it could
 //!   not start in a [`ServerError`].
 //!
+//! And the clients, and IKC's discovery through the registry:
+//!
+//! - [`RegistryClient`]: the registry's client on a roe kernel, in the
+//!   manner of Inferno::RegMgr::TCP: a [`Registration`] that registers
+//!   again by itself whenever its connection is lost (a registry restart
+//!   included), finds answered as [`Found`], and [`Subscription`]s to the
+//!   event port (registry(4)'s counter or roe's detailed watch, resumed
+//!   from the last revision heard) telling [`WatchEvent`]s.
+//! - [`BlockingClient`]: the same for code without a kernel: a
+//!   [`BlockingRegistration`] held until dropped, finds, an
+//!   [`EventStream`], and roe's `remove`; every wait timed, every answer
+//!   bounded, every failure a [`ClientError`].
+//! - [`Discovery`]: an IKC server advertised in the registry, and IKC
+//!   clients kept connected to the servers a query finds, so that a kernel
+//!   that joins a cluster ends up connected to every other node.
+//!
 //! Nothing here blocks or panics on what a client sends; every input is
 //! bounded before it is used. docs/registry.md describes the protocol as
 //! served, the server's limits, and roe's additions.
@@ -91,6 +107,8 @@
 
 mod addr;
 mod change;
+mod client;
+mod discovery;
 mod error;
 mod line;
 mod owner;
@@ -107,6 +125,11 @@ mod watch;
 
 pub use self::addr::{AddrError, RegistryAddr};
 pub use self::change::{Change, ChangeKind, Notice};
+pub use self::client::{
+    BlockingClient, BlockingRegistration, ClientError, DEFAULT_MAX_ANSWER, EventStream, Found,
+    Register, Registration, RegistryClient, Subscription, WatchEvent,
+};
+pub use self::discovery::Discovery;
 pub use self::error::{Error, Result};
 pub use self::line::{
     EventLine, LineReader, MAX_LINE, NewLine, Port, READY, Refusal, Watch, parse_find,
