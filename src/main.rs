@@ -40,6 +40,10 @@ node options:
   --mount <dir>      mount the fs view (ProcAlike) there (default /tmp/roe_<pid>;
                      without /dev/fuse the node says so and runs without it)
   --no-mount         no fs view; with one, the node prints `fs <dir>` before `ready`
+  --join <query>     connect by IKC to every node this registry query finds, e.g.
+                     'proto ikc' (every node advertises its IKC server there)
+  --join-registry <addr>  the registry to advertise in and join through (default:
+                     the node's own)
 
   The node stops cleanly on SIGINT, SIGTERM or SIGHUP; SIGUSR1 prints a status
   line per kernel. The log goes to stderr, filtered by RUST_LOG (default info).
@@ -163,6 +167,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     }
                     Long("mount") => options.mount = Mount::At(parser.value()?.into()),
                     Long("no-mount") => options.mount = Mount::None,
+                    Long("join") => {
+                        let text = parser.value()?.string()?;
+                        let query = roe_registry::parse_find(text.as_bytes())
+                            .map_err(|e| format!("--join {text:?}: {e}"))?;
+                        options.join = Some(query);
+                    }
+                    Long("join-registry") => {
+                        let text = parser.value()?.string()?;
+                        let addr = text
+                            .parse()
+                            .map_err(|e| format!("--join-registry {text:?}: {e}"))?;
+                        options.join_registry = Some(addr);
+                    }
                     Long("kernels") => {
                         let n: usize = parser.value()?.parse()?;
                         if !(1..=MAX_KERNELS).contains(&n) {

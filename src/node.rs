@@ -4,7 +4,7 @@ use std::{path::PathBuf, sync::mpsc, time::Duration};
 
 use roe::{KernelId, Runtime, RuntimeHandle, Session, Value};
 use roe_ikc::{Ikc, IkcConfig, IkcServer};
-use roe_registry::{RegistryAddr, RegistryServer, ServerConfig};
+use roe_registry::{Discovery, Query, RegistryAddr, RegistryServer, ServerConfig};
 
 use crate::log::say;
 
@@ -50,6 +50,12 @@ pub struct NodeOptions {
     pub registry_state: Option<PathBuf>,
     /// Where to mount the fs view.
     pub mount: Mount,
+    /// Connect by IKC to every node this registry query finds (and be
+    /// found by them).
+    pub join: Option<Query>,
+    /// The registry to advertise in and join through, when it is not the
+    /// node's own.
+    pub join_registry: Option<RegistryAddr>,
 }
 
 impl Default for NodeOptions {
@@ -62,6 +68,8 @@ impl Default for NodeOptions {
             registry: Some(RegistryAddr::default()),
             registry_state: None,
             mount: Mount::Default,
+            join: None,
+            join_registry: None,
         }
     }
 }
@@ -90,6 +98,8 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
             None => config,
         }
     });
+    let join = options.join.clone();
+    let join_registry = options.join_registry.clone();
     let (bound_tx, bound_rx) = mpsc::channel();
     let (registry_tx, registry_rx) = mpsc::channel();
     let runtime = Runtime::builder()
@@ -98,7 +108,12 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
             ikc.start(kernel)?;
             if kernel.id().0 == 0 {
                 let server = IkcServer::tcp(listen.as_str()).spawn(&ikc, kernel);
-                let _ = bound_tx.send(server.map(|s| s.local_addr()));
+                let _ = bound_tx.send(
+                    server
+                        .as_ref()
+                        .map(|s| s.local_addr())
+                        .map_err(|e| e.to_string()),
+                );
                 let served = registry.clone().map(|config| {
                     RegistryServer::new(config)
                         .spawn(kernel)
@@ -111,7 +126,21 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
                             )
                         })
                 });
+                let own = match &served {
+                    Some(Ok(addr)) => Some(addr.clone()),
+                    _ => None,
+                };
                 let _ = registry_tx.send(served);
+                // The node's IKC server is advertised in its registry (or the
+                // one it joins through), and with --join it follows the
+                // nodes the query finds.
+                if let (Ok(listener), Some(registry)) = (&server, join_registry.clone().or(own)) {
+                    let discovery = Discovery::new(&ikc, registry);
+                    match &join {
+                        Some(query) => discovery.join(listener, query.clone(), kernel)?,
+                        None => discovery.advertise(listener, kernel)?,
+                    };
+                }
             }
             kernel.spawn(node_session(kernel.id(), heartbeat))?;
             Ok(())

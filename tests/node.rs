@@ -369,3 +369,94 @@ fn node_reports_its_kernels_on_sigusr1_and_runs_on() {
     assert!(node.wait().unwrap().success());
     assert_eq!(rest, ["stopping on SIGTERM", "stopped"]);
 }
+
+/// Two nodes find each other through one node's registry: each advertises
+/// its IKC server there and follows `proto ikc`; when one stops, its
+/// advertisement goes with it.
+#[test]
+fn nodes_join_through_a_registry_and_leave_it_when_they_stop() {
+    let mut first = Command::new(env!("CARGO_BIN_EXE_roe"))
+        .args([
+            "node",
+            "--kernels",
+            "1",
+            "--heartbeat",
+            "10",
+            "--ikc-name",
+            "first",
+        ])
+        .args(ANY_PORTS)
+        .args(["--join", "proto ikc"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the roe binary runs");
+    let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
+    let (_, registry, ready) = ikc_registry_ready(&mut lines);
+    assert!(ready.starts_with("ready"), "{ready:?}");
+    let mut second = Command::new(env!("CARGO_BIN_EXE_roe"))
+        .args([
+            "node",
+            "--kernels",
+            "1",
+            "--heartbeat",
+            "10",
+            "--ikc-name",
+            "second",
+        ])
+        .args([
+            "--ikc-listen",
+            "127.0.0.1:0",
+            "--registry",
+            "none",
+            "--no-mount",
+        ])
+        .args(["--join-registry", &registry, "--join", "proto ikc"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the roe binary runs");
+    let mut second_lines = BufReader::new(second.stdout.take().unwrap()).lines();
+    let ikc = second_lines.next().expect("a first line").unwrap();
+    assert!(ikc.starts_with("ikc 127.0.0.1:"), "{ikc:?}");
+    let ready = second_lines.next().expect("a second line").unwrap();
+    assert!(ready.starts_with("ready"), "{ready:?}");
+    let find = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_roe"))
+            .args(["registry", "find", "--at", &registry, "proto", "ikc"])
+            .output()
+            .expect("roe registry runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let wait_for = |count: usize| {
+        let started = std::time::Instant::now();
+        loop {
+            let found = find();
+            if found.lines().count() == count {
+                return found;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{found:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let both = wait_for(2);
+    for name in ["first", "second"] {
+        assert!(
+            both.lines()
+                .any(|l| l.contains(&format!("kernel {name}")) && l.contains("follows")),
+            "{both}"
+        );
+    }
+    let pid = Pid::from_raw(second.id() as i32).unwrap();
+    kill_process(pid, Signal::TERM).unwrap();
+    let rest: Vec<String> = second_lines.map(Result::unwrap).collect();
+    assert!(second.wait().unwrap().success(), "{rest:?}");
+    let left = wait_for(1);
+    assert!(left.contains("kernel first"), "{left}");
+    let pid = Pid::from_raw(first.id() as i32).unwrap();
+    kill_process(pid, Signal::TERM).unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(first.wait().unwrap().success(), "{rest:?}");
+}
