@@ -92,7 +92,7 @@ pub use crate::{
     runtime::{Runtime, RuntimeBuilder, RuntimeHandle},
     session::{Object, Package, Return, Session},
     signal::is_handled as is_signal_handled,
-    snapshot::{Counters, QueuedSnapshot, SessionSnapshot, Snapshot, SnapshotReader},
+    snapshot::{Counters, Detail, QueuedSnapshot, SessionSnapshot, Snapshot, SnapshotReader},
     value::{Args, Local, Map, NotLocal, Str, Value},
     wheel::{
         Domain, Duplex, FollowTail, FollowTailBuilder, ListenAccept, ListenAcceptBuilder, Listener,

@@ -1,15 +1,32 @@
 //! Snapshots: immutable pictures of a kernel that observers read without
 //! locks and without ever making the kernel wait.
 //!
-//! A kernel builds a [`Snapshot`] of its sessions, queue, timers and
-//! counters at a tunable interval (and on request) and publishes it with an
-//! atomic pointer swap; a [`SnapshotReader`] loads the latest one. A reader
-//! holds one whole snapshot, so everything in it is mutually consistent:
-//! the counters, the sessions and the queue describe the same instant.
+//! A kernel builds a [`Snapshot`] of its counters and the first of its
+//! queued items and timers at a tunable interval, when something happened
+//! since the last, and publishes it with an atomic pointer swap; a
+//! [`SnapshotReader`] loads the latest one. A reader holds one whole
+//! snapshot, so everything in it is mutually consistent: the counters, the
+//! sessions and the queue describe the same instant.
+//!
+//! What a snapshot says about sessions is what readers asked for (a
+//! [`Detail`]): nothing, some sessions in full, every session's ID, or
+//! every session in full. A reader asks with [`SnapshotReader::ask`] for a
+//! lease, and the kernel puts what it asked for in every snapshot while
+//! the lease lasts; [`SnapshotReader::load_detail`] also waits, bounded,
+//! for the kernel's answer. So a kernel of a hundred thousand sessions that
+//! nobody looks at builds a snapshot of a few counters, and one a reader
+//! looks at builds the sessions the reader looks at, never all of them
+//! every interval. Building for readers is also held to a budget: a kernel
+//! spends at most one part in [`Snapshot::BUDGET`] of its time on it.
 
 use std::{
-    sync::Arc,
-    time::{Duration, SystemTime},
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    },
+    thread::{self, Thread},
+    time::{Duration, Instant, SystemTime},
 };
 
 use arc_swap::ArcSwap;
@@ -17,10 +34,18 @@ use arc_swap::ArcSwap;
 use crate::{
     event::Event,
     id::{KernelId, SessionId},
+    mailbox::{Control, Mailbox, Message},
     value::Str,
 };
 
 /// One kernel at one instant.
+///
+/// Every snapshot holds the counters and the first queued items and
+/// timers; what it says about sessions is its [`detail`](Snapshot::detail):
+/// everything in a snapshot [`Kernel::snapshots`](crate::Kernel::snapshots)
+/// publishes, in one that [`RuntimeHandle::request_snapshots`](crate::RuntimeHandle::request_snapshots)
+/// asked for, and in a finished kernel's last, and otherwise what readers
+/// asked for.
 ///
 /// # Examples
 ///
@@ -60,8 +85,18 @@ pub struct Snapshot {
     pub generation: u64,
     /// The kernel's counters.
     pub counters: Counters,
-    /// Live sessions, the kernel's own first, then by number.
+    /// What the snapshot says about sessions.
+    pub detail: Detail,
+    /// Live sessions by number (the kernel's own, 0, first): every one when
+    /// [`Detail::all`] was asked, those of [`Detail::sessions`] that are
+    /// alive otherwise.
     pub sessions: Vec<SessionSnapshot>,
+    /// Every live session's ID, by number, when the detail has them
+    /// ([`Detail::has_ids`]); empty otherwise.
+    pub ids: Vec<SessionId>,
+    /// The time all live sessions spent in their handlers, when the detail
+    /// has every session's ID.
+    pub handler_time: Option<Duration>,
     /// Queued items due now (posts, signals), in dispatch order; at most
     /// [`Snapshot::LISTED`] of them.
     pub queue: Vec<QueuedSnapshot>,
@@ -74,9 +109,150 @@ impl Snapshot {
     /// the totals).
     pub const LISTED: usize = 256;
 
-    /// The session numbered `number`, if it was alive.
+    /// A kernel spends at most one part in `BUDGET` of its time building
+    /// snapshots for readers: after a build that took `t`, the next waits
+    /// until `BUDGET * t` has passed since the first began (the snapshots a
+    /// kernel's owner takes with [`Kernel::snapshots`](crate::Kernel::snapshots),
+    /// and a finished kernel's last, are not counted).
+    pub const BUDGET: u32 = 50;
+
+    /// The session numbered `number`, if the snapshot describes it in full
+    /// and it was alive.
     pub fn session(&self, number: u64) -> Option<&SessionSnapshot> {
-        self.sessions.iter().find(|s| s.id.number() == number)
+        self.sessions
+            .binary_search_by_key(&number, |s| s.id.number())
+            .ok()
+            .map(|at| &self.sessions[at])
+    }
+
+    /// Whether the session numbered `number` was alive, if the snapshot
+    /// says (it describes that session, or lists every session's ID).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use roe_engine::{Kernel, Session};
+    ///
+    /// let mut kernel = Kernel::new()?;
+    /// let reader = kernel.snapshots(Duration::from_secs(1));
+    /// let snapshot = reader.load(); // everything, taken at once
+    /// assert_eq!(snapshot.is_alive(0), Some(true)); // the kernel's own
+    /// assert_eq!(snapshot.is_alive(1), Some(false));
+    /// # Ok::<(), roe_engine::Error>(())
+    /// ```
+    pub fn is_alive(&self, number: u64) -> Option<bool> {
+        if self.detail.has_ids() {
+            Some(
+                self.ids
+                    .binary_search_by_key(&number, |id| id.number())
+                    .is_ok(),
+            )
+        } else if self.detail.has_session(number) {
+            Some(self.session(number).is_some())
+        } else {
+            None
+        }
+    }
+}
+
+/// What a snapshot says about sessions, beyond the counters and the first
+/// queued items and timers that every snapshot holds; what a reader asks a
+/// kernel for.
+///
+/// # Examples
+///
+/// ```
+/// use roe_engine::Detail;
+///
+/// let some = Detail::session(7).and(&Detail::session(3));
+/// assert_eq!(some.sessions, [3, 7]);
+/// assert!(some.covers(&Detail::session(3)));
+/// assert!(some.covers(&Detail::counters()));
+/// assert!(!some.covers(&Detail::ids()));
+/// assert!(Detail::all().covers(&some.and(&Detail::ids())));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Detail {
+    /// Every live session in full (and every ID with it).
+    pub all: bool,
+    /// Every live session's ID ([`Snapshot::ids`]), and the time they all
+    /// spent in handlers ([`Snapshot::handler_time`]).
+    pub ids: bool,
+    /// These sessions in full, by number: ascending, without repeats.
+    pub sessions: Vec<u64>,
+}
+
+impl Detail {
+    /// Nothing about sessions: the counters and the queue alone.
+    pub fn counters() -> Detail {
+        Detail::default()
+    }
+
+    /// Every session in full.
+    pub fn all() -> Detail {
+        Detail {
+            all: true,
+            ids: true,
+            sessions: Vec::new(),
+        }
+    }
+
+    /// Every session's ID.
+    pub fn ids() -> Detail {
+        Detail {
+            ids: true,
+            ..Detail::default()
+        }
+    }
+
+    /// The session numbered `number` in full.
+    pub fn session(number: u64) -> Detail {
+        Detail {
+            sessions: vec![number],
+            ..Detail::default()
+        }
+    }
+
+    /// Both this and `other`.
+    pub fn and(&self, other: &Detail) -> Detail {
+        if self.all || other.all {
+            return Detail::all();
+        }
+        let mut sessions = self.sessions.clone();
+        sessions.extend_from_slice(&other.sessions);
+        sessions.sort_unstable();
+        sessions.dedup();
+        Detail {
+            all: false,
+            ids: self.ids || other.ids,
+            sessions,
+        }
+    }
+
+    /// Whether a snapshot with this detail holds everything `other` asks.
+    pub fn covers(&self, other: &Detail) -> bool {
+        if self.all {
+            return true;
+        }
+        !other.all
+            && (self.ids || !other.ids)
+            && other.sessions.iter().all(|n| self.has_session(*n))
+    }
+
+    /// Whether this describes the session numbered `number` in full.
+    pub fn has_session(&self, number: u64) -> bool {
+        self.all || self.sessions.binary_search(&number).is_ok()
+    }
+
+    /// Whether this lists every session's ID.
+    pub fn has_ids(&self) -> bool {
+        self.all || self.ids
+    }
+
+    /// Nothing about sessions.
+    pub fn is_counters(&self) -> bool {
+        !self.all && !self.ids && self.sessions.is_empty()
     }
 }
 
@@ -221,8 +397,16 @@ pub struct QueuedSnapshot {
     pub kind: &'static str,
 }
 
-/// Reads the latest snapshot a kernel published; clone it freely and use it
-/// from any thread.
+/// Reads the latest snapshot a kernel published, and asks the kernel for
+/// the sessions a reader wants to see; clone it freely and use it from any
+/// thread.
+///
+/// Nothing here makes the kernel wait: a reader loads snapshots without a
+/// lock, and an ask is a lease the kernel reads before its next wait
+/// (within a few dozen dispatches when it is busy), with a wake-up message
+/// if it is parked. A reader may wait (bounded) for an
+/// answer; a kernel busy in a long handler, or finished, just does not
+/// answer.
 ///
 /// # Examples
 ///
@@ -242,23 +426,436 @@ pub struct QueuedSnapshot {
 /// ```
 #[derive(Clone)]
 pub struct SnapshotReader {
-    cell: Arc<ArcSwap<Snapshot>>,
+    cell: Arc<Cell>,
+}
+
+/// What a kernel and its readers share.
+struct Cell {
+    latest: ArcSwap<Snapshot>,
+    /// What readers asked for, as the kernel loads it.
+    interest: ArcSwap<Interest>,
+    /// The same, as readers change it, one at a time; the kernel never
+    /// takes this lock.
+    asking: Mutex<Interest>,
+    /// A reader asked for something the kernel has not published yet (set
+    /// by readers, cleared by the kernel as it builds). While it is set,
+    /// more asks send no more wake-ups. The kernel loads it every slice:
+    /// alone on its cache line, it stays in the kernel's cache while
+    /// readers lock `asking` and load snapshots.
+    asked: Alone<AtomicBool>,
+    /// When `asked` was last set, in nanoseconds since `born`.
+    asked_at: AtomicU64,
+    born: Instant,
+    /// The [`Interest::seq`] the kernel last built from: asks up to it
+    /// have been answered once.
+    served: AtomicU64,
+    /// Wakes the kernel when it is parked.
+    mailbox: Option<Mailbox>,
+    /// Readers waiting for an answer; the kernel only tries the lock.
+    waiters: Mutex<Vec<Thread>>,
+    waiting: AtomicUsize,
+    /// The kernel is gone: nothing more will be published.
+    closed: AtomicBool,
+}
+
+/// A value with a cache line (two, for adjacent-line prefetching) to
+/// itself.
+#[repr(align(128))]
+struct Alone<T>(T);
+
+impl<T> std::ops::Deref for Alone<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// How long a waiting reader sleeps at most between two looks, should a
+/// wake-up be missed (the kernel only tries the waiters' lock).
+const PARK_STEP: Duration = Duration::from_millis(1);
+
+/// The most sessions readers can lease one by one; asking for more asks
+/// for every session.
+const LEASED_SESSIONS: usize = 256;
+
+/// What readers asked for, as leases.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Interest {
+    /// Increases with each change.
+    seq: u64,
+    all: Option<Lease>,
+    ids: Option<Lease>,
+    sessions: BTreeMap<u64, Lease>,
+}
+
+/// One ask: in the kernel's snapshots until `until`, and in the first one
+/// built after it was made in any case (`seq` not yet served).
+#[derive(Clone, Copy, Debug)]
+struct Lease {
+    until: Instant,
+    seq: u64,
+}
+
+impl Lease {
+    fn holds(&self, now: Instant, served: u64) -> bool {
+        self.until > now || self.seq > served
+    }
+
+    /// Takes in an ask for `lease` more from `now` (a renewal changes a
+    /// lease only once half of it has passed).
+    fn renew(slot: &mut Option<Lease>, now: Instant, lease: Duration, seq: u64) -> Noted {
+        let until = now + lease;
+        match slot {
+            Some(held) if !lease.is_zero() && held.until >= now + lease / 2 => Noted::Nothing,
+            Some(held) => {
+                let lapsed = held.until <= now;
+                held.until = held.until.max(until);
+                held.seq = seq;
+                if lapsed || lease.is_zero() {
+                    Noted::New
+                } else {
+                    Noted::Renewed
+                }
+            }
+            None => {
+                *slot = Some(Lease { until, seq });
+                Noted::New
+            }
+        }
+    }
+}
+
+/// What taking in an ask did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Noted {
+    /// Nothing: the leases asked for hold long enough.
+    Nothing,
+    /// A lease was extended.
+    Renewed,
+    /// A lease began (or began again, or asked for one snapshot): the
+    /// kernel's snapshots so far were not built for it.
+    New,
+}
+
+impl Interest {
+    /// Takes in `detail` for `lease` from `now` as change `seq`.
+    fn note(&mut self, detail: &Detail, now: Instant, lease: Duration, seq: u64) -> Noted {
+        if detail.all {
+            return Lease::renew(&mut self.all, now, lease, seq);
+        }
+        let mut noted = Noted::Nothing;
+        if detail.ids {
+            noted = noted.max(Lease::renew(&mut self.ids, now, lease, seq));
+        }
+        for &number in &detail.sessions {
+            let mut slot = self.sessions.get(&number).copied();
+            let renewed = Lease::renew(&mut slot, now, lease, seq);
+            if renewed != Noted::Nothing {
+                self.sessions.insert(number, slot.expect("just set"));
+            }
+            noted = noted.max(renewed);
+        }
+        if detail.is_counters() && lease.is_zero() {
+            // One snapshot, of nothing in particular.
+            noted = Noted::New;
+        }
+        noted
+    }
+
+    /// Drops the leases that no longer hold, and turns too many sessions
+    /// into every session.
+    fn prune(&mut self, now: Instant, served: u64) {
+        let holds = |lease: &Lease| lease.holds(now, served);
+        self.all = self.all.filter(holds);
+        self.ids = self.ids.filter(holds);
+        self.sessions.retain(|_, lease| holds(lease));
+        if self.sessions.len() > LEASED_SESSIONS {
+            let until = self.sessions.values().map(|l| l.until).max();
+            let until = until.into_iter().chain(self.all.map(|l| l.until)).max();
+            self.all = until.map(|until| Lease {
+                until,
+                seq: self.seq,
+            });
+            self.sessions.clear();
+        }
+    }
+
+    /// What the kernel builds at `now`, having answered asks up to
+    /// `served`: every lease that holds.
+    pub(crate) fn detail(&self, now: Instant, served: u64) -> Detail {
+        let holds = |lease: &Option<Lease>| lease.is_some_and(|l| l.holds(now, served));
+        if holds(&self.all) {
+            return Detail::all();
+        }
+        Detail {
+            all: false,
+            ids: holds(&self.ids),
+            sessions: self
+                .sessions
+                .iter()
+                .filter(|(_, lease)| lease.holds(now, served))
+                .map(|(number, _)| *number)
+                .collect(),
+        }
+    }
+
+    /// Its change number: the kernel has answered up to it once it built
+    /// from it.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Cell {
+    /// Takes in a reader's ask.
+    fn note(&self, detail: &Detail, lease: Duration) -> Noted {
+        let now = Instant::now();
+        let mut asking = self.asking.lock().unwrap_or_else(|e| e.into_inner());
+        let seq = asking.seq + 1;
+        let noted = asking.note(detail, now, lease, seq);
+        if noted != Noted::Nothing {
+            asking.seq = seq;
+            asking.prune(now, self.served.load(Ordering::SeqCst));
+            self.interest.store(Arc::new(asking.clone()));
+        }
+        noted
+    }
+
+    /// Has the kernel build soon, waking it if it is parked.
+    fn wake(&self) {
+        if !self.asked.swap(true, Ordering::SeqCst) {
+            let at = u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.asked_at.store(at, Ordering::SeqCst);
+            if let Some(mailbox) = &self.mailbox {
+                // A kernel that has finished takes no message, and needs
+                // none: its readers find the cell closed.
+                let _ = mailbox.send(Message::Control(Control::Snapshot));
+            }
+        }
+    }
+
+    /// Whether an ask has waited longer than `patience` for the kernel.
+    fn is_unanswered(&self, patience: Duration) -> bool {
+        if !self.asked.load(Ordering::SeqCst) {
+            return false;
+        }
+        let at = Duration::from_nanos(self.asked_at.load(Ordering::SeqCst));
+        self.born.elapsed().saturating_sub(at) > patience
+    }
+
+    /// Wakes the readers waiting for an answer, unless one of them holds
+    /// the lock (it then looks again within [`PARK_STEP`]).
+    fn wake_waiters(&self) {
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        if let Ok(waiters) = self.waiters.try_lock() {
+            for waiter in waiters.iter() {
+                waiter.unpark();
+            }
+        }
+    }
 }
 
 impl SnapshotReader {
-    pub(crate) fn new() -> SnapshotReader {
+    pub(crate) fn new(mailbox: Option<Mailbox>) -> SnapshotReader {
         SnapshotReader {
-            cell: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            cell: Arc::new(Cell {
+                latest: ArcSwap::from_pointee(Snapshot::default()),
+                interest: ArcSwap::from_pointee(Interest::default()),
+                asking: Mutex::new(Interest::default()),
+                asked: Alone(AtomicBool::new(false)),
+                asked_at: AtomicU64::new(0),
+                born: Instant::now(),
+                served: AtomicU64::new(0),
+                mailbox,
+                waiters: Mutex::new(Vec::new()),
+                waiting: AtomicUsize::new(0),
+                closed: AtomicBool::new(false),
+            }),
         }
     }
 
     /// The latest snapshot: one consistent picture, never torn.
     pub fn load(&self) -> Arc<Snapshot> {
-        self.cell.load_full()
+        self.cell.latest.load_full()
+    }
+
+    /// Asks the kernel to put `detail` in its snapshots for `lease` from
+    /// now; a zero lease asks for one snapshot. Asking again renews the
+    /// lease. A new lease (or a zero one, or one its latest snapshot does
+    /// not hold) has the kernel publish soon, within its
+    /// [budget](Snapshot::BUDGET): before its next wait, within a few dozen
+    /// dispatches when it is busy; a parked kernel is woken. While the
+    /// lease lasts, the kernel puts `detail` in each snapshot it publishes
+    /// at its interval.
+    /// Leasing more than 256 sessions one by one leases every session.
+    /// Returns at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use roe_engine::{Detail, KernelId, Runtime, Session};
+    ///
+    /// let runtime = Runtime::builder().kernels(1).pin(false).start(|kernel| {
+    ///     kernel.spawn(Session::new(()).on("_start", |cx, _| {
+    ///         let me = cx.session();
+    ///         cx.refcount_increment(me, "kept")
+    ///     }))?;
+    ///     Ok(())
+    /// })?;
+    /// let handle = runtime.handle();
+    /// let reader = handle.snapshots(KernelId(0)).expect("kernel 0");
+    /// let before = reader.load().generation;
+    /// reader.ask(&Detail::ids(), Duration::from_secs(60));
+    /// // Published soon, and then at each interval for a minute.
+    /// let snapshot = loop {
+    ///     let snapshot = reader.load();
+    ///     if snapshot.generation > before && snapshot.detail.has_ids() {
+    ///         break snapshot;
+    ///     }
+    ///     std::thread::yield_now();
+    /// };
+    /// assert_eq!(snapshot.ids.len(), 2); // the kernel's own, and one
+    /// handle.shutdown();
+    /// runtime.join()?;
+    /// # Ok::<(), roe_engine::Error>(())
+    /// ```
+    pub fn ask(&self, detail: &Detail, lease: Duration) {
+        let noted = self.cell.note(detail, lease);
+        if noted == Noted::New || !self.load().detail.covers(detail) {
+            self.cell.wake();
+        }
+    }
+
+    /// A snapshot holding `detail`: the latest, when the lease on `detail`
+    /// was already running (renewing it; the latest is then at most one
+    /// interval behind the kernel); otherwise (a new lease, or a zero one)
+    /// the first the kernel publishes with it after
+    /// [`ask`](SnapshotReader::ask)ing for it, waiting up to `timeout`. A
+    /// finished kernel's last snapshot is taken as it is.
+    /// `None` when none comes in time: the kernel is busy in a long
+    /// handler (then later calls do not wait while that ask is still
+    /// unanswered), over its budget, or finished. Never makes the kernel
+    /// wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use roe_engine::{Detail, KernelId, Runtime, Session};
+    ///
+    /// let runtime = Runtime::builder().kernels(1).pin(false).start(|kernel| {
+    ///     kernel.spawn(Session::new(()).on("_start", |cx, _| {
+    ///         cx.alias_set("seen")?;
+    ///         let me = cx.session();
+    ///         cx.refcount_increment(me, "kept")
+    ///     }))?;
+    ///     Ok(())
+    /// })?;
+    /// let handle = runtime.handle();
+    /// let seen = handle.resolve("seen")?;
+    /// let reader = handle.snapshots(KernelId(0)).expect("kernel 0");
+    /// let snapshot = reader
+    ///     .load_detail(&Detail::session(seen.number()), Duration::from_secs(1), Duration::from_secs(10))
+    ///     .expect("kernel 0 answers");
+    /// assert_eq!(snapshot.session(seen.number()).expect("alive").aliases, ["seen"]);
+    /// handle.shutdown();
+    /// runtime.join()?;
+    /// # Ok::<(), roe_engine::Error>(())
+    /// ```
+    pub fn load_detail(
+        &self,
+        detail: &Detail,
+        lease: Duration,
+        timeout: Duration,
+    ) -> Option<Arc<Snapshot>> {
+        let latest = self.load();
+        let noted = self.cell.note(detail, lease);
+        // A finished kernel's last snapshot is as fresh as any will be.
+        let closed = self.cell.closed.load(Ordering::SeqCst);
+        if latest.detail.covers(detail) && (closed || noted != Noted::New) {
+            return Some(latest);
+        }
+        if closed || self.cell.is_unanswered(timeout) {
+            return None;
+        }
+        self.cell.wake();
+        self.wait(latest.generation, detail, timeout)
+    }
+
+    /// Waits for a snapshot after `generation` that holds `detail`.
+    fn wait(&self, generation: u64, detail: &Detail, timeout: Duration) -> Option<Arc<Snapshot>> {
+        let deadline = Instant::now() + timeout;
+        let me = thread::current();
+        let id = me.id();
+        self.cell
+            .waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(me);
+        self.cell.waiting.fetch_add(1, Ordering::SeqCst);
+        let found = loop {
+            let snapshot = self.load();
+            if snapshot.generation > generation && snapshot.detail.covers(detail) {
+                break Some(snapshot);
+            }
+            if self.cell.closed.load(Ordering::SeqCst) {
+                break None;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break None;
+            }
+            thread::park_timeout((deadline - now).min(PARK_STEP));
+        };
+        self.cell.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.cell
+            .waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|waiter| waiter.id() != id);
+        found
+    }
+
+    // ----- the kernel's side ----------------------------------------------------
+
+    /// Whether a reader asked for something not yet published: one load.
+    #[inline]
+    pub(crate) fn is_asked(&self) -> bool {
+        self.cell.asked.load(Ordering::Relaxed)
+    }
+
+    /// Takes the readers' asks for a build now: what they asked, as of
+    /// this instant.
+    pub(crate) fn take_asks(&self) -> Arc<Interest> {
+        // Cleared first: an ask made from here on sets it again, and is
+        // answered by the next build.
+        self.cell.asked.store(false, Ordering::SeqCst);
+        self.cell.interest.load_full()
+    }
+
+    /// The kernel built from asks up to `seq`.
+    pub(crate) fn answered(&self, seq: u64) {
+        self.cell.served.store(seq, Ordering::SeqCst);
+    }
+
+    /// The asks answered so far.
+    pub(crate) fn served(&self) -> u64 {
+        self.cell.served.load(Ordering::SeqCst)
     }
 
     pub(crate) fn publish(&self, snapshot: Snapshot) {
-        self.cell.store(Arc::new(snapshot));
+        self.cell.latest.store(Arc::new(snapshot));
+        self.cell.wake_waiters();
+    }
+
+    /// The kernel is gone: readers stop waiting for it.
+    pub(crate) fn close(&self) {
+        self.cell.closed.store(true, Ordering::SeqCst);
+        self.cell.wake_waiters();
     }
 }
 
@@ -269,5 +866,132 @@ impl std::fmt::Debug for SnapshotReader {
             .field("kernel", &snapshot.kernel)
             .field("generation", &snapshot.generation)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_cover_what_they_hold() {
+        let ids = Detail::ids();
+        let three = Detail::session(3);
+        let both = three.and(&Detail::session(9)).and(&ids);
+        assert_eq!(both.sessions, [3, 9]);
+        assert!(both.covers(&three) && both.covers(&ids) && both.covers(&Detail::counters()));
+        assert!(!three.covers(&both) && !ids.covers(&three) && !both.covers(&Detail::all()));
+        assert!(Detail::all().covers(&both) && Detail::all().has_ids());
+        assert!(Detail::counters().is_counters() && !three.is_counters());
+    }
+
+    #[test]
+    fn leases_hold_until_they_end_or_once_at_least() {
+        let now = Instant::now();
+        let mut interest = Interest::default();
+        let ten = Duration::from_secs(10);
+        assert_eq!(interest.note(&Detail::session(5), now, ten, 1), Noted::New);
+        interest.seq = 1;
+        // Renewed early: nothing changes; past half of it, it is renewed.
+        assert_eq!(
+            interest.note(&Detail::session(5), now, ten, 2),
+            Noted::Nothing
+        );
+        let later = now + Duration::from_secs(6);
+        assert_eq!(
+            interest.note(&Detail::session(5), later, ten, 2),
+            Noted::Renewed
+        );
+        assert_eq!(
+            interest.note(&Detail::ids(), now, Duration::ZERO, 2),
+            Noted::New
+        );
+        interest.seq = 2;
+        // Not built yet: both held, the zero lease too.
+        assert_eq!(
+            interest.detail(now, 0),
+            Detail::session(5).and(&Detail::ids())
+        );
+        // Built once: the zero lease is done, the other holds until it ends.
+        assert_eq!(interest.detail(now, 2), Detail::session(5));
+        let ended = later + ten;
+        assert_eq!(interest.detail(ended, 2), Detail::counters());
+        // Asked again once it ended: a new lease.
+        let mut again = interest.clone();
+        assert_eq!(again.note(&Detail::session(5), ended, ten, 3), Noted::New);
+        interest.prune(ended, 2);
+        assert!(interest.sessions.is_empty() && interest.ids.is_none());
+    }
+
+    #[test]
+    fn too_many_sessions_lease_every_session() {
+        let now = Instant::now();
+        let mut interest = Interest::default();
+        for n in 0..=LEASED_SESSIONS as u64 {
+            interest.note(&Detail::session(n), now, Duration::from_secs(1), n + 1);
+            interest.seq = n + 1;
+            interest.prune(now, 0);
+        }
+        assert!(interest.sessions.is_empty());
+        assert_eq!(interest.detail(now, 0), Detail::all());
+    }
+
+    #[test]
+    fn a_reader_waits_for_an_answer_only_while_the_kernel_answers() {
+        let reader = SnapshotReader::new(None);
+        let patience = Duration::from_millis(20);
+        // Nobody answers: a bounded wait, then none at all.
+        let started = Instant::now();
+        assert!(
+            reader
+                .load_detail(&Detail::ids(), Duration::ZERO, patience)
+                .is_none()
+        );
+        assert!(started.elapsed() >= patience);
+        thread::sleep(patience);
+        let started = Instant::now();
+        assert!(
+            reader
+                .load_detail(&Detail::ids(), Duration::ZERO, patience)
+                .is_none()
+        );
+        assert!(
+            started.elapsed() < patience,
+            "waited for a kernel that does not answer"
+        );
+        // A "kernel" answers: the waiting reader gets it at once.
+        let kernel = reader.clone();
+        let answer = thread::spawn(move || {
+            while !kernel.is_asked() {
+                thread::yield_now();
+            }
+            let interest = kernel.take_asks();
+            let detail = interest.detail(Instant::now(), kernel.served());
+            kernel.answered(interest.seq());
+            kernel.publish(Snapshot {
+                generation: 1,
+                detail,
+                ..Snapshot::default()
+            });
+        });
+        let reader_2 = SnapshotReader {
+            cell: Arc::clone(&reader.cell),
+        };
+        // The old ask still counts as unanswered: take it as answered.
+        reader.cell.asked.store(false, Ordering::SeqCst);
+        let got =
+            reader_2.load_detail(&Detail::session(4), Duration::ZERO, Duration::from_secs(10));
+        answer.join().unwrap();
+        let got = got.expect("answered");
+        assert!(got.detail.has_session(4) && got.detail.has_ids());
+        // Closed: no waiting.
+        reader.close();
+        let started = Instant::now();
+        assert!(
+            reader
+                .load_detail(&Detail::session(8), Duration::ZERO, Duration::from_secs(10))
+                .is_none()
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

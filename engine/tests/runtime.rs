@@ -17,7 +17,7 @@ use std::{
 };
 
 use roe_engine::{
-    Error, Kernel, KernelId, Runtime, Session, SessionId, Snapshot, TryPostError, Value,
+    Detail, Error, Kernel, KernelId, Runtime, Session, SessionId, Snapshot, TryPostError, Value,
 };
 
 /// A log the kernels' handlers append to, from any thread.
@@ -715,11 +715,13 @@ fn snapshots_stay_consistent_while_kernels_run() {
         .map(|k| {
             let reader = handle.snapshots(KernelId(k)).unwrap();
             thread::spawn(move || {
+                // Every session in every snapshot from now on.
+                reader.ask(&Detail::all(), Duration::from_secs(3600));
                 let mut last = 0;
                 let mut checked = 0;
                 while checked < 200 {
                     let snapshot = reader.load();
-                    if snapshot.generation > last {
+                    if snapshot.generation > last && snapshot.detail.all {
                         check_consistent(&snapshot);
                         last = snapshot.generation;
                         checked += 1;

@@ -2,11 +2,15 @@
 //! the mount's thread. The only file that names fuser.
 //!
 //! Every request resolves its path in a fresh view (each kernel's latest
-//! snapshot). A file is rendered once, at open, into a buffer that the
-//! handle's reads are served from, so a file read in several pieces is one
-//! consistent picture. Attributes and entries are never cached (zero TTL)
+//! snapshot, with what the path needs asked of its kernel). A file is
+//! rendered once, at open, into a buffer that the handle's reads are
+//! served from, so a file read in several pieces is one consistent
+//! picture; a directory is listed once, at opendir, and its reads served
+//! from that listing. Attributes and entries are never cached (zero TTL)
 //! and files are opened with direct I/O, so a file's size is reported as 0,
-//! as /proc does, and reads always come here.
+//! as /proc does, and reads always come here. A path whose kernel did not
+//! answer in time (stuck in a handler) answers EAGAIN where the view
+//! cannot tell what is there.
 
 use std::{
     collections::HashMap,
@@ -118,10 +122,12 @@ impl Inodes {
     }
 }
 
-/// An open file: its path, and its contents as rendered at open.
-struct Handle {
-    path: String,
-    bytes: Vec<u8>,
+/// An open file or directory.
+enum Handle {
+    /// A file: its path, and its contents as rendered at open.
+    File { path: String, bytes: Vec<u8> },
+    /// A directory: its entries as listed at opendir, `.` and `..` first.
+    Dir(Vec<(INodeNo, FileType, String)>),
 }
 
 /// fuser's filesystem: the tree, with inodes and open handles.
@@ -159,14 +165,11 @@ impl Adapter {
 
     fn attr(&self, ino: INodeNo, found: &Found<'_>) -> FileAttr {
         let (kind, perm, nlink) = match &found.node {
-            Node::Dir(entries) => {
-                let subdirs = entries.iter().filter(|e| e.kind == Kind::Dir).count();
-                (
-                    FileType::Directory,
-                    0o555,
-                    2 + u32::try_from(subdirs).unwrap_or(u32::MAX - 2),
-                )
-            }
+            Node::Dir { subdirs, .. } => (
+                FileType::Directory,
+                0o555,
+                2 + u32::try_from(*subdirs).unwrap_or(u32::MAX - 2),
+            ),
             Node::File { writable, .. } => (
                 FileType::RegularFile,
                 if *writable { 0o644 } else { 0o444 },
@@ -199,9 +202,29 @@ impl Adapter {
     /// The attributes of `ino` as the tree has it now.
     fn attr_of(&self, ino: INodeNo) -> Result<FileAttr, Errno> {
         let path = self.path(ino).ok_or(Errno::ENOENT)?;
-        let view = self.shared.view();
-        let found = view.resolve(&components(&path)).ok_or(Errno::ENOENT)?;
+        let parts = components(&path);
+        let (view, answered) = self.shared.view(&parts, false);
+        let found = view.resolve(&parts).ok_or_else(|| missing(answered))?;
         Ok(self.attr(ino, &found))
+    }
+
+    /// Keeps an open handle; its number.
+    fn keep(&self, handle: Handle) -> FileHandle {
+        let mut handles = lock(&self.handles);
+        let fh = handles.1;
+        handles.1 += 1;
+        handles.0.insert(fh, handle);
+        FileHandle(fh)
+    }
+}
+
+/// A path the view does not find: gone (ENOENT), or not known because its
+/// kernel did not answer in time (EAGAIN: try again).
+fn missing(answered: bool) -> Errno {
+    if answered {
+        Errno::ENOENT
+    } else {
+        Errno::EAGAIN
     }
 }
 
@@ -211,13 +234,14 @@ impl Filesystem for Adapter {
             return reply.error(Errno::ENOENT);
         };
         let path = join(&parent, name);
-        let view = self.shared.view();
-        match view.resolve(&components(&path)) {
+        let parts = components(&path);
+        let (view, answered) = self.shared.view(&parts, false);
+        match view.resolve(&parts) {
             Some(found) => {
                 let ino = lock(&self.inodes).look_up(path);
                 reply.entry(&TTL, &self.attr(ino, &found), Generation(0));
             }
-            None => reply.error(Errno::ENOENT),
+            None => reply.error(missing(answered)),
         }
     }
 
@@ -269,27 +293,29 @@ impl Filesystem for Adapter {
         let Some(path) = self.path(ino) else {
             return reply.error(Errno::ENOENT);
         };
-        let view = self.shared.view();
-        let Some(found) = view.resolve(&components(&path)) else {
-            return reply.error(Errno::ENOENT);
+        let parts = components(&path);
+        let mode = flags.acc_mode();
+        // Written only: nothing is rendered, nothing needs asking.
+        let (view, answered) = self.shared.view(&parts, mode != OpenAccMode::O_WRONLY);
+        let Some(found) = view.resolve(&parts) else {
+            return reply.error(missing(answered));
         };
         let Node::File { writable, render } = found.node else {
             return reply.error(Errno::EISDIR);
         };
-        let mode = flags.acc_mode();
         if mode != OpenAccMode::O_RDONLY && !writable {
             return reply.error(Errno::EACCES);
         }
         let bytes = if mode == OpenAccMode::O_WRONLY {
             Vec::new()
+        } else if !answered {
+            // Its kernel did not answer: what it shows is not known.
+            return reply.error(Errno::EAGAIN);
         } else {
             render()
         };
-        let mut handles = lock(&self.handles);
-        let fh = handles.1;
-        handles.1 += 1;
-        handles.0.insert(fh, Handle { path, bytes });
-        reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
+        let fh = self.keep(Handle::File { path, bytes });
+        reply.opened(fh, FopenFlags::FOPEN_DIRECT_IO);
     }
 
     fn read(
@@ -304,10 +330,9 @@ impl Filesystem for Adapter {
         reply: ReplyData,
     ) {
         let handles = lock(&self.handles);
-        let Some(handle) = handles.0.get(&fh.0) else {
+        let Some(Handle::File { bytes, .. }) = handles.0.get(&fh.0) else {
             return reply.error(Errno::EBADF);
         };
-        let bytes = &handle.bytes;
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
@@ -327,11 +352,14 @@ impl Filesystem for Adapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let Some(path) = lock(&self.handles).0.get(&fh.0).map(|h| h.path.clone()) else {
-            return reply.error(Errno::EBADF);
+        let path = match lock(&self.handles).0.get(&fh.0) {
+            Some(Handle::File { path, .. }) => path.clone(),
+            _ => return reply.error(Errno::EBADF),
         };
-        let view = self.shared.view();
-        let result = match view.write(&components(&path), data) {
+        let parts = components(&path);
+        let (view, answered) = self.shared.view(&parts, true);
+        let result = match view.write(&parts, data) {
+            Err(WriteError::NotFound) if !answered => return reply.error(Errno::EAGAIN),
             Ok(Applied::Command(command)) => {
                 tracing::debug!(path, ?command, "a write to the fs view");
                 self.shared.apply(command)
@@ -374,30 +402,18 @@ impl Filesystem for Adapter {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.attr_of(ino) {
-            Ok(attr) if attr.kind == FileType::Directory => {
-                reply.opened(FileHandle(0), FopenFlags::empty());
-            }
-            Ok(_) => reply.error(Errno::ENOTDIR),
-            Err(errno) => reply.error(errno),
-        }
-    }
-
-    fn readdir(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        offset: u64,
-        mut reply: ReplyDirectory,
-    ) {
         let Some(path) = self.path(ino) else {
             return reply.error(Errno::ENOENT);
         };
-        let view = self.shared.view();
-        let Some(entries) = view.list(&components(&path)) else {
+        let parts = components(&path);
+        let (view, answered) = self.shared.view(&parts, true);
+        let Some(found) = view.resolve(&parts) else {
+            return reply.error(missing(answered));
+        };
+        let Node::Dir { list, .. } = found.node else {
             return reply.error(Errno::ENOTDIR);
         };
+        let entries = list();
         let inodes = lock(&self.inodes);
         let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
         let mut all = vec![
@@ -412,13 +428,41 @@ impl Filesystem for Adapter {
             (inodes.listed(&join(&path, &entry.name)), kind, entry.name)
         }));
         drop(inodes);
+        let fh = self.keep(Handle::Dir(all));
+        reply.opened(fh, FopenFlags::empty());
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let handles = lock(&self.handles);
+        let Some(Handle::Dir(all)) = handles.0.get(&fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
         let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, (child, kind, name)) in all.into_iter().enumerate().skip(skip) {
+        for (i, (child, kind, name)) in all.iter().enumerate().skip(skip) {
             // The offset given is that of the next entry.
-            if reply.add(child, i as u64 + 1, kind, name) {
+            if reply.add(*child, i as u64 + 1, *kind, name) {
                 break;
             }
         }
+        reply.ok();
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        lock(&self.handles).0.remove(&fh.0);
         reply.ok();
     }
 

@@ -21,9 +21,14 @@
 //! [`WriteError`].
 //!
 //! A dedicated thread serves the mount (fuser, pure Rust, no libfuse); it
-//! reads the snapshots kernels publish (lock-free) and never waits for a
-//! kernel. Every file is rendered once, at open, from one snapshot, and
-//! reads are served from that buffer. A write is parsed on that thread and
+//! reads the snapshots kernels publish (lock-free), and asks a kernel for
+//! the sessions a path needs, which the kernel then puts in its snapshots
+//! for a while: a kernel's own snapshots hold its counters and queue, not
+//! its sessions, so a kernel of many sessions pays for the view only what
+//! is read. The thread never makes a kernel wait, and waits for a kernel's
+//! answer at most 50 ms. Every file is rendered once, at open, from one
+//! snapshot, and reads are served from that buffer; every directory is
+//! listed once, at opendir. A write is parsed on that thread and
 //! refused with EINVAL if it is wrong, before anything changes; a good one
 //! is sent to the kernel that owns what it changes, which applies it on its
 //! own thread. Mounting needs /dev/fuse and, as roe mounts without the
@@ -31,7 +36,8 @@
 //!
 //! It is not a debugger: it shows what the snapshots hold (see
 //! docs/fs.md for what ProcAlike showed that roe does not, such as a
-//! session's heap), at the snapshot interval's freshness.
+//! session's heap), at the snapshot interval's freshness (docs/fs.md,
+//! "Consistency and freshness").
 //!
 //! # Examples
 //!

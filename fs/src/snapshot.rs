@@ -2,8 +2,11 @@
 //! snapshot readers, the registered trees, the settings, and the way a
 //! parsed write reaches the kernel that applies it.
 //!
-//! The FUSE thread only loads snapshots (lock-free) and sends messages: it
-//! never waits for a kernel, and never changes a kernel's state itself.
+//! The FUSE thread loads snapshots (lock-free), asks kernels for the
+//! sessions a path needs (a lease the kernel reads before its next wait) and
+//! sends messages; it never makes a kernel wait, waits for a kernel's
+//! answer only up to [`ANSWER_WAIT`], and never changes a kernel's state
+//! itself.
 
 use std::{
     collections::BTreeMap,
@@ -15,12 +18,25 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use roe_engine::{KernelId, Postback, RuntimeHandle, SessionId, SnapshotReader, Value};
+use roe_engine::{KernelId, Postback, RuntimeHandle, SessionId, Snapshot, SnapshotReader, Value};
 
 use crate::{
     error::{Error, Result, WriteError},
-    tree::{Command, Modules, ProcessInfo, STOP_SIGNAL, Settings, Tree, View, is_valid_name},
+    tree::{Command, Modules, Need, ProcessInfo, STOP_SIGNAL, Settings, Tree, View, is_valid_name},
 };
+
+/// How long a kernel keeps putting in its snapshots what a path needed
+/// after the path was last looked at: reading a session's files again
+/// within it finds them in the kernel's latest snapshot, at most an
+/// interval old, without asking.
+pub(crate) const LEASE: Duration = Duration::from_secs(2);
+
+/// How long a request waits for a kernel to answer an ask (a busy kernel
+/// answers within a few dozen dispatches; a parked one is woken). A kernel
+/// stuck in a handler does not answer: the request then gets what the
+/// latest snapshot has, and later ones do not wait while that ask is
+/// unanswered.
+pub(crate) const ANSWER_WAIT: Duration = Duration::from_millis(50);
 
 /// How writes reach the kernels.
 pub(crate) enum Control {
@@ -82,11 +98,33 @@ impl Shared {
         }
     }
 
-    /// One consistent picture to resolve paths in: each kernel's latest
-    /// snapshot, loaded now.
-    pub fn view(&self) -> View {
+    /// One consistent picture to resolve `path` in: each kernel's latest
+    /// snapshot, loaded now, with what `path` needs from its kernel
+    /// ([`Need::of`]; `contents` for open, opendir and write) asked for if
+    /// the latest lacks it. Also whether the view has what `path` needs: a
+    /// kernel that does not answer in time leaves it without.
+    pub fn view(&self, path: &[&str], contents: bool) -> (View, bool) {
+        let mut kernels: Vec<_> = self.readers.iter().map(SnapshotReader::load).collect();
+        let mut answered = true;
+        if let Some((k, need)) = Need::of(path, contents)
+            && let (Some(reader), Some(latest)) = (self.readers.get(k), kernels.get_mut(k))
+        {
+            // A session known alive or gone from the list of IDs needs
+            // no ask; anything else renews its lease, or asks.
+            if !(matches!(need, Need::Exists(_)) && need.is_met(latest)) {
+                match reader.load_detail(&need.detail(), LEASE, ANSWER_WAIT) {
+                    Some(snapshot) => *latest = snapshot,
+                    None => answered = need.is_met(latest),
+                }
+            }
+        }
+        (self.view_of(kernels), answered)
+    }
+
+    /// The view over `kernels`' snapshots.
+    fn view_of(&self, kernels: Vec<Arc<Snapshot>>) -> View {
         View {
-            kernels: self.readers.iter().map(SnapshotReader::load).collect(),
+            kernels,
             modules: self.modules.load_full(),
             misc: self.misc.clone(),
             process: Arc::clone(&self.process),

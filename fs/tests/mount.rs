@@ -431,6 +431,54 @@ fn reads_answer_while_kernels_are_busy() {
     finish(runtime);
 }
 
+/// The kernels' own snapshots hold counters, no session: the view asks a
+/// kernel for the sessions a path needs, and for the list of them when a
+/// directory is listed. A session spawned while the view is mounted is
+/// listed and read (within an interval), and one nobody has is not there.
+#[test]
+fn sessions_are_asked_for_as_they_are_read() {
+    if !fuse_available() {
+        return;
+    }
+    let at = mountpoint("asked");
+    let (runtime, _reports) = runtime();
+    let handle = runtime.handle();
+    let view = start(&handle, &at);
+    let (spawned_tx, spawned_rx) = mpsc::channel();
+    handle
+        .spawn_on(KernelId(1), move |kernel| {
+            let late = kernel.spawn(Session::new(()).on("_start", |cx, _| {
+                cx.alias_set("late")?;
+                let me = cx.session();
+                cx.refcount_increment(me, "test")
+            }));
+            spawned_tx.send(late.expect("spawned")).unwrap();
+        })
+        .unwrap();
+    let late = spawned_rx.recv_timeout(PATIENCE).unwrap();
+    let dir = at.join(format!("kernel/1/sessions/{}", late.number()));
+    eventually("the late session in kernel 1's snapshot", || {
+        dir.join("aliases").exists()
+    });
+    assert_eq!(read(&dir.join("aliases")), "late\n");
+    assert_eq!(read(&dir.join("handlers")), "_start\n");
+    let listed: Vec<String> = std::fs::read_dir(at.join("kernel/1/sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(listed.contains(&late.number().to_string()), "{listed:?}");
+    assert_eq!(read(&at.join("kernel/1/session_count")), "2\n");
+    assert!(
+        !read(&at.join("kernel/1/statistics/handler_time"))
+            .trim()
+            .is_empty()
+    );
+    assert!(!at.join("kernel/1/sessions/999999").exists());
+    drop(view);
+    assert_gone(&at);
+    finish(runtime);
+}
+
 #[test]
 fn shutdown_through_kernel_ctl_ends_the_runtime_and_unmounts() {
     if !fuse_available() {

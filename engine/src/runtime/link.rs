@@ -294,10 +294,9 @@ impl Link for Attached {
                 }
                 Reaction::Nothing
             }
-            Control::Snapshot => {
-                self.shared.snapshot_answered(self.me);
-                Reaction::Publish
-            }
+            // A reader asked (snapshot.rs); the kernel builds what readers
+            // asked for, within its budget.
+            Control::Snapshot => Reaction::Publish,
             // The next slice's `take` moves the shutdown along.
             Control::Drained => Reaction::Nothing,
         }

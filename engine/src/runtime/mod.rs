@@ -35,7 +35,7 @@ use crate::{
     id::{KernelId, SessionId},
     kernel::{Kernel, SendError, Task, trap},
     mailbox::{Control, Mailbox, Message, Origin},
-    snapshot::{Snapshot, SnapshotReader},
+    snapshot::{Detail, Snapshot, SnapshotReader},
     value::{Args, Str},
 };
 
@@ -184,7 +184,6 @@ impl RuntimeBuilder {
                         mailbox: kernel.mailbox(),
                         reader: kernel.snapshots(interval),
                         overflow_waiters: AtomicU64::new(0),
-                        snapshot_asked: AtomicBool::new(false),
                         finished: Mutex::new(false),
                     };
                     if ready.send(Ok((index, peer))).is_err() {
@@ -493,7 +492,9 @@ impl RuntimeHandle {
         self.shared.shutdown();
     }
 
-    /// The latest snapshot kernel `kernel` published.
+    /// The latest snapshot kernel `kernel` published: its counters and
+    /// queue at most one snapshot interval old, and about sessions what
+    /// readers asked for (see [`Detail`]).
     pub fn snapshot(&self, kernel: KernelId) -> Option<Arc<Snapshot>> {
         self.shared
             .peers
@@ -501,7 +502,8 @@ impl RuntimeHandle {
             .map(|peer| peer.reader.load())
     }
 
-    /// A reader of kernel `kernel`'s snapshots, for observers that keep one.
+    /// A reader of kernel `kernel`'s snapshots, for observers that keep
+    /// one, and ask for sessions ([`SnapshotReader::ask`]).
     pub fn snapshots(&self, kernel: KernelId) -> Option<SnapshotReader> {
         self.shared
             .peers
@@ -509,12 +511,13 @@ impl RuntimeHandle {
             .map(|peer| peer.reader.clone())
     }
 
-    /// Asks every kernel to publish a snapshot at its next slice.
+    /// Asks every kernel to publish a snapshot of everything, every
+    /// session in full, soon (before its next wait; within its budget: see
+    /// [`Snapshot::BUDGET`]). While one is pending, more requests add
+    /// nothing.
     pub fn request_snapshots(&self) {
         for peer in &self.shared.peers {
-            if !peer.snapshot_asked.swap(true, Ordering::SeqCst) {
-                let _ = peer.mailbox.send(Message::Control(Control::Snapshot));
-            }
+            peer.reader.ask(&Detail::all(), Duration::ZERO);
         }
     }
 
@@ -541,9 +544,6 @@ pub(crate) struct Peer {
     /// Kernels with posts to this one waiting in overflow, as bits (kernel
     /// `k` is bit `k % 64`: a spare wake-up is harmless).
     overflow_waiters: AtomicU64,
-    /// A snapshot was asked for and not yet published: observers asking
-    /// in a loop add no more requests than the kernel serves.
-    snapshot_asked: AtomicBool,
     /// The kernel has finished. A lock, not a flag: a `RuntimeIdle` sent
     /// under it is either refused or in the mailbox the kernel drains when
     /// it finishes, so its count is never lost.
@@ -699,13 +699,6 @@ impl Shared {
             if waiters & (1 << (index % 64)) != 0 {
                 waiter.mailbox.wake_if_parked();
             }
-        }
-    }
-
-    /// Kernel `kernel` is answering a snapshot request: a new one may come.
-    pub fn snapshot_answered(&self, kernel: KernelId) {
-        if let Some(peer) = self.peers.get(usize::from(kernel.0)) {
-            peer.snapshot_asked.store(false, Ordering::SeqCst);
         }
     }
 

@@ -5,10 +5,7 @@
 //! Perl process; here each kernel of the runtime is `/kernel/<n>/`, and
 //! `/kernel` itself keeps the original's runtime-wide files.
 
-use std::{
-    collections::HashSet,
-    time::{Duration, SystemTime},
-};
+use std::{collections::HashSet, time::SystemTime};
 
 use roe_engine::{QueuedSnapshot, SessionSnapshot, Snapshot};
 
@@ -121,7 +118,7 @@ fn taken(view: &View, snapshot: &Snapshot) -> SystemTime {
 }
 
 /// A number as a path component: decimal, without leading zeros.
-fn number(component: &str) -> Option<u64> {
+pub(super) fn number(component: &str) -> Option<u64> {
     let n: u64 = component.parse().ok()?;
     (n.to_string() == component).then_some(n)
 }
@@ -194,13 +191,10 @@ fn is_running(snapshot: &Snapshot) -> bool {
     snapshot.counters.sessions > 0
 }
 
-/// Sessions, not counting the kernel's own (POE's `session_count - 1`).
+/// Sessions, not counting the kernel's own (POE's `session_count - 1`),
+/// which lives as long as the kernel runs.
 fn session_count(snapshot: &Snapshot) -> usize {
-    snapshot
-        .sessions
-        .iter()
-        .filter(|s| !s.id.is_kernel())
-        .count()
+    snapshot.counters.sessions.saturating_sub(1)
 }
 
 /// Items queued, timers included (POE's `get_event_count`).
@@ -244,16 +238,27 @@ fn resolve_kernel<'v>(view: &'v View, snapshot: &'v Snapshot, path: &[&str]) -> 
                 _ => None,
             }
         }
-        ["sessions"] => Some(Found::dir(
-            snapshot
-                .sessions
-                .iter()
-                .map(|s| Entry::new(s.id.number().to_string(), Kind::Dir))
-                .collect(),
-            time,
-        )),
+        ["sessions"] => Some(Found::listed(snapshot.counters.sessions, time, || {
+            // Every session when the snapshot lists them; otherwise (a
+            // kernel that did not answer in time) those it describes.
+            let numbers: Vec<u64> = if snapshot.detail.has_ids() {
+                snapshot.ids.iter().map(|id| id.number()).collect()
+            } else {
+                snapshot.sessions.iter().map(|s| s.id.number()).collect()
+            };
+            numbers
+                .into_iter()
+                .map(|n| Entry::new(n.to_string(), Kind::Dir))
+                .collect()
+        })),
         ["sessions", id, rest @ ..] => {
-            let session = snapshot.session(number(id)?)?;
+            let number = number(id)?;
+            if snapshot.is_alive(number) != Some(true) {
+                return None;
+            }
+            // Looked up, a session may be known from the list of IDs
+            // alone; its files are read from a snapshot describing it.
+            let session = snapshot.session(number);
             match rest {
                 [] => {
                     let mut entries: Vec<Entry> = files(&SESSION_FILES).collect();
@@ -265,7 +270,9 @@ fn resolve_kernel<'v>(view: &'v View, snapshot: &'v Snapshot, path: &[&str]) -> 
                 })),
                 [name] if SESSION_FILES.contains(name) => {
                     let name = known(&SESSION_FILES, name);
-                    Some(Found::file(time, move || session_file(session, name)))
+                    Some(Found::file(time, move || {
+                        session.map(|s| session_file(s, name)).unwrap_or_default()
+                    }))
                 }
                 _ => None,
             }
@@ -325,13 +332,8 @@ fn statistics_file(snapshot: &Snapshot, name: &str) -> Vec<u8> {
                 line(format!("{:.2}", c.dispatched as f64 / c.slices as f64))
             }
         }
-        "handler_time" => line(seconds(
-            snapshot
-                .sessions
-                .iter()
-                .map(|s| s.handler_time)
-                .sum::<Duration>(),
-        )),
+        // Empty when the kernel did not list its sessions in time.
+        "handler_time" => line(snapshot.handler_time.map(seconds).unwrap_or_default()),
         _ => unreachable!("only STATISTICS_FILES reach here"),
     }
 }

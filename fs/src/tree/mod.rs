@@ -5,7 +5,12 @@
 //! A [`View`] is one consistent picture: each kernel's snapshot is loaded
 //! once when the view is made, and every file resolved through it renders
 //! from that snapshot. The adapter makes one per request and renders a
-//! file's bytes once, at open.
+//! file's bytes once, at open, and a directory's entries once, at opendir.
+//!
+//! A kernel's snapshot says about sessions what the view asked for
+//! ([`Need`]): before it resolves a path, the adapter asks the kernel the
+//! path belongs to for what that path needs, and puts the answer in the
+//! view.
 
 mod command;
 mod kernel;
@@ -19,7 +24,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use roe_engine::Snapshot;
+use roe_engine::{Detail, Snapshot};
 
 pub(crate) use self::user::is_valid_name;
 pub use self::user::{Dir, Entry, Kind, Tree};
@@ -59,10 +64,73 @@ pub(crate) struct View {
 /// A file's contents, rendered when asked (at open), not when looked up.
 pub(crate) type Render<'v> = Box<dyn FnOnce() -> Vec<u8> + 'v>;
 
+/// A directory's entries, listed when asked (at opendir), not when looked
+/// up.
+pub(crate) type List<'v> = Box<dyn FnOnce() -> Vec<Entry> + 'v>;
+
 /// What a path names.
 pub(crate) enum Node<'v> {
-    Dir(Vec<Entry>),
-    File { writable: bool, render: Render<'v> },
+    /// A directory with `subdirs` directories in it.
+    Dir {
+        subdirs: usize,
+        list: List<'v>,
+    },
+    File {
+        writable: bool,
+        render: Render<'v>,
+    },
+}
+
+/// What a path needs from its kernel's snapshot beyond the counters and
+/// the queue, which every snapshot has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Every session's ID: the sessions directory's entries, and the
+    /// handler time of all of them.
+    Ids,
+    /// Whether a session is alive: its directory and files, looked up.
+    Exists(u64),
+    /// A session in full: its files' contents.
+    Session(u64),
+}
+
+impl Need {
+    /// What to ask the kernel for.
+    pub fn detail(self) -> Detail {
+        match self {
+            Need::Ids => Detail::ids(),
+            Need::Exists(n) | Need::Session(n) => Detail::session(n),
+        }
+    }
+
+    /// Whether `snapshot` has what this needs.
+    pub fn is_met(self, snapshot: &Snapshot) -> bool {
+        match self {
+            Need::Ids => snapshot.detail.has_ids(),
+            Need::Exists(n) => snapshot.is_alive(n).is_some(),
+            Need::Session(n) => snapshot.detail.has_session(n),
+        }
+    }
+
+    /// What the node at `path` needs, from which kernel (by number):
+    /// `contents` for what open, opendir and write see, otherwise what a
+    /// lookup or `stat` sees.
+    pub fn of(path: &[&str], contents: bool) -> Option<(usize, Need)> {
+        let (n, need) = match path {
+            ["kernel", n, "sessions"] if contents => (n, Need::Ids),
+            ["kernel", n, "statistics", "handler_time"] if contents => (n, Need::Ids),
+            ["kernel", n, "sessions", id, rest @ ..] => {
+                let id = kernel::number(id)?;
+                if contents && !rest.is_empty() {
+                    (n, Need::Session(id))
+                } else {
+                    (n, Need::Exists(id))
+                }
+            }
+            _ => return None,
+        };
+        Some((usize::try_from(kernel::number(n)?).ok()?, need))
+    }
 }
 
 /// A path's node and its time (the snapshot's, the process's start, ...).
@@ -73,8 +141,22 @@ pub(crate) struct Found<'v> {
 
 impl<'v> Found<'v> {
     fn dir(entries: Vec<Entry>, mtime: SystemTime) -> Found<'v> {
+        let subdirs = entries.iter().filter(|e| e.kind == Kind::Dir).count();
+        Found::listed(subdirs, mtime, move || entries)
+    }
+
+    /// A directory of `subdirs` directories whose entries are listed only
+    /// when asked.
+    fn listed(
+        subdirs: usize,
+        mtime: SystemTime,
+        list: impl FnOnce() -> Vec<Entry> + 'v,
+    ) -> Found<'v> {
         Found {
-            node: Node::Dir(entries),
+            node: Node::Dir {
+                subdirs,
+                list: Box::new(list),
+            },
             mtime,
         }
     }
@@ -103,7 +185,7 @@ impl<'v> Found<'v> {
     #[cfg(test)]
     pub fn kind(&self) -> Kind {
         match self.node {
-            Node::Dir(_) => Kind::Dir,
+            Node::Dir { .. } => Kind::Dir,
             Node::File {
                 writable: false, ..
             } => Kind::File,
@@ -152,9 +234,10 @@ impl View {
     }
 
     /// The listing of the directory at `path`.
+    #[cfg(test)]
     pub fn list(&self, path: &[&str]) -> Option<Vec<Entry>> {
         match self.resolve(path)?.node {
-            Node::Dir(entries) => Some(entries),
+            Node::Dir { list, .. } => Some(list()),
             Node::File { .. } => None,
         }
     }
@@ -164,7 +247,7 @@ impl View {
     pub fn read(&self, path: &[&str]) -> Option<Vec<u8>> {
         match self.resolve(path)?.node {
             Node::File { render, .. } => Some(render()),
-            Node::Dir(_) => None,
+            Node::Dir { .. } => None,
         }
     }
 

@@ -6,7 +6,8 @@ use std::{
 };
 
 use roe_engine::{
-    Counters, Event, KernelId, QueuedSnapshot, SessionId, SessionSnapshot, Snapshot, Str, Value,
+    Counters, Detail, Event, KernelId, QueuedSnapshot, SessionId, SessionSnapshot, Snapshot, Str,
+    Value,
 };
 
 use super::*;
@@ -36,7 +37,8 @@ fn at(secs: u64) -> SystemTime {
 }
 
 /// Kernel `n` with its own session, and session 1 (aliased `worker/<n>`,
-/// handling `ping` and `tick`, with a timer) under it.
+/// handling `ping` and `tick`, with a timer) under it; everything in the
+/// snapshot.
 fn kernel(n: u16) -> Snapshot {
     let root = SessionId::kernel_root(KernelId(n));
     let mut own = session(n, 0, None, &[]);
@@ -50,6 +52,7 @@ fn kernel(n: u16) -> Snapshot {
     worker.handler_max = Duration::from_micros(900);
     worker.last_event = Some(Event::new("tick"));
     let id = worker.id;
+    let ids = vec![own.id, id];
     Snapshot {
         kernel: KernelId(n),
         name: format!("host-{n}"),
@@ -65,7 +68,10 @@ fn kernel(n: u16) -> Snapshot {
             inbox_high_water: 4,
             ..Counters::default()
         },
+        detail: Detail::all(),
         sessions: vec![own, worker],
+        ids,
+        handler_time: Some(Duration::from_micros(1500)),
         queue: vec![QueuedSnapshot {
             seq: 8,
             due: at(1_700_000_000),
@@ -343,6 +349,7 @@ fn a_lone_kernels_interval_is_read_only() {
 fn a_finished_runtime_is_not_running() {
     let mut finished = kernel(0);
     finished.sessions.clear();
+    finished.ids.clear();
     finished.counters.sessions = 0;
     let mut v = view(0);
     v.kernels = vec![Arc::new(finished)];
@@ -358,6 +365,86 @@ fn a_finished_runtime_is_not_running() {
         v.resolve(&["kernel", "0"]).unwrap().mtime,
         at(1_600_000_000)
     );
+}
+
+/// What a kernel put in its snapshot is what the view shows of sessions:
+/// the counters always, a session's files only from a snapshot that
+/// describes it, the sessions directory from the list of IDs.
+#[test]
+fn sessions_show_what_the_snapshot_holds() {
+    let full = kernel(0);
+    let mut v = view(0);
+    // Counters alone: counts, no session known.
+    let counters = Snapshot {
+        detail: Detail::counters(),
+        sessions: Vec::new(),
+        ids: Vec::new(),
+        handler_time: None,
+        ..full.clone()
+    };
+    v.kernels = vec![Arc::new(counters.clone())];
+    assert_eq!(read(&v, "kernel/0/session_count"), "1\n");
+    assert_eq!(read(&v, "kernel/session_count"), "1\n");
+    assert_eq!(read(&v, "kernel/0/statistics/handler_time"), "\n");
+    assert_eq!(kind(&v, "kernel/0/sessions/1"), None);
+    assert_eq!(names(&v, "kernel/0/sessions"), Vec::<String>::new());
+    // Two subdirectories, from the count, before anything is listed.
+    match v.resolve(&["kernel", "0", "sessions"]).unwrap().node {
+        Node::Dir { subdirs, .. } => assert_eq!(subdirs, 2),
+        Node::File { .. } => panic!("a directory"),
+    }
+    // The IDs alone: every session is there, its files empty.
+    let ids = Snapshot {
+        detail: Detail::ids(),
+        ids: full.ids.clone(),
+        handler_time: full.handler_time,
+        ..counters.clone()
+    };
+    v.kernels = vec![Arc::new(ids)];
+    assert_eq!(names(&v, "kernel/0/sessions"), ["0", "1"]);
+    assert_eq!(kind(&v, "kernel/0/sessions/1/aliases"), Some(Kind::File));
+    assert_eq!(kind(&v, "kernel/0/sessions/2"), None);
+    assert_eq!(read(&v, "kernel/0/sessions/1/aliases"), "");
+    assert_eq!(read(&v, "kernel/0/statistics/handler_time"), "0.001500\n");
+    // One session in full: its files, and nothing said of the others.
+    let one = Snapshot {
+        detail: Detail::session(1),
+        sessions: vec![full.sessions[1].clone()],
+        ..counters
+    };
+    v.kernels = vec![Arc::new(one)];
+    assert_eq!(read(&v, "kernel/0/sessions/1/aliases"), "worker/0\n");
+    assert_eq!(kind(&v, "kernel/0/sessions/0"), None);
+    assert_eq!(names(&v, "kernel/0/sessions"), ["1"]);
+}
+
+#[test]
+fn each_path_needs_what_its_files_show() {
+    let of = |path: &str, contents| {
+        let parts: Vec<&str> = path.split('/').collect();
+        Need::of(&parts, contents)
+    };
+    assert_eq!(of("kernel/0/slices", true), None);
+    assert_eq!(of("kernel/2/sessions", false), None);
+    assert_eq!(of("kernel/2/sessions", true), Some((2, Need::Ids)));
+    assert_eq!(of("kernel/0/statistics/handler_time", false), None);
+    assert_eq!(
+        of("kernel/0/statistics/handler_time", true),
+        Some((0, Need::Ids))
+    );
+    assert_eq!(of("kernel/1/sessions/7", true), Some((1, Need::Exists(7))));
+    assert_eq!(
+        of("kernel/1/sessions/7/aliases", false),
+        Some((1, Need::Exists(7)))
+    );
+    assert_eq!(
+        of("kernel/1/sessions/7/aliases", true),
+        Some((1, Need::Session(7)))
+    );
+    assert_eq!(of("kernel/1/sessions/07/aliases", true), None);
+    let snapshot = kernel(0);
+    assert!(Need::Session(1).is_met(&snapshot) && Need::Ids.is_met(&snapshot));
+    assert_eq!(Need::Exists(5).detail(), Detail::session(5));
 }
 
 #[test]
