@@ -479,6 +479,10 @@ const PARK_STEP: Duration = Duration::from_millis(1);
 /// for every session.
 const LEASED_SESSIONS: usize = 256;
 
+/// The longest lease or wait a reader's ask counts: longer ones are this
+/// long (a day), so no deadline overflows the clock.
+const MAX_LEASE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// What readers asked for, as leases.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Interest {
@@ -724,7 +728,7 @@ impl SnapshotReader {
     /// # Ok::<(), roe_engine::Error>(())
     /// ```
     pub fn ask(&self, detail: &Detail, lease: Duration) {
-        let noted = self.cell.note(detail, lease);
+        let noted = self.cell.note(detail, lease.min(MAX_LEASE));
         if noted == Noted::New || !self.load().detail.covers(detail) {
             self.cell.wake();
         }
@@ -772,6 +776,7 @@ impl SnapshotReader {
         lease: Duration,
         timeout: Duration,
     ) -> Option<Arc<Snapshot>> {
+        let (lease, timeout) = (lease.min(MAX_LEASE), timeout.min(MAX_LEASE));
         let latest = self.load();
         let noted = self.cell.note(detail, lease);
         // A finished kernel's last snapshot is as fresh as any will be.

@@ -418,3 +418,72 @@ fn a_source_posts_to_another_session_as_its_session() {
     kernel.run().unwrap();
     assert_eq!(*heard.borrow(), [(knocker, Some(knocker))]);
 }
+
+/// A source that counts its flushes, and how many events had run at each.
+struct Counting {
+    me: roe_engine::SourceRef,
+    handled: Rc<std::cell::Cell<u32>>,
+    flushes: Rc<RefCell<Vec<u32>>>,
+}
+
+impl roe_engine::Source for Counting {
+    fn ready(
+        self: Rc<Self>,
+        _: &mut roe_engine::Io<'_>,
+        _: roe_engine::Readiness,
+    ) -> roe_engine::Result<()> {
+        Ok(())
+    }
+
+    fn flush(self: Rc<Self>, _: &mut roe_engine::Io<'_>) {
+        self.flushes.borrow_mut().push(self.handled.get());
+    }
+}
+
+/// `flush_soon` from many events of one slice: a few flushes, not one per
+/// event (the output of a slice shares its writes), yet a long slice
+/// flushes before it ends (every 64 dispatches), and the last asks are
+/// flushed too.
+#[test]
+fn flush_soon_batches_a_slice_and_bounds_the_wait() {
+    const EVENTS: u32 = 200;
+    let handled = Rc::new(std::cell::Cell::new(0));
+    let flushes = Rc::new(RefCell::new(Vec::new()));
+    let (h, f) = (Rc::clone(&handled), Rc::clone(&flushes));
+    let mut kernel = Kernel::new().unwrap();
+    kernel
+        .spawn(
+            Session::new(None::<Rc<Counting>>)
+                .on("_start", move |cx, _| {
+                    let (handled, flushes) = (Rc::clone(&h), Rc::clone(&f));
+                    let source = cx.io().add(|me| Counting {
+                        me,
+                        handled,
+                        flushes,
+                    });
+                    *cx.heap = Some(source);
+                    for _ in 0..EVENTS {
+                        cx.yield_("out", ());
+                    }
+                })
+                .on("out", |cx, _| {
+                    let source = cx.heap.as_ref().expect("started");
+                    source.handled.set(source.handled.get() + 1);
+                    source.me.flush_soon();
+                    if source.handled.get() == EVENTS {
+                        *cx.heap = None;
+                    }
+                }),
+        )
+        .unwrap();
+    kernel.run().unwrap();
+    let flushes = flushes.borrow();
+    assert!(!flushes.is_empty(), "deferred output was never flushed");
+    assert!(
+        flushes.len() <= (EVENTS / 64 + 2) as usize,
+        "{} flushes for {EVENTS} events: {flushes:?}",
+        flushes.len()
+    );
+    // A long slice does not hold the output to its end.
+    assert!(flushes[0] < EVENTS, "{flushes:?}");
+}

@@ -117,7 +117,12 @@ fn a_reader_gets_the_sessions_it_asks_for_and_keeps_them_while_leased() {
     let snapshot = reader
         .load_detail(&Detail::session(wanted), PATIENCE, PATIENCE)
         .expect("a busy kernel answers");
-    assert!(asked.elapsed() < PATIENCE);
+    // At its next look (every 61 dispatches), not at the interval's end.
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
     assert!(snapshot.generation > counters.generation);
     // Just that session, in full.
     assert!(snapshot.detail.has_session(wanted) && !snapshot.detail.has_ids());
@@ -172,9 +177,15 @@ fn a_parked_kernel_answers_at_once() {
     let reader = handle.snapshots(KernelId(0)).unwrap();
     thread::sleep(Duration::from_millis(20));
     let before = reader.load().generation;
+    let asked = Instant::now();
     let snapshot = reader
         .load_detail(&Detail::session(some_idle()), Duration::ZERO, PATIENCE)
         .expect("woken, it answers");
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
     assert!(snapshot.generation > before);
     assert!(snapshot.session(some_idle()).is_some());
     handle.shutdown();

@@ -364,12 +364,10 @@ impl Scope<'_> {
             }
         }
         core.flush_sources();
-        if core
-            .acct
-            .counters
-            .dispatched
-            .is_multiple_of(DEFERRED_FLUSH_EVERY)
-        {
+        // Nested dispatches count too, so a multiple of the period could be
+        // stepped over: a threshold, as for polling (see `wait.rs`).
+        if core.io.requests.has_deferred() && core.acct.counters.dispatched >= core.io.deferred_at {
+            core.io.deferred_at = core.acct.counters.dispatched + DEFERRED_FLUSH_EVERY;
             core.flush_all_sources();
         }
         Some(outcome)

@@ -79,6 +79,9 @@ pub(crate) struct IoState {
     /// The dispatch count at which a busy kernel next looks at its
     /// descriptors and its clock.
     pub poll_at: u64,
+    /// The dispatch count at which output deferred to the slice's end goes
+    /// out anyway, in a long slice.
+    pub deferred_at: u64,
     /// A session that watches descriptors ran since the kernel last looked
     /// at them: the next slice looks again, as POE's does.
     pub poll_next: bool,
@@ -95,6 +98,7 @@ impl IoState {
             requests: Rc::default(),
             since_block: false,
             poll_at: 0,
+            deferred_at: 0,
             poll_next: false,
         })
     }

@@ -191,7 +191,7 @@ pub(super) fn connection_session<S: 'static, F: Filter + 'static>(
     let c = Rc::clone(&config);
     session = session.on(GOT_FLUSH, move |cx, _| {
         run0(&c.flushed, cx)?;
-        if cx.heap.shutdown && cx.heap.client.is_some() {
+        if cx.heap.shutdown {
             disconnect(cx, &c)?;
         }
         Ok(())
@@ -214,12 +214,7 @@ pub(super) fn connection_session<S: 'static, F: Filter + 'static>(
         Ok::<_, Error>(())
     });
     let c = Rc::clone(&config);
-    session = session.on(CLOSE_NOW, move |cx, _| {
-        if cx.heap.client.is_some() {
-            disconnect(cx, &c)?;
-        }
-        Ok::<_, Error>(())
-    });
+    session = session.on(CLOSE_NOW, move |cx, _| disconnect(cx, &c));
     let c = Rc::clone(&config);
     session = session.on("shutdown", move |cx, _| {
         cx.heap.shutdown = true;
@@ -249,12 +244,16 @@ fn disconnect<S: 'static, F: Filter + 'static>(
     cx: &mut Context<'_, Connection<S, F>>,
     config: &ConnectionConfig<S, F>,
 ) -> Result<()> {
-    run0(&config.disconnected, cx)?;
+    if cx.heap.client.is_none() {
+        return Ok(());
+    }
+    // The user's callback may fail: the connection is over all the same.
+    let told = run0(&config.disconnected, cx);
     cx.heap.client = None;
     if config.idle_timeout.is_some() {
         cx.alarm_clear(IDLE_CHECK)?;
     }
-    Ok(())
+    told
 }
 
 fn start_wheel<S: 'static, F: Filter + 'static>(
