@@ -447,6 +447,23 @@ pub(crate) struct Requests {
     /// number of dispatches): several dispatches' output in one write.
     deferred: RefCell<Vec<SourceKey>>,
     deferred_pending: Cell<bool>,
+    /// Per source slot, which of the two lists hold it: asking again is
+    /// then one look, not a scan of the list (a connection asks per frame).
+    queued: RefCell<Vec<Queued>>,
+}
+
+/// A slot's place in the flush lists: the generation (plus one) of the
+/// key each list holds for it, 0 for none.
+#[derive(Clone, Copy, Default)]
+struct Queued {
+    flush: u32,
+    deferred: u32,
+}
+
+impl Queued {
+    fn mark(key: SourceKey) -> u32 {
+        key.generation.wrapping_add(1).max(1)
+    }
 }
 
 pub(crate) enum Request {
@@ -503,21 +520,54 @@ impl Requests {
     pub fn promote_deferred(&self) {
         self.deferred_pending.set(false);
         let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
-        let mut flush = self.flush.borrow_mut();
         for key in deferred {
-            if !flush.contains(&key) {
-                flush.push(key);
-            }
-        }
-        if !flush.is_empty() {
-            self.flush_pending.set(true);
+            self.slot(key).deferred = 0;
+            self.ask_flush(key);
         }
     }
 
     /// Takes the sources to flush, in the order they asked.
     pub fn take_flush(&self) -> Vec<SourceKey> {
         self.flush_pending.set(false);
-        std::mem::take(&mut *self.flush.borrow_mut())
+        let taken = std::mem::take(&mut *self.flush.borrow_mut());
+        for key in &taken {
+            self.slot(*key).flush = 0;
+        }
+        taken
+    }
+
+    /// Puts `key` on the list flushed after the running dispatch, once.
+    fn ask_flush(&self, key: SourceKey) {
+        let mark = Queued::mark(key);
+        let mut slot = self.slot(key);
+        if slot.flush != mark {
+            slot.flush = mark;
+            drop(slot);
+            self.flush.borrow_mut().push(key);
+        }
+        self.flush_pending.set(true);
+    }
+
+    /// Puts `key` on the list flushed at the next slice, once.
+    fn ask_deferred(&self, key: SourceKey) {
+        let mark = Queued::mark(key);
+        let mut slot = self.slot(key);
+        if slot.deferred != mark {
+            slot.deferred = mark;
+            drop(slot);
+            self.deferred.borrow_mut().push(key);
+        }
+        self.deferred_pending.set(true);
+    }
+
+    fn slot(&self, key: SourceKey) -> std::cell::RefMut<'_, Queued> {
+        std::cell::RefMut::map(self.queued.borrow_mut(), |queued| {
+            let at = key.slot as usize;
+            if queued.len() <= at {
+                queued.resize(at + 1, Queued::default());
+            }
+            &mut queued[at]
+        })
     }
 }
 
@@ -531,11 +581,7 @@ impl SourceRef {
     /// next slice, outside handlers). Asking twice before it runs flushes
     /// once.
     pub fn flush_later(&self) {
-        let mut flush = self.requests.flush.borrow_mut();
-        if !flush.contains(&self.key) {
-            flush.push(self.key);
-        }
-        self.requests.flush_pending.set(true);
+        self.requests.ask_flush(self.key);
     }
 
     /// Asks for [`Source::flush`] at the start of the kernel's next slice
@@ -547,11 +593,7 @@ impl SourceRef {
     /// [`flush_later`](SourceRef::flush_later) where output must go before
     /// the next handler runs.
     pub fn flush_soon(&self) {
-        let mut deferred = self.requests.deferred.borrow_mut();
-        if !deferred.contains(&self.key) {
-            deferred.push(self.key);
-        }
-        self.requests.deferred_pending.set(true);
+        self.requests.ask_deferred(self.key);
     }
 
     /// Pauses or resumes the source's watcher of `fd` in `mode` once the
