@@ -6,17 +6,33 @@
 //! frame, a `WireValue` borrows its text and bytes from the read buffer,
 //! so a message costs no copy until its values become roe `Value`s for a
 //! handler.
+//!
+//! Its `speedy::Readable` is written by hand, not derived: it is the
+//! native wire's bounded reader (see [`Frame::decode`](crate::native::Frame::decode)),
+//! because speedy's derived reader reserves memory from the counts a peer
+//! claims and recurses as deep as the peer nests.
 
 use std::{borrow::Cow, fmt};
 
 use roe_engine::{KernelId, Map, SessionId, Str, Value};
-use speedy::{Readable, Writable};
+use speedy::{Context, Readable, Reader, Writable};
+
+use crate::native::{MAX_VALUE_DEPTH, Malformed};
 
 /// A value that can cross a process (the portable part of [`Value`]).
 ///
 /// A session reference crosses as its kernel and POE number: on the other
 /// side it names that session on that kernel, which is what a reply or a
 /// post back needs.
+///
+/// Its speedy encoding is the native wire's (`docs/wire.md`). Reading it
+/// with speedy (`WireValue::read_from_buffer` and the rest, or the
+/// engine's `Speedy` filter) is safe on a peer's bytes: a length or count
+/// the rest of the input cannot hold is refused before anything is
+/// reserved for it, collections grow only with the elements actually read,
+/// and lists and maps nest at most [`MAX_VALUE_DEPTH`] deep. Readers whose
+/// context errors are speedy's own report those refusals as a custom
+/// [`speedy::Error`] carrying the [`Malformed`] text.
 ///
 /// # Examples
 ///
@@ -30,7 +46,20 @@ use speedy::{Readable, Writable};
 /// assert!(WireValue::try_from(&Value::local(3u8)).is_err());
 /// # Ok::<(), roe_ikc::NotPortable>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Readable, Writable)]
+///
+/// Bytes from a peer that claim a list of four billion values are refused
+/// before anything is reserved for them:
+///
+/// ```
+/// use roe_ikc::WireValue;
+/// use speedy::{LittleEndian, Readable};
+///
+/// // Tag 6 (List), then a count of u32::MAX and nothing behind it.
+/// let hostile = [6, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+/// let error = WireValue::read_from_buffer_with_ctx(LittleEndian::default(), &hostile);
+/// assert!(error.unwrap_err().to_string().contains("4294967295"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Writable)]
 pub enum WireValue<'a> {
     /// Perl's `undef`.
     Undef,
@@ -55,6 +84,24 @@ pub enum WireValue<'a> {
         /// POE's session number.
         number: u64,
     },
+}
+
+/// The native wire's bounded reader, in place of speedy's derived one: see
+/// the type's docs, and `native/decode.rs` for why speedy's own would not
+/// do on a peer's bytes.
+impl<'a, C> Readable<'a, C> for WireValue<'a>
+where
+    C: Context,
+    C::Error: From<Malformed>,
+{
+    fn read_from<R: Reader<'a, C>>(r: &mut R) -> Result<WireValue<'a>, C::Error> {
+        crate::native::read_value(r, MAX_VALUE_DEPTH)
+    }
+
+    /// The tag: a `u32`.
+    fn minimum_bytes_needed() -> usize {
+        4
+    }
 }
 
 /// A value that cannot leave its process: a [`Local`](roe_engine::Local),

@@ -21,7 +21,7 @@ use roe_ikc::{
         Origin, Outcome, Published, SessionRef, Target,
     },
 };
-use speedy::{LittleEndian, Readable};
+use speedy::{IsEof, LittleEndian, Readable, Writable};
 
 /// The system allocator, counting what each thread asks of it.
 struct Counting;
@@ -551,6 +551,22 @@ fn nested_claims_cost_only_what_the_frame_holds() {
     assert!(bytes <= 512, "{bytes} bytes");
 }
 
+/// [`WireValue`] as speedy's derived reader would read it (`WireValue`'s
+/// own reader is the bounded one): the same variants in the same order.
+#[derive(Debug, speedy::Readable)]
+#[allow(dead_code)] // Only read, to measure the reading.
+enum Derived<'a> {
+    Undef,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Cow<'a, str>),
+    Bytes(Cow<'a, [u8]>),
+    List(Vec<Derived<'a>>),
+    Map(Vec<(Cow<'a, str>, Derived<'a>)>),
+    Session { kernel: u16, number: u64 },
+}
+
 /// Why the frames are not read by speedy's derived readers: speedy
 /// reserves room for a claimed count once the rest of the input could hold
 /// it, so each level of the same nested frame reserves again. If this
@@ -559,10 +575,11 @@ fn nested_claims_cost_only_what_the_frame_holds() {
 #[test]
 fn speedys_derived_reader_would_reserve_from_each_claim() {
     let body = nested_claims(MAX_VALUE_DEPTH - 1, 4096);
-    // The arguments as speedy reads them: a list of `WireValue`s.
+    // The arguments as speedy's derived reader reads them: a list of
+    // values.
     let args = &body[post_body(&[]).len()..];
     let (result, _, theirs) = measure(|| {
-        Vec::<WireValue<'_>>::read_from_buffer_with_ctx(LittleEndian::default(), args).is_ok()
+        Vec::<Derived<'_>>::read_from_buffer_with_ctx(LittleEndian::default(), args).is_ok()
     });
     assert!(!result);
     let (_, _, ours) = measure(|| Frame::decode(&body).map(|_| ()));
@@ -570,6 +587,70 @@ fn speedys_derived_reader_would_reserve_from_each_claim() {
         theirs > 1024 * 1024 && theirs > 10 * ours,
         "speedy: {theirs} bytes, ours: {ours}"
     );
+}
+
+/// `WireValue`'s own `speedy::Readable` is the bounded reader, so a peer's
+/// bytes read with `WireValue::read_from_buffer` (or the engine's `Speedy`
+/// filter) cost what a frame's do.
+#[test]
+fn a_hostile_value_read_through_speedys_api_is_refused_cheaply() {
+    let read = |bytes: &[u8]| {
+        measure(|| {
+            WireValue::read_from_buffer_with_ctx(LittleEndian::default(), bytes)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    };
+    // The nested claims that make speedy's derived reader reserve over
+    // 1 MiB (above), as one value: each level claims what the rest could
+    // hold, and only what is really there costs memory.
+    let args = nested_claims(MAX_VALUE_DEPTH - 1, 4096);
+    let value = &args[post_body(&[]).len() + 4..];
+    let (result, _, bytes) = read(value);
+    assert!(result.is_err());
+    assert!(bytes <= allowance(value.len()), "{bytes} bytes");
+    // A million lists, each holding the next: refused at the depth limit,
+    // with no recursion past it (the derived reader would recurse a
+    // million calls deep and overflow the stack).
+    let deep: Vec<u8> = [6u32, 1]
+        .iter()
+        .cycle()
+        .take(2_000_000)
+        .flat_map(|n| n.to_le_bytes())
+        .collect();
+    let (result, _, bytes) = read(&deep);
+    assert_eq!(
+        result,
+        Err(format!("values nest deeper than {MAX_VALUE_DEPTH}"))
+    );
+    assert!(bytes <= 1024, "{bytes} bytes");
+    // A claim of 2^32 - 1 elements, refused before reserving anything.
+    let mut claim = 6u32.to_le_bytes().to_vec();
+    claim.extend(u32::MAX.to_le_bytes());
+    let (result, _, bytes) = read(&claim);
+    assert_eq!(
+        result,
+        Err(format!(
+            "a length of {} runs past the end of the frame",
+            u32::MAX
+        ))
+    );
+    assert!(bytes <= 1024, "{bytes} bytes");
+    // From a stream, which cannot say how much remains: the claim is
+    // believed, but nothing is reserved for it; the reading stops where
+    // the bytes do.
+    let (result, _, bytes) = measure(|| {
+        WireValue::read_from_stream_unbuffered_with_ctx(LittleEndian::default(), &claim[..])
+            .map(|_| ())
+            .map_err(|e| e.is_eof())
+    });
+    assert_eq!(result, Err(true));
+    assert!(bytes <= 1024, "{bytes} bytes");
+    // And a good value still reads, borrowed.
+    let good = WireValue::List(vec![WireValue::Str("hi".into()), WireValue::Int(7)]);
+    let wire = good.write_to_vec_with_ctx(LittleEndian::default()).unwrap();
+    let back = WireValue::read_from_buffer_with_ctx(LittleEndian::default(), &wire).unwrap();
+    assert_eq!(back, good);
 }
 
 #[test]

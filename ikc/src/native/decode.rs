@@ -188,8 +188,9 @@ where
 }
 
 /// Reads a [`WireValue`] whose lists and maps may nest `depth` more
-/// levels.
-fn read_value<'a, C, R>(r: &mut R, depth: usize) -> Result<WireValue<'a>, C::Error>
+/// levels. `WireValue`'s own `speedy::Readable` is this, from
+/// [`MAX_VALUE_DEPTH`].
+pub(crate) fn read_value<'a, C, R>(r: &mut R, depth: usize) -> Result<WireValue<'a>, C::Error>
 where
     C: Context,
     C::Error: From<Malformed>,
@@ -454,6 +455,47 @@ mod tests {
     /// reader of [`WireValue`].
     struct Probe<'a>(WireValue<'a>);
 
+    /// [`WireValue`] as speedy's derived reader reads it: the same variants
+    /// in the same order, so the same encoding. `WireValue`'s own reader is
+    /// [`read_value`]; this copy is what it is compared with.
+    #[derive(Debug, PartialEq, speedy::Readable)]
+    enum Derived<'a> {
+        Undef,
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Str(Cow<'a, str>),
+        Bytes(Cow<'a, [u8]>),
+        List(Vec<Derived<'a>>),
+        Map(Vec<(Cow<'a, str>, Derived<'a>)>),
+        Session { kernel: u16, number: u64 },
+    }
+
+    impl<'a> From<WireValue<'a>> for Derived<'a> {
+        /// Exhaustive over `WireValue`, so a variant added there cannot be
+        /// forgotten here.
+        fn from(value: WireValue<'a>) -> Derived<'a> {
+            match value {
+                WireValue::Undef => Derived::Undef,
+                WireValue::Bool(b) => Derived::Bool(b),
+                WireValue::Int(n) => Derived::Int(n),
+                WireValue::Float(x) => Derived::Float(x),
+                WireValue::Str(s) => Derived::Str(s),
+                WireValue::Bytes(b) => Derived::Bytes(b),
+                WireValue::List(items) => {
+                    Derived::List(items.into_iter().map(Derived::from).collect())
+                }
+                WireValue::Map(entries) => Derived::Map(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k, Derived::from(v)))
+                        .collect(),
+                ),
+                WireValue::Session { kernel, number } => Derived::Session { kernel, number },
+            }
+        }
+    }
+
     impl<'a> Readable<'a, Wire> for Probe<'a> {
         fn read_from<R: Reader<'a, Wire>>(r: &mut R) -> Result<Probe<'a>, FrameError> {
             read_value(r, MAX_VALUE_DEPTH).map(Probe)
@@ -471,20 +513,19 @@ mod tests {
             let bytes = v.write_to_vec_with_ctx(LittleEndian::default()).unwrap();
             let (back, used) = ours(&bytes).unwrap();
             assert_eq!((&back, used), (&v, bytes.len()));
+            // The whole value too, so the copy's encoding is checked.
             let mut variants: Vec<Vec<u8>> =
-                (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+                (0..=bytes.len()).map(|n| bytes[..n].to_vec()).collect();
             for bit in 0..bytes.len() * 8 {
                 let mut flipped = bytes.clone();
                 flipped[bit / 8] ^= 1 << (bit % 8);
                 variants.push(flipped);
             }
             for input in &variants {
-                let (theirs, their_used) = WireValue::read_with_length_from_buffer_with_ctx(
-                    LittleEndian::default(),
-                    input,
-                );
+                let (theirs, their_used) =
+                    Derived::read_with_length_from_buffer_with_ctx(LittleEndian::default(), input);
                 match (ours(input), theirs) {
-                    (Ok((a, n)), Ok(b)) => assert_eq!((a, n), (b, their_used)),
+                    (Ok((a, n)), Ok(b)) => assert_eq!((Derived::from(a), n), (b, their_used)),
                     (Err(_), Err(_)) => {}
                     (a, b) => panic!("{input:?}: ours {a:?}, speedy's {b:?}"),
                 }

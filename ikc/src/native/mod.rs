@@ -52,6 +52,8 @@ pub use self::{
     },
 };
 
+pub(crate) use self::decode::read_value;
+
 use std::fmt;
 
 /// What a client writes before its first frame: `"\xffROEIKC\0"`.
