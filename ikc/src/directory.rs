@@ -14,6 +14,8 @@ use std::{
 
 use roe_engine::SessionId;
 
+use crate::native::{MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError};
+
 /// A session's published states, by the name it is reached by.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Published {
@@ -170,6 +172,14 @@ pub struct Directory {
     tables: RwLock<Tables>,
 }
 
+/// `count` names are within `max`, as a handshake's limits say.
+fn check_count(what: &'static str, count: usize, max: usize) -> Result<(), NameError> {
+    if count > max {
+        return Err(NameError::TooMany { what, count, max });
+    }
+    Ok(())
+}
+
 impl Directory {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
         self.tables.read().unwrap_or_else(|e| e.into_inner())
@@ -191,6 +201,45 @@ impl Directory {
         let entry = tables.published.entry(name.to_owned()).or_default();
         entry.session = Some(session);
         entry.states.extend(states.into_iter().map(Into::into));
+    }
+
+    /// [`publish`](Directory::publish) under each of `names`, within the
+    /// limits a peer holds this process to (its handshake's, which a
+    /// peer's `Publish` frames keep to as well): nothing is published when
+    /// a name would pass [`MAX_PUBLISHED_STATES`] states or the names
+    /// would pass [`MAX_PUBLISHED_SESSIONS`].
+    pub(crate) fn publish_within(
+        &self,
+        names: &[String],
+        session: SessionId,
+        states: &[String],
+    ) -> Result<(), NameError> {
+        let mut tables = self.write();
+        let mut new_names = 0;
+        for name in names {
+            let (have, added) = match tables.published.get(name) {
+                Some(entry) => (
+                    entry.states.len(),
+                    states.iter().filter(|s| !entry.states.contains(*s)).count(),
+                ),
+                None => {
+                    new_names += 1;
+                    (0, states.iter().collect::<BTreeSet<_>>().len())
+                }
+            };
+            check_count("published states", have + added, MAX_PUBLISHED_STATES)?;
+        }
+        check_count(
+            "published sessions",
+            tables.published.len() + new_names,
+            MAX_PUBLISHED_SESSIONS,
+        )?;
+        for name in names {
+            let entry = tables.published.entry(name.clone()).or_default();
+            entry.session = Some(session);
+            entry.states.extend(states.iter().cloned());
+        }
+        Ok(())
     }
 
     /// Retracts `states` of `name` (all of them when empty); `true` if
@@ -728,6 +777,38 @@ mod tests {
         assert!(d.disconnected(channel(2)).is_some());
         assert!(d.remote(channel(2)).is_none());
         assert_eq!(d.remotes().len(), 1);
+    }
+
+    #[test]
+    fn publishing_keeps_within_the_handshakes_limits() {
+        let d = Directory::default();
+        let states: Vec<String> = (0..MAX_PUBLISHED_STATES).map(|n| format!("s{n}")).collect();
+        d.publish_within(&["a".into(), "b".into()], channel(1), &states)
+            .unwrap();
+        // The same states again add nothing; one more is one too many.
+        d.publish_within(&["a".into()], channel(1), &states[..3])
+            .unwrap();
+        assert_eq!(
+            d.publish_within(&["b".into()], channel(1), &["more".into()]),
+            Err(NameError::TooMany {
+                what: "published states",
+                count: MAX_PUBLISHED_STATES + 1,
+                max: MAX_PUBLISHED_STATES
+            })
+        );
+        assert!(!d.is_published("b", "more"));
+        for n in 2..MAX_PUBLISHED_SESSIONS {
+            d.publish_within(&[format!("n{n}")], channel(1), &["ping".into()])
+                .unwrap();
+        }
+        assert!(matches!(
+            d.publish_within(&["last".into()], channel(1), &["ping".into()]),
+            Err(NameError::TooMany {
+                what: "published sessions",
+                ..
+            })
+        ));
+        assert_eq!(d.published().len(), MAX_PUBLISHED_SESSIONS);
     }
 
     #[test]

@@ -289,15 +289,13 @@ impl Ikc {
         for alias in &config.aliases {
             handshake = handshake.alias(alias)?;
         }
-        // `publish` keeps names peers cannot read out of the directory, so
-        // only the handshake's limit on how many can refuse one here.
+        // The responder's `publish` keeps the directory within the
+        // handshake's rules, so this refuses nothing unless someone
+        // published through the directory directly. In place: built per
+        // connection, it must not copy itself per published session.
         for (name, states) in self.shared.directory.published() {
-            match handshake
-                .clone()
-                .publish(&name, states.iter().map(String::as_str))
-            {
-                Ok(with) => handshake = with,
-                Err(error) => tracing::warn!("IKC: {name} is not announced: {error}"),
+            if let Err(error) = handshake.try_publish(&name, states.iter().map(String::as_str)) {
+                tracing::warn!("IKC: {name} is not announced: {error}");
             }
         }
         if let Some(key) = &config.key {

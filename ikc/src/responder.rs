@@ -380,11 +380,16 @@ fn publish(cx: &mut Context<'_, Responder>, args: Args) -> Result<Value> {
         );
         return Ok(Value::Bool(false));
     }
-    for name in &names {
-        cx.heap
-            .ikc
-            .directory()
-            .publish(name, session, states.iter().cloned());
+    // Within the handshake's limits: a peer closes a connection that
+    // announces more, so more is refused here, where it is asked for.
+    if let Err(error) = cx
+        .heap
+        .ikc
+        .directory()
+        .publish_within(&names, session, &states)
+    {
+        report_error(cx, "local-publish", &format!("{}: {error}", args[0]));
+        return Ok(Value::Bool(false));
     }
     for remote in cx.heap.ikc.directory().remotes() {
         if !remote.connected {

@@ -85,6 +85,36 @@ impl HandshakeConfig {
         session: &str,
         states: impl IntoIterator<Item = &'s str>,
     ) -> Result<HandshakeConfig, NameError> {
+        self.try_publish(session, states)?;
+        Ok(self)
+    }
+
+    /// [`publish`](HandshakeConfig::publish) in place: a config built from
+    /// many sessions is not copied once per session. On an error nothing
+    /// is added.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](HandshakeConfig::publish).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_ikc::native::{HandshakeConfig, MAX_PUBLISHED_SESSIONS};
+    ///
+    /// let mut config = HandshakeConfig::new("host-1", "Worker")?;
+    /// for n in 0..MAX_PUBLISHED_SESSIONS {
+    ///     config.try_publish(&format!("s{n}"), ["ping"])?;
+    /// }
+    /// assert!(config.try_publish("one-more", ["ping"]).is_err());
+    /// assert_eq!(config.published().len(), MAX_PUBLISHED_SESSIONS);
+    /// # Ok::<(), roe_ikc::native::NameError>(())
+    /// ```
+    pub fn try_publish<'s>(
+        &mut self,
+        session: &str,
+        states: impl IntoIterator<Item = &'s str>,
+    ) -> Result<(), NameError> {
         let published = Published::new(session.to_string(), states.into_iter().map(String::from));
         check_name("published session", &published.session)?;
         check_count(
@@ -101,7 +131,7 @@ impl HandshakeConfig {
             MAX_PUBLISHED_SESSIONS,
         )?;
         self.published.push(published);
-        Ok(self)
+        Ok(())
     }
 
     /// Sets the process id announced (by default this process's).
