@@ -233,14 +233,12 @@ impl Core {
             (Vec::new(), None)
         };
         if !sessions.is_empty() {
-            // One pass over timers and watchers each, not one per session.
-            let mut held: FxHashMap<SessionId, (usize, usize)> =
-                sessions.iter().map(|s| (s.id, (0, 0))).collect();
-            for item in self.queue.timer_items() {
-                if let Some(counts) = held.get_mut(&item.target) {
-                    counts.0 += 1;
-                }
-            }
+            // Timers are counted per session as they are set; one pass over
+            // the watchers.
+            let mut held: FxHashMap<SessionId, (usize, usize)> = sessions
+                .iter()
+                .map(|s| (s.id, (self.queue.timers_of(s.id), 0)))
+                .collect();
             for session in self.io.reactor.watcher_sessions() {
                 if let Some(counts) = held.get_mut(&session) {
                     counts.1 += 1;

@@ -276,6 +276,12 @@ impl Queue {
         self.fifo.items()
     }
 
+    /// How many timers target `session` (counted as they are set, so no
+    /// scan).
+    pub fn timers_of(&self, session: SessionId) -> usize {
+        self.timers.count_of(session.slot())
+    }
+
     /// Pending timers, in no particular order (for snapshots).
     pub fn timer_items(&self) -> impl Iterator<Item = &Item> {
         self.timers.items()

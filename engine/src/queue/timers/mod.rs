@@ -418,6 +418,11 @@ impl Timers {
         self.live == 0
     }
 
+    /// How many live timers target the session in `slot`.
+    pub fn count_of(&self, slot: usize) -> usize {
+        self.sessions.get(slot).map_or(0, |owned| owned.live)
+    }
+
     /// Every pending timer, in no particular order (for snapshots).
     pub fn items(&self) -> impl Iterator<Item = &Item> {
         self.entries.iter().flatten().map(|entry| &entry.item)
