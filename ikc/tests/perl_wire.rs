@@ -768,43 +768,59 @@ impl Rng {
     }
 }
 
+/// Takes messages until the reader has none, handing each answer or error
+/// to `each`; panics if the reader is not done after `cap` calls, as a
+/// reader stuck in a loop would not be.
+fn drain(reader: &mut FrameReader, cap: usize, mut each: impl FnMut(Result<Message, FrameError>)) {
+    for _ in 0..cap {
+        match reader.next_message() {
+            Ok(None) => return,
+            Ok(Some(message)) => each(Ok(message)),
+            Err(error) => each(Err(error)),
+        }
+    }
+    panic!("the frame reader is not done after {cap} calls");
+}
+
 /// Feeds `bytes` and takes every message, then a good frame after them:
-/// every result is an answer or an error, and the reader never holds more
-/// than was fed.
-fn read_all(bytes: &[u8], good: &[u8]) -> usize {
+/// every result is an answer or an error, the reader is done within a call
+/// per byte, it never holds more than was fed, and when the damaged bytes
+/// left it at a frame's boundary (nothing held, no refused body being
+/// skipped) the good frame reads as `expected`.
+fn read_all(bytes: &[u8], good: &[u8], expected: &Message) -> usize {
     let mut reader = FrameReader::new().max_frame(4096);
     reader.feed(bytes);
     let mut results = 0;
-    for _ in 0..bytes.len() + 2 {
-        match reader.next_message() {
-            Ok(None) => break,
-            Ok(Some(_)) | Err(_) => results += 1,
-        }
-    }
+    let mut skipping = false;
+    drain(&mut reader, bytes.len() + 2, |result| {
+        results += 1;
+        skipping |= matches!(result, Err(FrameError::TooLong { .. }));
+    });
     assert!(reader.buffered() <= bytes.len());
+    let at_boundary = reader.buffered() == 0 && !skipping;
     reader.feed(good);
-    for _ in 0..good.len() + 2 {
-        match reader.next_message() {
-            Ok(None) => break,
-            Ok(Some(_)) | Err(_) => results += 1,
-        }
+    let mut after = Vec::new();
+    drain(&mut reader, good.len() + 2, |result| after.push(result));
+    if at_boundary {
+        assert_eq!(after, [Ok(expected.clone())], "after {bytes:?}");
     }
-    results
+    results + after.len()
 }
 
 #[test]
 fn every_truncation_and_bit_flip_of_every_recorded_frame_is_an_answer_or_an_error() {
+    let expected = Message::reply(
+        Spec::Hash(Address::new("k", "s", "t")),
+        Value::from("ok"),
+        None,
+    );
     let good = {
         let mut frame = Vec::new();
-        Message::reply(
-            Spec::Hash(Address::new("k", "s", "t")),
-            Value::from("ok"),
-            None,
-        )
-        .encode(&mut frame)
-        .unwrap();
+        expected.encode(&mut frame).unwrap();
         frame
     };
+    // Nothing damaged before it: the good frame alone.
+    assert_eq!(read_all(&[], &good, &expected), 1);
     for Recorded {
         name, dir, images, ..
     } in recorded_frames()
@@ -815,7 +831,7 @@ fn every_truncation_and_bit_flip_of_every_recorded_frame_is_an_answer_or_an_erro
             // Cut short: nothing yet, or (with the length made to fit) an
             // image that does not thaw.
             for n in 0..frame.len() {
-                read_all(&frame[..n], &good);
+                read_all(&frame[..n], &good, &expected);
             }
             for n in 0..image.len() {
                 let mut short = format!("{n}\0").into_bytes();
@@ -830,7 +846,7 @@ fn every_truncation_and_bit_flip_of_every_recorded_frame_is_an_answer_or_an_erro
             let mut flipped = frame.clone();
             for bit in 0..frame.len() * 8 {
                 flipped[bit / 8] ^= 1 << (bit % 8);
-                read_all(&flipped, &good);
+                read_all(&flipped, &good, &expected);
                 flipped[bit / 8] ^= 1 << (bit % 8);
             }
         }
@@ -900,11 +916,7 @@ fn damaged_server(bytes: &[u8], rng: &mut Rng) {
             reader.feed(piece);
         }
         if let Some(reader) = &mut frames {
-            for _ in 0..bytes.len() + 2 {
-                if let Ok(None) = reader.next_message() {
-                    break;
-                }
-            }
+            drain(reader, bytes.len() + 2, |_| {});
         }
     }
 }
@@ -920,7 +932,7 @@ fn damaged_client(bytes: &[u8]) {
             Ok(HandshakeStep::Continue { .. }) => {}
             Ok(HandshakeStep::Done { .. }) => {
                 let mut frames = lines.into_frames(1 << 16);
-                while let Ok(Some(_)) = frames.next_message() {}
+                drain(&mut frames, bytes.len() + 2, |_| {});
                 return;
             }
             Err(_) => return,
