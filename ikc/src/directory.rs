@@ -14,7 +14,7 @@ use std::{
 
 use roe_engine::SessionId;
 
-use crate::native::{MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError};
+use crate::native::{MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError, check_name};
 
 /// A session's published states, by the name it is reached by.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -554,6 +554,89 @@ impl Directory {
         }
     }
 
+    /// The kernel reached through `channel` publishes `states` of
+    /// `session` besides what it published (its `Publish` frame): added in
+    /// place, within the limits its handshake was held to.
+    ///
+    /// # Errors
+    ///
+    /// A [`NameError`] for a name outside the handshake's rules, or when
+    /// the kernel would pass [`MAX_PUBLISHED_SESSIONS`] sessions or the
+    /// session [`MAX_PUBLISHED_STATES`] states; nothing is added then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_engine::{KernelId, SessionId};
+    /// use roe_ikc::{directory::Directory, native::MAX_PUBLISHED_STATES};
+    ///
+    /// let directory = Directory::default();
+    /// let channel = SessionId::from_number(KernelId(0), 3);
+    /// directory.register("id-1", &[], channel, 42).unwrap();
+    /// directory.remote_publish(channel, "echo", ["ping".to_owned()])?;
+    /// assert!(directory.remote_publish(channel, "a/b", ["ping".to_owned()]).is_err());
+    /// let many = (0..=MAX_PUBLISHED_STATES).map(|n| format!("s{n}"));
+    /// assert!(directory.remote_publish(channel, "echo", many).is_err());
+    /// assert_eq!(directory.remote(channel).unwrap().published["echo"].len(), 1);
+    /// # Ok::<(), roe_ikc::native::NameError>(())
+    /// ```
+    pub fn remote_publish(
+        &self,
+        channel: SessionId,
+        session: &str,
+        states: impl IntoIterator<Item = String>,
+    ) -> Result<(), NameError> {
+        check_name("published session", session)?;
+        let mut new = BTreeSet::new();
+        for state in states {
+            check_name("published state", &state)?;
+            new.insert(state);
+            // A frame of a million states is refused at the limit, not
+            // gathered first.
+            check_count("published states", new.len(), MAX_PUBLISHED_STATES)?;
+        }
+        let mut tables = self.write();
+        let Some(remote) = tables.remotes.iter_mut().find(|r| r.channel == channel) else {
+            return Ok(());
+        };
+        match remote.published.get_mut(session) {
+            Some(have) => {
+                let added = new.iter().filter(|s| !have.contains(*s)).count();
+                check_count("published states", have.len() + added, MAX_PUBLISHED_STATES)?;
+                have.extend(new);
+            }
+            None if new.is_empty() => {}
+            None => {
+                check_count(
+                    "published sessions",
+                    remote.published.len() + 1,
+                    MAX_PUBLISHED_SESSIONS,
+                )?;
+                remote.published.insert(session.to_owned(), new);
+            }
+        }
+        Ok(())
+    }
+
+    /// The kernel reached through `channel` no longer publishes `states`
+    /// of `session` (all of them, when empty): its `Retract` frame,
+    /// applied in place.
+    pub fn remote_retract(&self, channel: SessionId, session: &str, states: &[String]) {
+        let mut tables = self.write();
+        let Some(remote) = tables.remotes.iter_mut().find(|r| r.channel == channel) else {
+            return;
+        };
+        let Some(have) = remote.published.get_mut(session) else {
+            return;
+        };
+        for state in states {
+            have.remove(state);
+        }
+        if states.is_empty() || have.is_empty() {
+            remote.published.remove(session);
+        }
+    }
+
     /// The kernel reached through `channel`.
     pub fn remote(&self, channel: SessionId) -> Option<Remote> {
         self.read()
@@ -809,6 +892,73 @@ mod tests {
             })
         ));
         assert_eq!(d.published().len(), MAX_PUBLISHED_SESSIONS);
+    }
+
+    #[test]
+    fn a_remotes_publish_frames_grow_its_table_in_place_within_the_limits() {
+        let d = Directory::default();
+        d.register("a", &[], channel(1), 1).unwrap();
+        let states = |range: std::ops::Range<usize>| range.map(|n| format!("s{n}"));
+        d.remote_publish(channel(1), "echo", states(0..1000))
+            .unwrap();
+        d.remote_publish(channel(1), "echo", states(500..MAX_PUBLISHED_STATES))
+            .unwrap();
+        assert!(matches!(
+            d.remote_publish(channel(1), "echo", states(0..MAX_PUBLISHED_STATES + 1)),
+            Err(NameError::TooMany {
+                what: "published states",
+                ..
+            })
+        ));
+        assert!(matches!(
+            d.remote_publish(channel(1), "echo", ["one-more".to_owned()]),
+            Err(NameError::TooMany {
+                what: "published states",
+                ..
+            })
+        ));
+        assert!(
+            d.remote_publish(channel(1), "echo", ["s/1".to_owned()])
+                .is_err()
+        );
+        assert_eq!(
+            d.remote(channel(1)).unwrap().published["echo"].len(),
+            MAX_PUBLISHED_STATES
+        );
+        for n in 1..MAX_PUBLISHED_SESSIONS {
+            d.remote_publish(channel(1), &format!("n{n}"), ["ping".to_owned()])
+                .unwrap();
+        }
+        assert!(matches!(
+            d.remote_publish(channel(1), "last", ["ping".to_owned()]),
+            Err(NameError::TooMany {
+                what: "published sessions",
+                ..
+            })
+        ));
+        // Retracting makes room.
+        d.remote_retract(channel(1), "n1", &["ping".into()]);
+        d.remote_retract(channel(1), "echo", &[]);
+        assert!(d.route_published("echo").is_err());
+        d.remote_publish(channel(1), "last", ["ping".to_owned()])
+            .unwrap();
+        d.remote_publish(channel(1), "again", ["ping".to_owned()])
+            .unwrap();
+        assert_eq!(
+            d.remote(channel(1)).unwrap().published.len(),
+            MAX_PUBLISHED_SESSIONS
+        );
+        // Unknown channels and empty publications change nothing.
+        d.remote_publish(channel(9), "x", ["ping".to_owned()])
+            .unwrap();
+        d.remote_publish(channel(1), "empty", std::iter::empty())
+            .unwrap();
+        assert!(
+            !d.remote(channel(1))
+                .unwrap()
+                .published
+                .contains_key("empty")
+        );
     }
 
     #[test]

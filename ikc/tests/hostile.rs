@@ -14,10 +14,11 @@ use std::{
 use roe_engine::Value;
 use roe_ikc::{
     IkcConfig,
+    directory::Directory,
     lite::{LiteClient, LiteConfig},
     native::{
-        ClientHandshake, Frame, FrameReader, HandshakeConfig, HandshakeStep, MAGIC, SessionRef,
-        Target,
+        ClientHandshake, Frame, FrameReader, HandshakeConfig, HandshakeStep, MAGIC,
+        MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, SessionRef, Target,
     },
 };
 
@@ -26,9 +27,15 @@ use support::{Node, PATIENCE, heard, published};
 /// A server with tight limits: a 300 ms handshake, 64 KiB of output per
 /// peer that may stall for 500 ms, frames up to 1 MiB.
 fn server() -> Node {
+    server_with(Duration::from_millis(300))
+}
+
+/// [`server`], with this handshake timeout: a long one shows that a peer
+/// was cut off for what it sent, not for taking its time.
+fn server_with(handshake_timeout: Duration) -> Node {
     let (tell, _lines) = heard();
     let config = IkcConfig::new("Server")
-        .handshake_timeout(Duration::from_millis(300))
+        .handshake_timeout(handshake_timeout)
         .max_output(64 * 1024, Duration::from_millis(500))
         .max_frame(1024 * 1024);
     Node::start(config, 1, true, move |_, kernel| {
@@ -61,6 +68,40 @@ fn until_closed(stream: &mut TcpStream) -> Duration {
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => panic!("the server kept the connection open: {e}"),
         }
+    }
+}
+
+/// A raw native peer of `node`, its handshake done.
+fn handshaken(node: &Node, id: &str, name: &str) -> TcpStream {
+    let mut peer = TcpStream::connect(("127.0.0.1", node.port())).unwrap();
+    let config = HandshakeConfig::new(id, name).unwrap();
+    let (mut handshake, hello) = ClientHandshake::start(config).unwrap();
+    peer.write_all(&hello).unwrap();
+    let mut reader = FrameReader::new();
+    let mut buf = vec![0; 4096];
+    peer.set_read_timeout(Some(PATIENCE)).unwrap();
+    loop {
+        let n = peer.read(&mut buf).unwrap();
+        assert!(n > 0, "closed during the handshake");
+        reader.feed(&buf[..n]);
+        if let Some(frame) = reader.next_frame().unwrap() {
+            match handshake.on_frame(frame).unwrap() {
+                HandshakeStep::Done { send, .. } => {
+                    peer.write_all(&send).unwrap();
+                    return peer;
+                }
+                HandshakeStep::Continue { send } => peer.write_all(&send).unwrap(),
+            }
+        }
+    }
+}
+
+/// Waits until `check` holds of `node`'s directory.
+fn until(node: &Node, what: &str, check: impl Fn(&Directory) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check(node.ikc.directory()) {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -117,27 +158,7 @@ fn a_peer_that_stalls_in_the_middle_of_its_handshake_is_cut_off() {
 #[test]
 fn a_peer_that_never_reads_is_cut_off() {
     let node = server();
-    let mut peer = TcpStream::connect(("127.0.0.1", node.port())).unwrap();
-    let config = HandshakeConfig::new("hog-1", "Hog").unwrap();
-    let (mut handshake, hello) = ClientHandshake::start(config).unwrap();
-    peer.write_all(&hello).unwrap();
-    let mut reader = FrameReader::new();
-    let mut buf = vec![0; 4096];
-    peer.set_read_timeout(Some(PATIENCE)).unwrap();
-    loop {
-        let n = peer.read(&mut buf).unwrap();
-        assert!(n > 0, "closed during the handshake");
-        reader.feed(&buf[..n]);
-        if let Some(frame) = reader.next_frame().unwrap() {
-            match handshake.on_frame(frame).unwrap() {
-                HandshakeStep::Done { send, .. } => {
-                    peer.write_all(&send).unwrap();
-                    break;
-                }
-                HandshakeStep::Continue { send } => peer.write_all(&send).unwrap(),
-            }
-        }
-    }
+    let mut peer = handshaken(&node, "hog-1", "Hog");
     // 400 calls for 64 KiB each: 25 MiB of answers, far past what the
     // sockets hold. Writing stops mattering once the server stops
     // reading; the write then fails or blocks, so it runs on a thread.
@@ -165,6 +186,85 @@ fn a_peer_that_never_reads_is_cut_off() {
     std::thread::sleep(Duration::from_millis(1500));
     until_closed(&mut peer);
     asking.join().unwrap();
+    still_serves(&node);
+    node.stop();
+}
+
+/// `frames` encoded one after another.
+fn encoded(frames: impl IntoIterator<Item = Frame<'static>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for frame in frames {
+        frame.encode(&mut out).unwrap();
+    }
+    out
+}
+
+fn publish(session: String, states: Vec<String>) -> Frame<'static> {
+    Frame::Publish {
+        session: session.into(),
+        states: states.into_iter().map(Into::into).collect(),
+    }
+}
+
+/// Publish frames add to what a peer published, up to what its handshake
+/// could have announced: the server holds every session and state up to
+/// the limits, and cuts off a peer that goes one past them (or names a
+/// session outside the rules) rather than keep more.
+#[test]
+fn a_peer_that_publishes_past_the_limits_is_cut_off() {
+    let node = server();
+    let published = |directory: &Directory, id: &str| {
+        directory
+            .remotes()
+            .into_iter()
+            .find(|r| r.id == id)
+            .map(|r| r.published)
+    };
+
+    // Sessions: as many as a handshake may announce, then one more.
+    let mut peer = handshaken(&node, "many-sessions", "Sessions");
+    let sessions =
+        (0..MAX_PUBLISHED_SESSIONS).map(|n| publish(format!("s{n}"), vec!["ping".into()]));
+    peer.write_all(&encoded(sessions)).unwrap();
+    until(&node, "every session published", |d| {
+        published(d, "many-sessions").is_some_and(|p| p.len() == MAX_PUBLISHED_SESSIONS)
+    });
+    let past = (0..4096).map(|n| publish(format!("more{n}"), vec!["ping".into()]));
+    let _ = peer.write_all(&encoded(past));
+    let waited = until_closed(&mut peer);
+    assert!(waited < PATIENCE, "{waited:?}");
+    until(&node, "the peer gone", |d| {
+        published(d, "many-sessions").is_none()
+    });
+
+    // States of one session, over several frames; the same states again
+    // add nothing.
+    let mut peer = handshaken(&node, "many-states", "States");
+    let states = |range: std::ops::Range<usize>| range.map(|n| format!("st{n}")).collect();
+    let frames = [
+        publish("wide".into(), states(0..600)),
+        publish("wide".into(), states(300..MAX_PUBLISHED_STATES)),
+        publish("wide".into(), states(0..10)),
+    ];
+    peer.write_all(&encoded(frames)).unwrap();
+    until(&node, "every state published", |d| {
+        published(d, "many-states")
+            .is_some_and(|p| p.get("wide").map(|s| s.len()) == Some(MAX_PUBLISHED_STATES))
+    });
+    let _ = peer.write_all(&encoded([publish("wide".into(), vec!["one-more".into()])]));
+    until_closed(&mut peer);
+    until(&node, "the peer gone", |d| {
+        published(d, "many-states").is_none()
+    });
+
+    // A name no handshake could carry.
+    let mut peer = handshaken(&node, "bad-name", "BadName");
+    let _ = peer.write_all(&encoded([publish("a/b".into(), vec!["ping".into()])]));
+    until_closed(&mut peer);
+    until(&node, "the peer gone", |d| {
+        published(d, "bad-name").is_none()
+    });
+
     still_serves(&node);
     node.stop();
 }

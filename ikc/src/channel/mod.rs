@@ -192,10 +192,7 @@ fn up(cx: &mut Context<'_, Channel>, peer: Peer) -> Result<()> {
     {
         Ok(generation) => generation,
         Err(error) => {
-            tracing::warn!(channel = %me, "IKC: {error}; closing the new connection");
-            if let Some(link) = &cx.heap.link {
-                link.close(&error.to_string());
-            }
+            close(cx, &error.to_string());
             return Ok(());
         }
     };
@@ -312,6 +309,15 @@ fn stop(cx: &mut Context<'_, Channel>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Ends the connection for what the peer did (or is): the log says why,
+/// and so does the goodbye, once what waits for the peer is written.
+fn close(cx: &mut Context<'_, Channel>, reason: &str) {
+    tracing::warn!(channel = %cx.session(), peer = %cx.heap.label, "IKC: closing the connection: {reason}");
+    if let Some(link) = &cx.heap.link {
+        link.close(reason);
+    }
 }
 
 /// Tells a subscription's responder how its question was answered.

@@ -2,8 +2,6 @@
 //! sessions (published states only, or sessions that sent the peer
 //! requests), answers to calls, and what the peer publishes.
 
-use std::collections::BTreeSet;
-
 use roe_engine::{Answer, Args, Context, Event, Result, SessionId, Value};
 
 use super::{Channel, answer_receipt, link::Incoming};
@@ -30,31 +28,24 @@ pub(super) fn frame(cx: &mut Context<'_, Channel>, incoming: Incoming) -> Result
             Ok(())
         }
         Incoming::Publish { session, states } => {
+            // In place, and within the handshake's limits: a peer cannot
+            // grow this process's tables past what its handshake could
+            // have announced, nor make each frame cost all it published.
             let me = cx.session();
-            let directory = cx.heap.ikc.directory();
-            let mut all: BTreeSet<String> = directory
-                .remote(me)
-                .and_then(|r| r.published.get(&session).cloned())
-                .unwrap_or_default();
-            all.extend(states);
-            directory.set_remote_published(me, &session, all);
+            if let Err(error) = cx.heap.ikc.directory().remote_publish(me, &session, states) {
+                super::close(
+                    cx,
+                    &format!("a Publish past the handshake's rules: {error}"),
+                );
+            }
             Ok(())
         }
         Incoming::Retract { session, states } => {
             let me = cx.session();
-            let directory = cx.heap.ikc.directory();
-            let mut all: BTreeSet<String> = directory
-                .remote(me)
-                .and_then(|r| r.published.get(&session).cloned())
-                .unwrap_or_default();
-            if states.is_empty() {
-                all.clear();
-            } else {
-                for state in &states {
-                    all.remove(state);
-                }
-            }
-            directory.set_remote_published(me, &session, all);
+            cx.heap
+                .ikc
+                .directory()
+                .remote_retract(me, &session, &states);
             Ok(())
         }
         Incoming::Subscribe { id, session, state } => {
