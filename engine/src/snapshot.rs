@@ -545,7 +545,9 @@ enum Noted {
 impl Interest {
     /// Takes in `detail` for `lease` from `now` as change `seq`.
     fn note(&mut self, detail: &Detail, now: Instant, lease: Duration, seq: u64) -> Noted {
-        if detail.all {
+        // More sessions than a lease names one by one is every session
+        // (as `prune` would make it), without a map entry for each.
+        if detail.all || detail.sessions.len() > LEASED_SESSIONS {
             return Lease::renew(&mut self.all, now, lease, seq);
         }
         let mut noted = Noted::Nothing;
