@@ -29,6 +29,10 @@ pub enum Error {
     Stale(PathBuf, io::Error),
     /// The mountpoint exists and is not a directory.
     NotADirectory(PathBuf),
+    /// The mountpoint is a symbolic link: the view mounts on the directory
+    /// named, not on wherever a link leads (which could change between the
+    /// check and the mount).
+    Symlink(PathBuf),
     /// A ProcAlike session already holds its alias in this kernel or
     /// runtime (it is a singleton, as POE's is).
     AlreadyRunning,
@@ -54,6 +58,11 @@ impl fmt::Display for Error {
                 path.display()
             ),
             Error::NotADirectory(path) => write!(f, "{} is not a directory", path.display()),
+            Error::Symlink(path) => write!(
+                f,
+                "{} is a symbolic link: name the directory itself",
+                path.display()
+            ),
             Error::AlreadyRunning => f.write_str("a ProcAlike view is already running"),
             Error::BadName(name) => write!(
                 f,

@@ -15,7 +15,7 @@ use roe_engine::{
 use crate::{
     adapter::{self, Mounted},
     error::{Error, Result},
-    mount::{self, Mountpoint},
+    mount::Mountpoint,
     snapshot::{Control, Postbacks, Shared, module_name},
     tree::{Command, STOP_SIGNAL, Tree},
 };
@@ -83,8 +83,12 @@ impl std::fmt::Debug for Builder {
 }
 
 impl Builder {
-    /// Where to mount; the default is `/tmp/roe_<pid>`. A missing
-    /// directory is created, and removed again at unmount.
+    /// Where to mount. A missing directory (and any missing parent) is
+    /// created, and removed again at unmount; a symbolic link is refused.
+    /// The default is a directory made fresh, mode 0700: `/tmp/roe_<pid>`,
+    /// or `/tmp/roe_<pid>_<random>` when that name is taken (never an
+    /// existing one: others can write to `/tmp`, and the view mounts as
+    /// root). [`ProcAlike::mountpoint`] says where it went.
     pub fn mountpoint(mut self, path: impl Into<PathBuf>) -> Builder {
         self.mountpoint = Some(path.into());
         self
@@ -131,8 +135,12 @@ impl Builder {
         self
     }
 
-    fn path(&self) -> PathBuf {
-        self.mountpoint.clone().unwrap_or_else(mount::default_path)
+    /// The mountpoint asked for, made ready; or the default, made fresh.
+    fn mountpoint_ready(&self) -> Result<Mountpoint> {
+        match &self.mountpoint {
+            Some(path) => Mountpoint::prepare(path),
+            None => Mountpoint::fresh(),
+        }
     }
 
     /// Mounts the view of `runtime` from a thread outside it, and starts
@@ -146,8 +154,9 @@ impl Builder {
     /// # Errors
     ///
     /// [`Error::AlreadyRunning`] when a ProcAlike session exists;
-    /// [`Error::Busy`], [`Error::Stale`], [`Error::NotADirectory`] or
-    /// [`Error::Io`] for the mountpoint and the mount;
+    /// [`Error::Busy`], [`Error::Stale`], [`Error::NotADirectory`],
+    /// [`Error::Symlink`] or [`Error::Io`] for the mountpoint and the
+    /// mount;
     /// [`Error::Engine`] when the kernel has finished or the runtime is
     /// shutting down. Nothing stays mounted after an error.
     ///
@@ -187,7 +196,7 @@ impl Builder {
         set_interval(runtime, self.snapshot_interval, None);
         let mounted = Arc::new(adapter::mount(
             Arc::clone(&shared),
-            Mountpoint::prepare(&self.path())?,
+            self.mountpoint_ready()?,
         )?);
         let on_kernel = RuntimeHandle::current().is_some();
         let (started_tx, started_rx) = mpsc::channel();
@@ -271,7 +280,7 @@ impl Builder {
         };
         let mounted = Arc::new(adapter::mount(
             Arc::clone(&shared),
-            Mountpoint::prepare(&self.path())?,
+            self.mountpoint_ready()?,
         )?);
         match kernel.spawn(session(shared, Arc::clone(&mounted), self.watch_signals)) {
             Ok(id) => Ok(id),

@@ -740,3 +740,58 @@ fn a_dead_mount_from_a_killed_process_is_cleaned() {
     std::fs::remove_dir(&at).unwrap();
     finish(runtime);
 }
+
+/// A symbolic link a local user plants at the default mountpoint,
+/// `/tmp/roe_<pid>`, leading to a directory of theirs (or `/etc`): the
+/// view, as root, mounts on a directory it made itself instead, and
+/// nothing is mounted through the link. A link given as the mountpoint is
+/// refused.
+#[test]
+fn a_symbolic_link_planted_at_the_mountpoint_is_never_mounted_through() {
+    if !fuse_available() {
+        return;
+    }
+    let target = mountpoint("planted-target");
+    std::fs::create_dir(&target).unwrap();
+    let planted = PathBuf::from(format!("/tmp/roe_{}", std::process::id()));
+    let _ = std::fs::remove_file(&planted);
+    std::os::unix::fs::symlink(&target, &planted).unwrap();
+    let (runtime, _reports) = runtime();
+    let handle = runtime.handle();
+
+    let view = ProcAlike::builder()
+        .watch_signals(false)
+        .start(&handle)
+        .expect("the view mounts elsewhere");
+    let at = view.mountpoint().to_owned();
+    assert_ne!(at, planted);
+    let name = at.file_name().unwrap().to_str().unwrap();
+    let fresh = format!("roe_{}_", std::process::id());
+    assert!(
+        at.starts_with("/tmp") && name.starts_with(&fresh),
+        "{}",
+        at.display()
+    );
+    assert!(is_mounted(&at));
+    assert!(!is_mounted(&target) && !is_mounted(&planted));
+    assert_eq!(read(&at.join("kernel/kernels")), "2\n");
+    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+    drop(view);
+    assert_gone(&at);
+
+    // Given as the mountpoint, the link is refused before anything mounts.
+    let refused = ProcAlike::builder()
+        .mountpoint(&planted)
+        .watch_signals(false)
+        .start(&handle);
+    assert!(matches!(refused, Err(Error::Symlink(_))), "{refused:?}");
+    assert!(!is_mounted(&target) && !is_mounted(&planted));
+    assert!(handle.resolve(ProcAlike::ALIAS).is_err());
+    // What was planted is left as it was.
+    let link = std::fs::symlink_metadata(&planted).unwrap();
+    assert!(link.file_type().is_symlink());
+    std::fs::remove_file(&planted).unwrap();
+    assert!(target.is_dir());
+    std::fs::remove_dir(&target).unwrap();
+    finish(runtime);
+}
