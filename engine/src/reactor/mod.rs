@@ -356,8 +356,14 @@ impl Reactor {
             Some(watch) if watch.is(session, source) => watch.paused = paused,
             _ => return false,
         }
-        // A failure to modify leaves the old interest; the next wait shows it.
-        let _ = self.update(slot);
+        // A failure to modify leaves the old interest: the flag goes back to
+        // it, so that asking again tries again rather than taking the
+        // early return above.
+        if self.update(slot).is_err()
+            && let Some(watch) = &mut self.handle_mut(slot).watches[mode.index()]
+        {
+            watch.paused = !paused;
+        }
         true
     }
 
