@@ -14,8 +14,25 @@ use crate::native::{
 #[derive(Debug)]
 enum ServerState {
     AwaitHello,
-    AwaitProof { client_nonce: [u8; 16], peer: Peer },
+    /// The `Welcome` went out with the server's proof; the client must
+    /// answer with `expected`, computed then from the key, so that no key
+    /// need be looked up (nor be missing) when the `Proof` comes.
+    AwaitProof {
+        expected: ExpectedProof,
+        peer: Peer,
+    },
     Over,
+}
+
+/// The client's proof the server waits for. Whoever reads it can answer
+/// for the client, so `Debug` leaves it out, as `HandshakeConfig`'s leaves
+/// out the key.
+struct ExpectedProof([u8; 32]);
+
+impl std::fmt::Debug for ExpectedProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExpectedProof(..)")
+    }
 }
 
 /// The server's side of the handshake.
@@ -85,12 +102,11 @@ impl ServerHandshake {
     pub fn on_frame(&mut self, frame: Frame<'_>) -> Result<HandshakeStep, HandshakeError> {
         match std::mem::replace(&mut self.state, ServerState::Over) {
             ServerState::AwaitHello => self.on_hello(frame),
-            ServerState::AwaitProof { client_nonce, peer } => {
+            ServerState::AwaitProof { expected, peer } => {
                 let Frame::Proof { proof } = frame else {
                     return Err(unexpected("Proof", &frame));
                 };
-                let key = self.config.key_bytes().unwrap_or_default();
-                if !constant_time_eq(&proof, &client_proof(key, &client_nonce, &self.nonce)) {
+                if !constant_time_eq(&proof, &expected.0) {
                     return Err(HandshakeError::BadProof);
                 }
                 Ok(HandshakeStep::Done {
@@ -149,11 +165,15 @@ impl ServerHandshake {
         let mut send = Vec::new();
         encode(&welcome, &mut send)?;
         let peer = Peer::from_handshake(version, agreed, &kernel_id, &names, pid, published);
-        if key.is_some() {
-            self.state = ServerState::AwaitProof { client_nonce, peer };
-            Ok(HandshakeStep::Continue { send })
-        } else {
-            Ok(HandshakeStep::Done { send, peer })
+        match key {
+            Some(key) => {
+                self.state = ServerState::AwaitProof {
+                    expected: ExpectedProof(client_proof(key, &client_nonce, &self.nonce)),
+                    peer,
+                };
+                Ok(HandshakeStep::Continue { send })
+            }
+            None => Ok(HandshakeStep::Done { send, peer }),
         }
     }
 }

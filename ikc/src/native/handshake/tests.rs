@@ -1,7 +1,7 @@
 use super::*;
 use crate::native::{
     Frame, FrameError, FrameReader, PROTOCOL_VERSION, Published, Versions, capabilities,
-    mac::server_proof,
+    mac::{client_proof, server_proof},
 };
 
 fn config(id: &str, name: &str) -> HandshakeConfig {
@@ -191,6 +191,27 @@ fn a_bad_client_proof_is_refused() {
         s.on_frame(Frame::Proof { proof: replayed }),
         Err(HandshakeError::Finished)
     );
+}
+
+#[test]
+fn a_server_awaiting_the_proof_holds_it_out_of_sight() {
+    let key = b"k".to_vec();
+    let mut s = ServerHandshake::with_nonce(config("s", "S").key(key.clone()), [2; 16]);
+    let (_, bytes) =
+        ClientHandshake::start_with_nonce(config("c", "C").key(key.clone()), [1; 16]).unwrap();
+    assert!(matches!(
+        s.on_frame(frame_in(&bytes, true)),
+        Ok(HandshakeStep::Continue { .. })
+    ));
+    let expected = client_proof(&key, &[1; 16], &[2; 16]);
+    let shown = format!("{s:?}");
+    assert!(shown.contains("ExpectedProof(..)"), "{shown}");
+    assert!(!shown.contains(&format!("{expected:?}")), "{shown}");
+    // And it is what the server waits for.
+    assert!(matches!(
+        s.on_frame(Frame::Proof { proof: expected }),
+        Ok(HandshakeStep::Done { .. })
+    ));
 }
 
 #[test]
