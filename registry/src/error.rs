@@ -58,6 +58,21 @@ pub enum Error {
         /// The most allowed.
         max: usize,
     },
+    /// A service with more attributes than the registry keeps.
+    TooManyAttrs {
+        /// How many it has.
+        len: usize,
+        /// The most allowed ([`MAX_ATTRS`](crate::MAX_ATTRS)).
+        max: usize,
+    },
+    /// A query read from a line with more distinct attribute/value pairs
+    /// than the registry matches.
+    TooManyPairs {
+        /// How many distinct pairs it has.
+        len: usize,
+        /// The most allowed ([`MAX_PAIRS`](crate::MAX_PAIRS)).
+        max: usize,
+    },
     /// The store holds as many services as it is allowed to.
     Full(usize),
     /// A line is longer than allowed (at least `len` bytes, without its
@@ -133,6 +148,8 @@ impl Error {
             Error::PermissionDenied(_) => "permission denied",
             Error::NoSuchService(_) => "no such service",
             Error::TooLarge { .. } => "service too large",
+            Error::TooManyAttrs { .. } => "too many attributes",
+            Error::TooManyPairs { .. } => "too many attribute/value pairs",
             Error::Full(_) => "too many services",
             Error::LineTooLong { .. } => "line too long",
             Error::NotUtf8(_) => "not UTF-8",
@@ -176,6 +193,15 @@ impl fmt::Display for Error {
             }
             Error::TooLarge { len, max } => {
                 write!(f, "{reason}: {len} bytes as a line, at most {max}")
+            }
+            Error::TooManyAttrs { len, max } => {
+                write!(f, "{reason}: the service has {len}, at most {max}")
+            }
+            Error::TooManyPairs { len, max } => {
+                write!(
+                    f,
+                    "{reason}: the query has {len} distinct ones, at most {max}"
+                )
             }
             Error::Full(max) => write!(f, "{reason}: the store holds its most, {max}"),
             Error::LineTooLong { len, max } => {

@@ -137,12 +137,14 @@ pub use self::line::{
 };
 pub use self::owner::{Claim, OwnerId, Token};
 pub use self::persist::{MAGIC, Saved, StateFile, VERSION};
-pub use self::query::Query;
+pub use self::query::{MAX_PAIRS, Query};
 pub use self::quote::{Quoted, Words, needs_quotes, quote, quote_line, words};
 pub use self::revision::{Counter, Revision};
 pub use self::server::{
     RegistryListener, RegistryServer, SHUTDOWN, ServerConfig, ServerError, ServerThread,
 };
-pub use self::service::{MAX_SERVICE_LEN, RESERVED_NAMES, Service, check_name, is_persist_value};
+pub use self::service::{
+    MAX_ATTRS, MAX_SERVICE_LEN, RESERVED_NAMES, Service, check_name, is_persist_value,
+};
 pub use self::store::{Store, StoreConfig};
 pub use self::watch::Watcher;

@@ -240,8 +240,9 @@ fn error_reason(text: &str) -> Option<&str> {
 ///
 /// # Errors
 ///
-/// [`Error::LineTooLong`], [`Error::NotUtf8`], [`Error::OddPairs`]. (roe's
-/// server answers a query it cannot parse with no services.)
+/// [`Error::LineTooLong`], [`Error::NotUtf8`], [`Error::OddPairs`],
+/// [`Error::TooManyPairs`]. (roe's server answers a query it cannot parse
+/// with no services.)
 ///
 /// # Examples
 ///
@@ -324,8 +325,10 @@ impl Watch {
     /// # Errors
     ///
     /// [`Error::LineTooLong`], [`Error::NotUtf8`]; for a watch line,
-    /// [`Error::OddPairs`], or [`Error::BadRevision`] for a `since` that is
-    /// not a decimal number below 2⁶⁴, or that comes twice.
+    /// [`Error::OddPairs`], [`Error::TooManyPairs`] for more than
+    /// [`MAX_PAIRS`](crate::MAX_PAIRS) distinct pairs, or
+    /// [`Error::BadRevision`] for a `since` that is not a decimal number
+    /// below 2⁶⁴, or that comes twice.
     pub fn parse(line: &[u8]) -> Result<Option<Watch>> {
         let text = text(line)?;
         let mut words = words(text);
@@ -346,7 +349,7 @@ impl Watch {
             }
         }
         Ok(Some(Watch {
-            query: Query::new(query),
+            query: Query::checked(query)?,
             since,
         }))
     }

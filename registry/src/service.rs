@@ -32,11 +32,21 @@
 //! comparison of lines could tell the difference.) A registration that names
 //! the same attribute twice keeps the last value, as registry(4) does.
 //!
+//! # Limits
+//!
+//! A registry keeps a service of at most [`MAX_SERVICE_LEN`] bytes as a
+//! line and at most [`MAX_ATTRS`] attributes ([`Service::check_size`]):
+//! every query is matched against its attributes, so their number is what
+//! a find or a watcher pays per service. Setting many attributes at once
+//! (a registration line, an update line) takes one pass, not one pass per
+//! attribute.
+//!
 //! # `persist`
 //!
 //! A service whose `persist` attribute is a non-zero number outlives the
 //! connection it was registered through; see [`Service::is_persistent`].
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -50,6 +60,17 @@ pub const RESERVED_NAMES: [&str; 4] = ["new", "event", "find", "index"];
 /// It leaves room within [`MAX_LINE`](crate::MAX_LINE) for the revision and
 /// kind that a watch line puts before the service.
 pub const MAX_SERVICE_LEN: usize = 16 * 1024 - 64;
+
+/// The most attributes a registry keeps for one service; past it the
+/// service is refused with [`Error::TooManyAttrs`] (`too many attributes`).
+///
+/// Inferno's services have a handful, roe's IKC advertisement seven; the
+/// bound keeps what matching a query against a service costs small.
+pub const MAX_ATTRS: usize = 128;
+
+/// Past this many attributes, setting several at once goes through a
+/// temporary index of names rather than a scan per attribute.
+const INDEXED: usize = 16;
 
 /// Checks that `name` can name a service (apart from being free).
 ///
@@ -171,9 +192,7 @@ impl Service {
         V: Into<String>,
     {
         let mut service = Service::new(name)?;
-        for (attr, value) in attrs {
-            service.set(attr, value);
-        }
+        service.set_all(attrs.into_iter().map(|(a, v)| (a.into(), v.into())));
         Ok(service)
     }
 
@@ -199,10 +218,7 @@ impl Service {
         let mut words = words.into_iter().map(Into::into);
         let name = words.next().ok_or(Error::BadSyntax)?;
         let mut service = Service::new(name)?;
-        let pairs = pairs(words)?;
-        for (attr, value) in pairs {
-            service.set(attr, value);
-        }
+        service.set_all(pairs(words)?);
         Ok(service)
     }
 
@@ -237,6 +253,77 @@ impl Service {
                 None
             }
         }
+    }
+
+    /// Sets each attribute in turn, as [`Service::set`] does, in one pass:
+    /// past a few attributes, names are found through a temporary index.
+    pub(crate) fn set_all(&mut self, pairs: impl IntoIterator<Item = (String, String)>) {
+        let mut pairs = pairs.into_iter();
+        if self.attrs.len() + pairs.size_hint().0 <= INDEXED {
+            for (attr, value) in pairs.by_ref() {
+                self.set(attr, value);
+                if self.attrs.len() > INDEXED {
+                    break;
+                }
+            }
+        }
+        let mut rest = pairs.peekable();
+        if rest.peek().is_none() {
+            return;
+        }
+        let mut at: HashMap<String, usize> = self
+            .attrs
+            .iter()
+            .enumerate()
+            .map(|(i, (attr, _))| (attr.clone(), i))
+            .collect();
+        for (attr, value) in rest {
+            match at.get(&attr) {
+                Some(&i) => self.attrs[i].1 = value,
+                None => {
+                    at.insert(attr.clone(), self.attrs.len());
+                    self.attrs.push((attr, value));
+                }
+            }
+        }
+    }
+
+    /// Checks that a registry keeps the service: at most
+    /// [`MAX_SERVICE_LEN`] bytes as a line, at most [`MAX_ATTRS`]
+    /// attributes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooManyAttrs`], [`Error::TooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use roe_registry::{Error, MAX_ATTRS, Service};
+    ///
+    /// let many = (0..=MAX_ATTRS).map(|n| (n.to_string(), "x"));
+    /// let service = Service::with_attrs("svc", many)?;
+    /// assert!(matches!(service.check_size(), Err(Error::TooManyAttrs { .. })));
+    /// let big = Service::with_attrs("svc", [("note", "x".repeat(20_000))])?;
+    /// assert_eq!(big.check_size().unwrap_err().reason(), "service too large");
+    /// assert!(Service::new("svc")?.check_size().is_ok());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn check_size(&self) -> Result<()> {
+        if self.attrs.len() > MAX_ATTRS {
+            return Err(Error::TooManyAttrs {
+                len: self.attrs.len(),
+                max: MAX_ATTRS,
+            });
+        }
+        let len = self.line_len();
+        if len > MAX_SERVICE_LEN {
+            return Err(Error::TooLarge {
+                len,
+                max: MAX_SERVICE_LEN,
+            });
+        }
+        Ok(())
     }
 
     /// Whether the service stays when its connection closes: its `persist`
@@ -385,6 +472,42 @@ mod tests {
             Service::from_words(words(&service.to_string())).unwrap(),
             service
         );
+    }
+
+    #[test]
+    fn many_attributes_are_set_in_one_pass_and_bounded() {
+        // A whole line of distinct attributes, and names given again: the
+        // same service as one `set` at a time makes.
+        let mut line = String::from("svc");
+        for n in 0..1500 {
+            line.push_str(&format!(" {} {n}", n % 1000));
+        }
+        assert!(line.len() < crate::MAX_LINE);
+        let service = Service::from_words(words(&line)).unwrap();
+        let mut slow = Service::new("svc").unwrap();
+        for n in 0..1500 {
+            slow.set((n % 1000).to_string(), n.to_string());
+        }
+        assert_eq!(service, slow);
+        assert_eq!(service.attrs().len(), 1000);
+        assert_eq!(service.get("5"), Some("1005"));
+        assert!(matches!(
+            service.check_size(),
+            Err(Error::TooManyAttrs {
+                len: 1000,
+                max: MAX_ATTRS
+            })
+        ));
+        // At the bound, kept; the same names again and again, one each.
+        let at_bound =
+            Service::with_attrs("svc", (0..MAX_ATTRS).map(|n| (n.to_string(), "x"))).unwrap();
+        assert!(at_bound.check_size().is_ok());
+        let again = Service::with_attrs(
+            "svc",
+            (0..5000).map(|n| ((n % 3).to_string(), n.to_string())),
+        )
+        .unwrap();
+        assert_eq!(again.to_string(), "svc 0 4998 1 4999 2 4997");
     }
 
     #[test]

@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::owner::{Claim, OwnerId, Token};
 use crate::query::Query;
 use crate::revision::Revision;
-use crate::service::{MAX_SERVICE_LEN, Service};
+use crate::service::Service;
 
 /// A store's limits and first revision.
 ///
@@ -240,7 +240,10 @@ impl Store {
     ///
     /// [`Error::Duplicate`] when a service of that name exists,
     /// [`Error::TooLarge`] when the service as a line is longer than
-    /// [`MAX_SERVICE_LEN`], [`Error::Full`] when the store holds its most.
+    /// [`MAX_SERVICE_LEN`](crate::MAX_SERVICE_LEN),
+    /// [`Error::TooManyAttrs`] when it has more than
+    /// [`MAX_ATTRS`](crate::MAX_ATTRS) attributes, [`Error::Full`] when the
+    /// store holds its most.
     pub fn register(
         &mut self,
         owner: OwnerId,
@@ -270,7 +273,7 @@ impl Store {
         if self.names.contains_key(service.name()) {
             return Err(Error::Duplicate(service.name().to_owned()));
         }
-        check_size(&service)?;
+        service.check_size()?;
         if self.entries.len() >= self.max_services {
             return Err(Error::Full(self.max_services));
         }
@@ -304,8 +307,10 @@ impl Store {
     ///
     /// [`Error::NoSuchService`]; [`Error::PermissionDenied`] when `claim`
     /// is neither the owning connection, nor the service's token, nor
-    /// [`Claim::Registry`]; [`Error::TooLarge`] when the service would grow
-    /// past [`MAX_SERVICE_LEN`] (it is then left as it was).
+    /// [`Claim::Registry`]; [`Error::TooLarge`] or [`Error::TooManyAttrs`]
+    /// when the service would grow past
+    /// [`MAX_SERVICE_LEN`](crate::MAX_SERVICE_LEN) or
+    /// [`MAX_ATTRS`](crate::MAX_ATTRS) (it is then left as it was).
     ///
     /// # Examples
     ///
@@ -341,10 +346,10 @@ impl Store {
             .get_mut(&number)
             .expect("the name index names an entry");
         let before = entry.service.attr_list().to_vec();
-        for (attr, value) in attrs {
-            entry.service.set(attr, value);
-        }
-        if let Err(error) = check_size(&entry.service) {
+        entry
+            .service
+            .set_all(attrs.map(|(attr, value)| (attr.into(), value.into())));
+        if let Err(error) = entry.service.check_size() {
             entry.service.replace_attrs(before);
             return Err(error);
         }
@@ -469,17 +474,6 @@ impl Store {
                 .count()
         );
     }
-}
-
-fn check_size(service: &Service) -> Result<()> {
-    let len = service.line_len();
-    if len > MAX_SERVICE_LEN {
-        return Err(Error::TooLarge {
-            len,
-            max: MAX_SERVICE_LEN,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use crate::error::Error;
 use crate::line::{NewLine, Port, Refusal};
 use crate::owner::Token;
 use crate::quote::quote;
-use crate::service::{MAX_SERVICE_LEN, Service};
+use crate::service::Service;
 
 /// The session's event: the backoff's wait is over.
 const RETRY: &str = "roe-registry:register-retry";
@@ -45,12 +45,13 @@ const RETRY: &str = "roe-registry:register-retry";
 const STABLE: Duration = Duration::from_secs(1);
 
 /// The reasons another attempt with the same service cannot change.
-const FINAL: [&str; 8] = [
+const FINAL: [&str; 9] = [
     "bad syntax",
     "bad character in service name",
     "bad service name",
     "odd attribute/value pairs",
     "service too large",
+    "too many attributes",
     "line too long",
     "not UTF-8",
     "bad token",
@@ -396,15 +397,8 @@ fn update(cx: &mut Context<'_, Registrar>, args: Args) -> Result<()> {
         None => return invalid(cx, "attributes and values must be text"),
     };
     let mut service = cx.heap.service.clone();
-    for (attr, value) in &pairs {
-        service.set(attr.clone(), value.clone());
-    }
-    let len = service.line_len();
-    if len > MAX_SERVICE_LEN {
-        let error = Error::TooLarge {
-            len,
-            max: MAX_SERVICE_LEN,
-        };
+    service.set_all(pairs.iter().cloned());
+    if let Err(error) = service.check_size() {
         return invalid(cx, &error.to_string());
     }
     cx.heap.service = service;

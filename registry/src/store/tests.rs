@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::change::ChangeKind;
 use crate::rng::Rng;
+use crate::service::{MAX_ATTRS, MAX_SERVICE_LEN};
 
 fn svc(name: &str, attrs: &[(&str, &str)]) -> Service {
     Service::with_attrs(name, attrs.iter().copied()).unwrap()
@@ -202,6 +203,48 @@ fn sizes_and_counts_are_bounded() {
     assert!(matches!(error, Error::TooLarge { .. }));
     assert_eq!(store.get("b").unwrap().attrs().count(), 1);
     assert_eq!(store.revision(), revision);
+}
+
+#[test]
+fn a_service_with_many_attributes_is_bounded() {
+    let mut store = Store::new();
+    let many = |n: usize| {
+        (0..n)
+            .map(|i| (format!("a{i}"), "v".to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let error = store
+        .register(
+            ONE,
+            Service::with_attrs("wide", many(MAX_ATTRS + 1)).unwrap(),
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(error, Error::TooManyAttrs { len, max: MAX_ATTRS } if len == MAX_ATTRS + 1));
+    assert_eq!(error.reason(), "too many attributes");
+    store
+        .register(
+            ONE,
+            Service::with_attrs("wide", many(MAX_ATTRS)).unwrap(),
+            None,
+        )
+        .unwrap();
+    // An update line of thousands of pairs: names already held are set in
+    // place (one pass), and one new name too many leaves the service as it
+    // was.
+    let revision = store.revision();
+    let again: Vec<(String, String)> = (0..4000)
+        .map(|i| (format!("a{}", i % MAX_ATTRS), i.to_string()))
+        .collect();
+    store.update("wide", ONE.into(), again).unwrap();
+    assert_eq!(store.get("wide").unwrap().attrs().len(), MAX_ATTRS);
+    assert_eq!(store.get("wide").unwrap().get("a0"), Some("3968"));
+    let error = store
+        .update("wide", ONE.into(), [("one-more", "v")])
+        .unwrap_err();
+    assert!(matches!(error, Error::TooManyAttrs { .. }));
+    assert_eq!(store.get("wide").unwrap().attrs().len(), MAX_ATTRS);
+    assert_eq!(store.revision(), revision.next());
 }
 
 #[test]

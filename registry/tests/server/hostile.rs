@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use roe_registry::{Port, RegistryAddr};
+use roe_registry::{MAX_ATTRS, MAX_LINE, MAX_PAIRS, Port, RegistryAddr};
 
 use crate::common::*;
 
@@ -159,4 +159,45 @@ fn half_open_connections_do_not_stop_the_server() {
         }
     }
     assert_eq!(find(&addr, ""), "svc a 2\n");
+}
+
+#[test]
+fn a_hostile_query_is_cheap_or_refused_and_services_are_bounded() {
+    let server = start(config());
+    let addr = server.addr().clone();
+    let mut held = Vec::new();
+    for n in 0..50 {
+        held.push(register(&addr, &format!("svc{n} a {n} b x")));
+    }
+    find_until(&addr, "b x", |a| a.lines().count() == 50);
+    let everything = find(&addr, "");
+    // A whole line of one pair is one pair.
+    let line = "a * ".repeat(MAX_LINE / 4 - 1);
+    let started = Instant::now();
+    assert_eq!(find(&addr, line.trim_end()), everything);
+    // A whole line of distinct pairs is refused: no answer on the find
+    // port, an error on the event port.
+    let line: String = (0..2000).map(|n| format!("{n} * ")).collect();
+    assert_eq!(find(&addr, line.trim_end()), "");
+    let mut watcher = Lines::connect(&addr, Port::Event);
+    assert_eq!(watcher.line(), "READY");
+    watcher.send(&format!("watch {}\n", line.trim_end()));
+    assert_eq!(watcher.line(), "error too many attribute/value pairs");
+    watcher.expect_end();
+    // At the bound, a query is answered.
+    let line: String = (0..MAX_PAIRS).map(|n| format!("a{n} * ")).collect();
+    assert_eq!(find(&addr, line.trim_end()), "");
+    assert!(started.elapsed() < PATIENCE);
+    // A service of too many attributes is refused, at registration and by
+    // an update; one at the bound is kept.
+    let wide: String = (0..=MAX_ATTRS).map(|n| format!(" a{n} v")).collect();
+    let mut refused = register(&addr, &format!("wide{wide}"));
+    assert_eq!(refused.line(), "error too many attributes");
+    refused.expect_end();
+    let at_bound: String = (0..MAX_ATTRS).map(|n| format!(" a{n} v")).collect();
+    let mut kept = register(&addr, &format!("wide{at_bound}"));
+    find_until(&addr, "a127 v", |a| a.starts_with("wide "));
+    kept.send("one more\n");
+    assert_eq!(kept.line(), "error too many attributes");
+    drop(held);
 }

@@ -18,7 +18,7 @@ use crate::owner::Token;
 use crate::query::Query;
 use crate::quote::quote;
 use crate::revision::Revision;
-use crate::service::{MAX_SERVICE_LEN, Service, check_name};
+use crate::service::{Service, check_name};
 
 /// A blocking client of one registry: register (holding the connection),
 /// find, watch, and remove (roe's extension), each bounded by the
@@ -110,7 +110,8 @@ impl BlockingClient {
     ///
     /// # Errors
     ///
-    /// [`ClientError::Invalid`] for a service too large to register;
+    /// [`ClientError::Invalid`] for a service too large to register (see
+    /// [`Service::check_size`]);
     /// [`ClientError::Refused`] with the registry's reason (a duplicate
     /// name, say); [`ClientError::Timeout`] when it does not show in time;
     /// the connection's errors.
@@ -353,9 +354,7 @@ impl BlockingRegistration {
             .map(|(a, v)| (a.into(), v.into()))
             .collect();
         let mut service = self.service.clone();
-        for (attr, value) in &pairs {
-            service.set(attr.clone(), value.clone());
-        }
+        service.set_all(pairs.iter().cloned());
         check_size(&service)?;
         self.check()?;
         if !pairs.is_empty() {
@@ -437,15 +436,9 @@ fn refusal(port: Port, line: &[u8]) -> ClientError {
     }
 }
 
+/// A service the registry would refuse for its size is not sent.
 fn check_size(service: &Service) -> Result<(), ClientError> {
-    let len = service.line_len();
-    if len > MAX_SERVICE_LEN {
-        return Err(ClientError::Invalid(Error::TooLarge {
-            len,
-            max: MAX_SERVICE_LEN,
-        }));
-    }
-    Ok(())
+    service.check_size().map_err(ClientError::Invalid)
 }
 
 /// The same service, whatever the order of its attributes (registry(4)
