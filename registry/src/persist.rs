@@ -114,6 +114,11 @@ fn encode<'a>(
 /// around them.
 const MAX_RECORD: usize = MAX_LINE + Token::MAX_LEN + 64;
 
+/// The highest revision a state file may hold: a store that starts there
+/// has half the counter's range left, where one at `u64::MAX` could not
+/// make a single change (its counter would overflow).
+const MAX_REVISION: u64 = u64::MAX / 2;
+
 fn decode(text: &[u8]) -> Result<Saved> {
     let mut reader = LineReader::with_max(MAX_RECORD);
     let mut rest = text;
@@ -167,6 +172,11 @@ fn decode(text: &[u8]) -> Result<Saved> {
             "revision" if revision.is_none() => {
                 let n = words.next().and_then(|n| n.parse::<u64>().ok());
                 match (n, words.next()) {
+                    (Some(n), None) if n > MAX_REVISION => {
+                        return Err(corrupt(format!(
+                            "revision {n} is past the most a state file holds, {MAX_REVISION}"
+                        )));
+                    }
                     (Some(n), None) => revision = Some(Revision::new(n)),
                     _ => return Err(corrupt(format!("bad revision line {:?}", first(record)))),
                 }

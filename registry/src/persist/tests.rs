@@ -2,6 +2,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::owner::OwnerId;
+use crate::store::StoreConfig;
 
 /// A fresh directory for one test, removed when dropped.
 struct TempDir(PathBuf);
@@ -111,6 +112,18 @@ fn a_corrupt_file_names_its_line() {
         corrupt_line("roe-registry-state 1\nrevision 1 2\nend 0\n").0,
         2
     );
+    // A revision a store could not count on from is corrupt, not a panic
+    // at the first change.
+    for revision in [u64::MAX, u64::MAX / 2 + 1] {
+        let (line, why) = corrupt_line(&format!("roe-registry-state 1\nrevision {revision}\nend 0\n"));
+        assert_eq!(line, 2);
+        assert!(why.contains("past the most"), "{why}");
+    }
+    let half = format!("roe-registry-state 1\nrevision {}\nend 0\n", u64::MAX / 2);
+    let saved = Saved::decode(half.as_bytes()).unwrap();
+    let mut store = Store::with_config(StoreConfig::default().start(saved.revision));
+    store.restore(svc("a", &[]), None).unwrap();
+    assert_eq!(store.revision().get(), u64::MAX / 2 + 1);
     // A service line that is no service: the line, and why.
     let (line, why) = corrupt_line(&format!(
         "{head}service '' a\nservice '' 'b c' x y\nend 2\n"
