@@ -19,8 +19,9 @@
 //! what any busy neighbour costs there.
 //! Each W1 run checks that it handled every event; each read checks that
 //! the file had something in it. The mounted cases need /dev/fuse and
-//! root, and are skipped, with a message, where /dev/fuse cannot be
-//! opened. Results: docs/benchmarks.md, "fs view (ProcAlike)".
+//! root, and are skipped, with a message, where the view cannot mount
+//! (`roe_fs::can_mount`; with `ROE_REQUIRE_FUSE=1` the bench fails
+//! instead). Results: docs/benchmarks.md, "fs view (ProcAlike)".
 
 use std::{
     path::{Path, PathBuf},
@@ -308,16 +309,13 @@ fn latency_pass(handle: &RuntimeHandle, root: &Path, session: u64, label: &str) 
     }
 }
 
-/// Whether /dev/fuse can be opened; says why not when it cannot.
+/// Whether the view can mount here; says why not when it cannot (and
+/// fails instead with `ROE_REQUIRE_FUSE=1`).
 fn fuse_available() -> bool {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/fuse")
-    {
-        Ok(_) => true,
-        Err(error) => {
-            println!("fs view: /dev/fuse cannot be opened ({error}): the mounted case is skipped");
+    match roe_fs::can_mount() {
+        Ok(()) => true,
+        Err(why) => {
+            println!("fs view: {why}: the mounted case is skipped");
             false
         }
     }

@@ -79,6 +79,8 @@ mod procalike;
 mod snapshot;
 mod tree;
 
+#[doc(hidden)]
+pub use crate::mount::can_mount;
 pub use crate::{
     error::{Error, Result, WriteError},
     procalike::{Builder, ProcAlike},

@@ -249,6 +249,38 @@ fn check_own(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The environment variable that turns a skipped mount test into a
+/// failure: `ROE_REQUIRE_FUSE=1`.
+const REQUIRE_FUSE: &str = "ROE_REQUIRE_FUSE";
+
+/// For tests and benches that mount: whether this process can mount the
+/// view here, that is, `/dev/fuse` opens for reading and writing and the
+/// effective user is root (roe mounts without the setuid helper); `Err`
+/// says why not, for the caller to print as it skips.
+///
+/// # Panics
+///
+/// When it cannot and `ROE_REQUIRE_FUSE=1` is set: where mounting is
+/// known to work (CI), a mount test that would skip fails instead.
+#[doc(hidden)]
+pub fn can_mount() -> std::result::Result<(), String> {
+    let why = match fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+    {
+        Err(error) => format!("/dev/fuse cannot be opened ({error})"),
+        Ok(_) if !rustix::process::geteuid().is_root() => {
+            "not root (roe mounts without the setuid helper)".to_owned()
+        }
+        Ok(_) => return Ok(()),
+    };
+    if std::env::var_os(REQUIRE_FUSE).is_some_and(|v| v == "1") {
+        panic!("{REQUIRE_FUSE}=1, yet the fs view cannot mount here: {why}");
+    }
+    Err(why)
+}
+
 /// Detaches the mount at `path` now, lazily (`umount2(MNT_DETACH)`): it is
 /// gone from the tree at once, and released when the last process using it
 /// lets go.

@@ -4,9 +4,10 @@
 //!
 //! Every test mounts at its own directory under the temporary directory
 //! and checks that nothing is left mounted there. They need /dev/fuse and
-//! root (roe mounts without the setuid helper); where /dev/fuse cannot be
-//! opened they say so and pass without mounting. Child commands run under
-//! `timeout`, so a hung mount fails a test instead of hanging it.
+//! root (roe mounts without the setuid helper); where they cannot mount
+//! ([`roe_fs::can_mount`]) they say so and pass without mounting, unless
+//! `ROE_REQUIRE_FUSE=1` is set, which fails them instead. Child commands
+//! run under `timeout`, so a hung mount fails a test instead of hanging it.
 
 use std::{
     io::{BufRead, BufReader, Read},
@@ -23,16 +24,13 @@ use roe_fs::{Dir, Error, ProcAlike};
 /// How long anything a test waits for may take.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// Whether FUSE can be used here; says why not when it cannot.
+/// Whether FUSE can be used here; says why not when it cannot (and fails
+/// the test instead with `ROE_REQUIRE_FUSE=1`).
 fn fuse_available() -> bool {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/fuse")
-    {
-        Ok(_) => true,
-        Err(error) => {
-            eprintln!("skipping: /dev/fuse cannot be opened ({error}); no mount tested");
+    match roe_fs::can_mount() {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("skipping: {why}; no mount tested");
             false
         }
     }
