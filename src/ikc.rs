@@ -11,8 +11,20 @@
 //!
 //! Any failure, the server's refusal included, is an error: the caller
 //! prints it on stderr and exits non-zero.
+//!
+//! The server's pre-shared key comes from `--key-file PATH` or the
+//! environment's `ROE_IKC_KEY`, which other local users cannot read;
+//! `--key KEY` still works, but shows the key to them in the process list
+//! (`/proc/PID/cmdline`).
 
-use std::{ffi::OsString, io::Write, time::Duration};
+use std::{
+    ffi::OsString,
+    fs::File,
+    io::{Read, Write},
+    os::unix::ffi::OsStringExt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use roe::Value;
 use roe_ikc::lite::{LiteClient, LiteConfig};
@@ -21,6 +33,14 @@ use crate::json;
 
 /// The longest `--timeout`: a day, in seconds.
 const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// The environment variable a key is read from when neither `--key` nor
+/// `--key-file` is given.
+const KEY_VAR: &str = "ROE_IKC_KEY";
+
+/// The longest key file read: a key is short, and this stops
+/// `--key-file /dev/zero` from reading forever.
+const MAX_KEY_FILE: u64 = 64 * 1024;
 
 /// What the command fails with; the message is shown as is.
 pub type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
@@ -72,6 +92,7 @@ impl Options {
         let mut unix = None;
         let mut timeout = None;
         let mut key = None;
+        let mut key_file = None;
         let mut positional: Vec<OsString> = Vec::new();
         while let Some(arg) = parser.next()? {
             match arg {
@@ -88,6 +109,7 @@ impl Options {
                     timeout = Some(Duration::from_secs_f64(secs));
                 }
                 Long("key") => key = Some(parser.value()?.string()?),
+                Long("key-file") => key_file = Some(PathBuf::from(parser.value()?)),
                 Long("help") | Short('h') => return Ok(None),
                 Word(word) => positional.push(word),
                 other => return Err(other.unexpected().into()),
@@ -102,8 +124,8 @@ impl Options {
         if let Some(timeout) = timeout {
             config = config.timeout(timeout);
         }
-        if let Some(key) = key {
-            config = config.key(key.into_bytes());
+        if let Some(key) = key_from(key, key_file.as_deref(), std::env::var_os(KEY_VAR))? {
+            config = config.key(key);
         }
         let mut positional = positional.into_iter();
         let (spec, arg) = match request {
@@ -136,6 +158,56 @@ impl Options {
             arg,
         }))
     }
+}
+
+/// The pre-shared key, if any: `--key`'s text, or `--key-file`'s content,
+/// or else `env` (the value of [`KEY_VAR`]).
+///
+/// A key file's one trailing line end (`\n` or `\r\n`) is not part of
+/// the key, so `echo secret > FILE` makes the key `secret`.
+///
+/// # Errors
+///
+/// Both `--key` and `--key-file`; a key file that cannot be read, is over
+/// [`MAX_KEY_FILE`] bytes or holds no key; an empty `env`.
+fn key_from(
+    key: Option<String>,
+    key_file: Option<&Path>,
+    env: Option<OsString>,
+) -> Outcome<Option<Vec<u8>>> {
+    match (key, key_file) {
+        (Some(_), Some(_)) => Err("ikc: --key and --key-file are either-or".into()),
+        (Some(key), None) => Ok(Some(key.into_bytes())),
+        (None, Some(path)) => read_key_file(path).map(Some),
+        (None, None) => match env {
+            Some(key) if key.is_empty() => {
+                Err(format!("ikc: {KEY_VAR} is set but empty; unset it or give a key").into())
+            }
+            key => Ok(key.map(OsString::into_vec)),
+        },
+    }
+}
+
+/// Reads a key file: its bytes, less one trailing line end.
+fn read_key_file(path: &Path) -> Outcome<Vec<u8>> {
+    let fail = |why: String| format!("ikc: --key-file {}: {why}", path.display());
+    let mut key = Vec::new();
+    File::open(path)
+        .and_then(|file| file.take(MAX_KEY_FILE + 1).read_to_end(&mut key))
+        .map_err(|e| fail(e.to_string()))?;
+    if key.len() as u64 > MAX_KEY_FILE {
+        return Err(fail(format!("over {MAX_KEY_FILE} bytes, too long for a key")).into());
+    }
+    if key.last() == Some(&b'\n') {
+        key.pop();
+        if key.last() == Some(&b'\r') {
+            key.pop();
+        }
+    }
+    if key.is_empty() {
+        return Err(fail("holds no key".into()).into());
+    }
+    Ok(key)
 }
 
 /// Connects, sends the request, and prints what the module documentation
@@ -177,4 +249,118 @@ pub fn run(options: Options) -> Outcome<()> {
     writeln!(out, "{line}")?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file in the temporary directory holding `bytes`, removed on drop.
+    struct KeyFile(PathBuf);
+
+    impl KeyFile {
+        fn new(name: &str, bytes: &[u8]) -> KeyFile {
+            let path =
+                std::env::temp_dir().join(format!("roe-ikc-key-{}-{name}", std::process::id()));
+            std::fs::write(&path, bytes).unwrap();
+            KeyFile(path)
+        }
+    }
+
+    impl Drop for KeyFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn parse(args: &[&str]) -> Outcome<Option<Options>> {
+        let mut parser = lexopt::Parser::from_args(args);
+        Options::parse(&mut parser)
+    }
+
+    #[test]
+    fn a_key_file_is_read_less_one_line_end() {
+        for (bytes, key) in [
+            (&b"secret\n"[..], &b"secret"[..]),
+            (b"secret\r\n", b"secret"),
+            (b"secret", b"secret"),
+            (b"two\nlines\n\n", b"two\nlines\n"),
+            (b"\xff\x00bytes", b"\xff\x00bytes"),
+        ] {
+            let file = KeyFile::new("read", bytes);
+            let read = key_from(None, Some(&file.0), None).unwrap();
+            assert_eq!(read.as_deref(), Some(key), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn a_key_comes_from_the_command_line_else_the_environment() {
+        let env = || Some(OsString::from("from-env"));
+        assert_eq!(
+            key_from(Some("typed".into()), None, env()).unwrap(),
+            Some(b"typed".to_vec())
+        );
+        let file = KeyFile::new("precedence", b"filed\n");
+        assert_eq!(
+            key_from(None, Some(&file.0), env()).unwrap(),
+            Some(b"filed".to_vec())
+        );
+        assert_eq!(
+            key_from(None, None, env()).unwrap(),
+            Some(b"from-env".to_vec())
+        );
+        assert_eq!(key_from(None, None, None).unwrap(), None);
+    }
+
+    #[test]
+    fn bad_keys_are_refused_saying_why() {
+        let says = |result: Outcome<Option<Vec<u8>>>, text: &str| {
+            let error = result.unwrap_err().to_string();
+            assert!(error.contains(text), "{error:?} does not say {text:?}");
+        };
+        let file = KeyFile::new("both", b"k");
+        says(key_from(Some("k".into()), Some(&file.0), None), "either-or");
+        let empty = KeyFile::new("empty", b"\r\n");
+        says(key_from(None, Some(&empty.0), None), "holds no key");
+        let long = KeyFile::new("long", &vec![b'k'; MAX_KEY_FILE as usize + 1]);
+        says(key_from(None, Some(&long.0), None), "too long");
+        let missing = std::env::temp_dir().join("roe-ikc-key-that-is-not-there");
+        says(
+            key_from(None, Some(&missing), None),
+            "roe-ikc-key-that-is-not-there",
+        );
+        says(
+            key_from(None, None, Some(OsString::new())),
+            "ROE_IKC_KEY is set but empty",
+        );
+    }
+
+    #[test]
+    fn key_file_is_an_option_of_every_request() {
+        let file = KeyFile::new("option", b"k\n");
+        let path = file.0.to_str().unwrap();
+        for request in ["ping", "call", "post"] {
+            let mut args = vec![request, "--to", "127.0.0.1:1", "--key-file", path];
+            if request != "ping" {
+                args.push("echo/same");
+            }
+            assert!(parse(&args).unwrap().is_some(), "{args:?}");
+        }
+        let error = parse(&[
+            "ping",
+            "--to",
+            "127.0.0.1:1",
+            "--key",
+            "k",
+            "--key-file",
+            path,
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("either-or"), "{error}");
+        let error = parse(&["ping", "--to", "127.0.0.1:1", "--key-file"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("key-file"), "{error}");
+    }
 }

@@ -87,8 +87,12 @@ ikc options:
   --to <host:port>   the server's TCP address
   --unix <path>      the server's Unix socket instead
   --timeout <secs>   how long to wait for the connection and the answer (default 30)
-  --key <key>        the server's pre-shared key (visible to other local users in
-                     the process list; prefer a private machine)
+  --key-file <path>  read the server's pre-shared key from a file (one trailing
+                     newline is not part of the key)
+  --key <key>        the key itself (visible to other local users in the process
+                     list; prefer --key-file or ROE_IKC_KEY)
+
+  Without --key-file or --key, the key is the environment's ROE_IKC_KEY, if set.
 
   call prints the value returned as one line of JSON; post prints nothing, and
   fails if the server refuses the post; ping prints {\"server\":NAME,\"micros\":N}.
