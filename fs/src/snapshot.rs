@@ -14,7 +14,7 @@ use std::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime},
+    time::{Duration, Instant, SystemTime},
 };
 
 use arc_swap::ArcSwap;
@@ -74,6 +74,10 @@ pub(crate) struct Shared {
     pub started: SystemTime,
     /// The ProcAlike session, once it has started.
     pub session: OnceLock<SessionId>,
+    /// Until when the view holds each kernel's lease on its list of IDs,
+    /// in nanoseconds since `born` (0: never asked).
+    ids_until: Vec<AtomicU64>,
+    born: Instant,
 }
 
 impl Shared {
@@ -85,6 +89,8 @@ impl Shared {
         show_env: bool,
     ) -> Shared {
         Shared {
+            ids_until: readers.iter().map(|_| AtomicU64::new(0)).collect(),
+            born: Instant::now(),
             readers,
             control,
             modules: ArcSwap::from_pointee(Modules::new()),
@@ -109,16 +115,56 @@ impl Shared {
         if let Some((k, need)) = Need::of(path, contents)
             && let (Some(reader), Some(latest)) = (self.readers.get(k), kernels.get_mut(k))
         {
-            // A session known alive or gone from the list of IDs needs
-            // no ask; anything else renews its lease, or asks.
-            if !(matches!(need, Need::Exists(_)) && need.is_met(latest)) {
-                match reader.load_detail(&need.detail(), LEASE, ANSWER_WAIT) {
+            let ask = match need {
+                // Known alive or gone from the list of IDs: no wait, but
+                // the list's lease is kept while its sessions are looked
+                // up (`ls -l` after the listing), or they would each be
+                // asked for once it lapsed, and past 256 of those the
+                // kernel would build every session in full, over its
+                // budget. Renewing costs a lock, and the kernel nothing
+                // until its next snapshot.
+                Need::Exists(_) if latest.detail.has_ids() => {
+                    reader.ask(&Need::Ids.detail(), LEASE);
+                    self.hold_ids(k);
+                    None
+                }
+                // Described in full (its files were read).
+                Need::Exists(_) if need.is_met(latest) => None,
+                // The latest lacks the list the view holds a lease on
+                // (not yet answered): ask for the list, not the session.
+                Need::Exists(_) if self.holds_ids(k) => Some(Need::Ids),
+                need => Some(need),
+            };
+            if let Some(ask) = ask {
+                match reader.load_detail(&ask.detail(), LEASE, ANSWER_WAIT) {
                     Some(snapshot) => *latest = snapshot,
                     None => answered = need.is_met(latest),
+                }
+                if ask == Need::Ids {
+                    self.hold_ids(k);
                 }
             }
         }
         (self.view_of(kernels), answered)
+    }
+
+    fn since_born(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Notes that kernel `k`'s list of IDs was just asked for.
+    fn hold_ids(&self, k: usize) {
+        if let Some(until) = self.ids_until.get(k) {
+            let lease = u64::try_from(LEASE.as_nanos()).unwrap_or(u64::MAX);
+            until.store(self.since_born().saturating_add(lease), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the view's lease on kernel `k`'s list of IDs holds.
+    fn holds_ids(&self, k: usize) -> bool {
+        self.ids_until
+            .get(k)
+            .is_some_and(|until| self.since_born() < until.load(Ordering::Relaxed))
     }
 
     /// The view over `kernels`' snapshots.

@@ -793,3 +793,69 @@ fn a_symbolic_link_planted_at_the_mountpoint_is_never_mounted_through() {
     std::fs::remove_dir(&target).unwrap();
     finish(runtime);
 }
+
+/// `ls -l` over a big sessions directory, for longer than a lease: one
+/// listing (which asks kernel 0 for its list of IDs), then a stat of each
+/// entry, again and again for 3 s. A stat is answered from that list, and
+/// keeps its lease: it used to let it lapse after 2 s, then ask for each
+/// session on its own, and past 256 of those the kernel was leasing every
+/// session in full, went over its budget, and the stats answered EAGAIN.
+#[test]
+fn stats_of_many_sessions_past_a_lease_keep_answering() {
+    if !fuse_available() {
+        return;
+    }
+    const SESSIONS: usize = 3000;
+    let at = mountpoint("many");
+    let runtime = Runtime::builder()
+        .kernels(1)
+        .pin(false)
+        .start(|kernel| {
+            for _ in 0..SESSIONS {
+                kernel.spawn(Session::new(()).on("_start", |cx, _| {
+                    let me = cx.session();
+                    cx.refcount_increment(me, "idle")
+                }))?;
+            }
+            // Something happens all the time: the kernel publishes a new
+            // snapshot at each interval, holding what is leased.
+            kernel.spawn(
+                Session::new(())
+                    .on("_start", |cx, _| {
+                        cx.delay("tick", Duration::from_millis(2), ())
+                    })
+                    .on("tick", |cx, _| {
+                        cx.delay("tick", Duration::from_millis(2), ())
+                    }),
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let view = start(&runtime.handle(), &at);
+    let dir = at.join("kernel/0/sessions");
+    let listed: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    // With the kernel's own, the ticker and the view's.
+    assert_eq!(listed.len(), SESSIONS + 3);
+    let started = Instant::now();
+    let mut stats = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        for name in &listed {
+            match std::fs::symlink_metadata(dir.join(name)) {
+                Ok(meta) => assert!(meta.is_dir()),
+                Err(error) => panic!(
+                    "stat {name} after {:?} and {stats} stats: {error}",
+                    started.elapsed()
+                ),
+            }
+            stats += 1;
+        }
+    }
+    // And listed again, past the lease's first 2 s, at once.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), SESSIONS + 3);
+    drop(view);
+    assert_gone(&at);
+    finish(runtime);
+}
