@@ -1,25 +1,23 @@
 //! [`ClientHandshake`]: roe dialling a Perl IKC server.
 
 use super::{
-    Dialect, HandshakeConfig, HandshakeError, HandshakeStep, Peer, Serializer,
+    HandshakeConfig, HandshakeError, HandshakeStep, Peer, Serializer,
+    common::{Hearing, LineBudget, Telling},
     error::shown,
     setup,
-    words::{self, DONE, HELLO, OK, UP, crlf, iam, iam_name, prod},
+    words::{self, DONE, HELLO, OK, UP, crlf, prod},
 };
-use crate::{native::MAX_NAMES, perl::MAX_HANDSHAKE_LINES};
 
 #[derive(Debug)]
 enum State {
     /// IKC0: we sent `SETUP`; the server's `SETUP` or `NOT` comes.
     Setup,
     /// Legacy: the server's `IAM`s, until its `DONE`.
-    Hearing {
-        theirs: Vec<String>,
-    },
+    Hearing(Hearing),
     /// Legacy: we said `IAM <id>`; each `OK` gets the next of ours.
     Telling {
         theirs: Vec<String>,
-        left: Vec<String>,
+        telling: Telling,
     },
     /// Legacy: we offered `FREEZER Storable`.
     Freezer {
@@ -65,7 +63,7 @@ enum State {
 pub struct ClientHandshake {
     config: HandshakeConfig,
     state: State,
-    lines: usize,
+    budget: LineBudget,
 }
 
 impl ClientHandshake {
@@ -81,7 +79,7 @@ impl ClientHandshake {
 
     /// Starts the legacy handshake: the machine, and `HELLO` to write.
     pub fn start_legacy(config: HandshakeConfig) -> (ClientHandshake, Vec<u8>) {
-        let state = State::Hearing { theirs: Vec::new() };
+        let state = State::Hearing(Hearing::default());
         (ClientHandshake::with_state(config, state), crlf(HELLO))
     }
 
@@ -89,7 +87,7 @@ impl ClientHandshake {
         ClientHandshake {
             config,
             state,
-            lines: 0,
+            budget: LineBudget::default(),
         }
     }
 
@@ -108,14 +106,7 @@ impl ClientHandshake {
         if matches!(self.state, State::Over) {
             return Err(HandshakeError::Finished);
         }
-        self.lines += 1;
-        if self.lines > MAX_HANDSHAKE_LINES {
-            self.state = State::Over;
-            return Err(HandshakeError::TooManyLines {
-                limit: MAX_HANDSHAKE_LINES,
-            });
-        }
-        let result = self.step(line);
+        let result = self.budget.spend().and_then(|()| self.step(line));
         if result.is_err() {
             self.state = State::Over;
         }
@@ -127,7 +118,7 @@ impl ClientHandshake {
         match &mut self.state {
             State::Setup => {
                 if line == words::NOT {
-                    self.state = State::Hearing { theirs: Vec::new() };
+                    self.state = State::Hearing(Hearing::default());
                     continued(crlf(HELLO))
                 } else if line.starts_with(setup::SETUP) && line.len() > setup::SETUP.len() {
                     self.on_setup(line)
@@ -135,30 +126,18 @@ impl ClientHandshake {
                     Err(HandshakeError::UnexpectedReply { line: shown(line) })
                 }
             }
-            State::Hearing { theirs } => {
-                if line == DONE {
-                    let theirs = std::mem::take(theirs);
-                    self.state = State::Telling {
-                        theirs,
-                        left: self.config.names().to_vec(),
-                    };
-                    continued(iam(self.config.kernel_id()))
-                } else if let Some(name) = iam_name(line) {
-                    if theirs.len() == MAX_NAMES {
-                        return Err(HandshakeError::TooManyNames);
-                    }
-                    theirs.push(name.to_owned());
-                    continued(crlf(OK))
-                } else {
-                    continued(prod(line))
+            State::Hearing(hearing) => {
+                if let Some(send) = hearing.on_line(line)? {
+                    return continued(send);
                 }
+                let theirs = std::mem::take(hearing).into_names();
+                let (telling, send) = Telling::start(&self.config);
+                self.state = State::Telling { theirs, telling };
+                continued(send)
             }
-            State::Telling { theirs, left } => {
-                if line != OK {
-                    return continued(prod(line));
-                }
-                if let Some(name) = left.pop() {
-                    return continued(iam(&name));
+            State::Telling { theirs, telling } => {
+                if let Some(send) = telling.on_line(line) {
+                    return continued(send);
                 }
                 let theirs = std::mem::take(theirs);
                 self.state = State::Freezer { theirs };
@@ -181,12 +160,7 @@ impl ClientHandshake {
                 if line != UP {
                     return continued(prod(line));
                 }
-                let peer = Peer {
-                    names: std::mem::take(theirs),
-                    pid: None,
-                    serializer: Serializer::Storable,
-                    dialect: Dialect::Legacy,
-                };
+                let peer = Peer::legacy(std::mem::take(theirs));
                 self.state = State::Over;
                 Ok(HandshakeStep::Done {
                     send: Vec::new(),
@@ -211,19 +185,14 @@ impl ClientHandshake {
         self.state = State::Over;
         Ok(HandshakeStep::Done {
             send: Vec::new(),
-            peer: Peer {
-                names: answer.kernels,
-                pid: answer.pid,
-                serializer,
-                dialect: Dialect::Ikc0,
-            },
+            peer: Peer::ikc0(answer.kernels, answer.pid, serializer),
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{super::Dialect, *};
 
     fn config() -> HandshakeConfig {
         HandshakeConfig::new("vm-c", ["Client", "127.0.0.1:5"], 9).unwrap()

@@ -2,6 +2,7 @@
 //! lines and returning bytes to write: no sockets, no clocks.
 
 mod client;
+mod common;
 mod config;
 mod error;
 mod peer;

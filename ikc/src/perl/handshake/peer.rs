@@ -77,6 +77,28 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// A peer of the legacy handshake: named by its `IAM`s. That handshake
+    /// carries no PID, and its frames are Storable's whatever `FREEZER` was
+    /// agreed, as POE's default filter makes them on both Perl sides.
+    pub(super) fn legacy(names: Vec<String>) -> Peer {
+        Peer {
+            names,
+            pid: None,
+            serializer: Serializer::Storable,
+            dialect: Dialect::Legacy,
+        }
+    }
+
+    /// A peer of IKC0, as its `SETUP` line named it.
+    pub(super) fn ikc0(names: Vec<String>, pid: Option<u32>, serializer: Serializer) -> Peer {
+        Peer {
+            names,
+            pid,
+            serializer,
+            dialect: Dialect::Ikc0,
+        }
+    }
+
     /// Its unique ID: the first name.
     pub fn id(&self) -> Option<&str> {
         self.names.first().map(String::as_str)

@@ -2,13 +2,12 @@
 //! client, IKC0 or legacy.
 
 use super::{
-    Dialect, HandshakeConfig, HandshakeError, HandshakeStep, Peer, Serializer, setup,
-    words::{self, DONE, HELLO, OK, WORLD, crlf, iam, iam_name, prod},
+    HandshakeConfig, HandshakeError, HandshakeStep, Peer, Serializer,
+    common::{Hearing, LineBudget, Telling},
+    setup,
+    words::{self, DONE, HELLO, WORLD, crlf, prod},
 };
-use crate::{
-    native::MAX_NAMES,
-    perl::{MAX_HANDSHAKE_LINES, sniff::is_hello_ikc},
-};
+use crate::perl::sniff::is_hello_ikc;
 
 #[derive(Debug)]
 enum State {
@@ -16,13 +15,9 @@ enum State {
     Setup,
     /// Legacy: we said `IAM <id>`; each `OK` gets the next name, from the
     /// last, then `DONE`.
-    Telling {
-        left: Vec<String>,
-    },
+    Telling(Telling),
     /// Legacy: the client's `IAM`s, until its `DONE`.
-    Hearing {
-        names: Vec<String>,
-    },
+    Hearing(Hearing),
     /// Legacy: the client's `FREEZER`s, until its `WORLD`.
     Freezer {
         names: Vec<String>,
@@ -84,7 +79,7 @@ enum State {
 pub struct ServerHandshake {
     config: HandshakeConfig,
     state: State,
-    lines: usize,
+    budget: LineBudget,
 }
 
 impl ServerHandshake {
@@ -93,7 +88,7 @@ impl ServerHandshake {
         ServerHandshake {
             config,
             state: State::Setup,
-            lines: 0,
+            budget: LineBudget::default(),
         }
     }
 
@@ -102,30 +97,32 @@ impl ServerHandshake {
     /// # Errors
     ///
     /// [`HandshakeError::TooManyLines`] past
-    /// [`MAX_HANDSHAKE_LINES`], [`HandshakeError::TooManyNames`] past
-    /// [`MAX_NAMES`] `IAM`s, [`HandshakeError::Finished`] once it is
-    /// over. The handshake is then over: close the connection.
+    /// [`MAX_HANDSHAKE_LINES`](crate::perl::MAX_HANDSHAKE_LINES),
+    /// [`HandshakeError::TooManyNames`] past
+    /// [`MAX_NAMES`](crate::native::MAX_NAMES) `IAM`s,
+    /// [`HandshakeError::Finished`] once it is over. The handshake is then
+    /// over: close the connection.
     pub fn on_line(&mut self, line: &[u8]) -> Result<HandshakeStep, HandshakeError> {
         if matches!(self.state, State::Over) {
             return Err(HandshakeError::Finished);
         }
-        self.lines += 1;
-        if self.lines > MAX_HANDSHAKE_LINES {
+        let result = self.budget.spend().and_then(|()| self.step(line));
+        if result.is_err() {
             self.state = State::Over;
-            return Err(HandshakeError::TooManyLines {
-                limit: MAX_HANDSHAKE_LINES,
-            });
         }
+        result
+    }
+
+    fn step(&mut self, line: &[u8]) -> Result<HandshakeStep, HandshakeError> {
         let continued = |send| Ok(HandshakeStep::Continue { send });
         match &mut self.state {
             State::Setup => {
                 if line.starts_with(setup::SETUP) && line.len() > setup::SETUP.len() {
                     self.on_setup(line)
                 } else if line == HELLO {
-                    self.state = State::Telling {
-                        left: self.config.names().to_vec(),
-                    };
-                    continued(iam(self.config.kernel_id()))
+                    let (telling, send) = Telling::start(&self.config);
+                    self.state = State::Telling(telling);
+                    continued(send)
                 } else if is_hello_ikc(line) {
                     continued(crlf(words::NOT))
                 } else {
@@ -133,45 +130,27 @@ impl ServerHandshake {
                     continued(Vec::new())
                 }
             }
-            State::Telling { left } => {
-                if line != OK {
-                    return continued(prod(line));
+            State::Telling(telling) => match telling.on_line(line) {
+                Some(send) => continued(send),
+                None => {
+                    self.state = State::Hearing(Hearing::default());
+                    continued(crlf(DONE))
                 }
-                match left.pop() {
-                    Some(name) => continued(iam(&name)),
-                    None => {
-                        self.state = State::Hearing { names: Vec::new() };
-                        continued(crlf(DONE))
-                    }
-                }
-            }
-            State::Hearing { names } => {
-                if line == DONE {
-                    let names = std::mem::take(names);
+            },
+            State::Hearing(hearing) => match hearing.on_line(line)? {
+                Some(send) => continued(send),
+                None => {
+                    let names = std::mem::take(hearing).into_names();
                     self.state = State::Freezer { names };
                     continued(Vec::new())
-                } else if let Some(name) = iam_name(line) {
-                    if names.len() == MAX_NAMES {
-                        self.state = State::Over;
-                        return Err(HandshakeError::TooManyNames);
-                    }
-                    names.push(name.to_owned());
-                    continued(crlf(OK))
-                } else {
-                    continued(prod(line))
                 }
-            }
+            },
             State::Freezer { names } => {
                 if let Some(package) = words::freezer(line) {
                     let known = package.and_then(Serializer::from_package).is_some();
-                    continued(crlf(if known { OK } else { words::NOT }))
+                    continued(crlf(if known { words::OK } else { words::NOT }))
                 } else if line == WORLD {
-                    let peer = Peer {
-                        names: std::mem::take(names),
-                        pid: None,
-                        serializer: Serializer::Storable,
-                        dialect: Dialect::Legacy,
-                    };
+                    let peer = Peer::legacy(std::mem::take(names));
                     self.state = State::Over;
                     Ok(HandshakeStep::Done {
                         send: crlf(words::UP),
@@ -206,19 +185,15 @@ impl ServerHandshake {
         self.state = State::Over;
         Ok(HandshakeStep::Done {
             send,
-            peer: Peer {
-                names: offer.kernels,
-                pid: offer.pid,
-                serializer,
-                dialect: Dialect::Ikc0,
-            },
+            peer: Peer::ikc0(offer.kernels, offer.pid, serializer),
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{super::Dialect, *};
+    use crate::{native::MAX_NAMES, perl::MAX_HANDSHAKE_LINES};
 
     fn server() -> ServerHandshake {
         let config = HandshakeConfig::new("vm-s", ["Echo", "127.0.0.1:9"], 5).unwrap();
