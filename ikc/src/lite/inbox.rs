@@ -176,11 +176,7 @@ fn kept(text: &str) -> String {
     if text.len() <= MAX_KEPT_TEXT {
         return text.to_owned();
     }
-    let mut end = MAX_KEPT_TEXT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    format!("{}…", &text[..text.floor_char_boundary(MAX_KEPT_TEXT)])
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::{fmt, io};
 
-use super::names::{NameError, shorten};
+use super::names::NameError;
 use crate::native::{Frame, FrameError, Versions};
 
 /// Why a handshake failed. The connection is to be closed, after sending
@@ -176,7 +176,7 @@ impl HandshakeError {
 
     fn refused(reason: &str) -> HandshakeError {
         HandshakeError::Refused {
-            reason: shorten(reason, 512),
+            reason: reason[..reason.floor_char_boundary(512)].to_owned(),
         }
     }
 }

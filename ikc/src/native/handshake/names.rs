@@ -83,16 +83,6 @@ impl fmt::Display for NameError {
 
 impl std::error::Error for NameError {}
 
-/// Cuts a peer's text to `max` bytes (at a character boundary), for
-/// errors and logs.
-pub(super) fn shorten(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
-}
-
 /// Checks one name against the handshake's rules; `what` says what it is
 /// for, in the error.
 ///
@@ -122,7 +112,8 @@ pub fn check_name(what: &'static str, name: &str) -> Result<(), NameError> {
     match name.chars().find(|&c| !allowed(c)) {
         Some(ch) => Err(NameError::BadChar {
             what,
-            name: shorten(name, 64),
+            // A peer's text, cut for errors and logs.
+            name: name[..name.floor_char_boundary(64)].to_owned(),
             ch,
         }),
         None => Ok(()),

@@ -45,7 +45,7 @@ pub enum HandshakeError {
     /// (Client) The server answered the `SETUP` line with something other
     /// than its own `SETUP` or `NOT`.
     UnexpectedReply {
-        /// The line (its first 64 bytes, as text).
+        /// The line (at most its first 64 bytes, as text).
         line: String,
     },
     /// A line came after the handshake was over.
@@ -92,7 +92,32 @@ impl From<LineError> for HandshakeError {
     }
 }
 
-/// A peer's line as text for an error: its first 64 bytes, lossily.
+/// The most of a peer's line an error shows, in bytes.
+const MAX_SHOWN: usize = 64;
+
+/// A peer's line as text for an error: at most its first [`MAX_SHOWN`]
+/// bytes, lossily, cut at a character boundary (a character the cut split
+/// is left out).
 pub(super) fn shown(line: &[u8]) -> String {
-    String::from_utf8_lossy(&line[..line.len().min(64)]).into_owned()
+    let text = String::from_utf8_lossy(&line[..line.len().min(MAX_SHOWN)]);
+    text[..text.floor_char_boundary(MAX_SHOWN)].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_shown_cut_at_a_character_boundary() {
+        assert_eq!(shown(b"IAM s"), "IAM s");
+        let long = "x".repeat(100);
+        assert_eq!(shown(long.as_bytes()), "x".repeat(MAX_SHOWN));
+        // 'é' is two bytes, split by the cut: left out, not half shown.
+        let split = format!("{}é", "x".repeat(MAX_SHOWN - 1));
+        assert_eq!(shown(split.as_bytes()), "x".repeat(MAX_SHOWN - 1));
+        // Bytes that are not UTF-8 become U+FFFD, within the bytes shown.
+        let bad = [b'a', 0xff, b'b'];
+        assert_eq!(shown(&bad), "a\u{fffd}b");
+        assert!(shown(&[0xff; 100]).len() <= MAX_SHOWN);
+    }
 }
