@@ -14,7 +14,10 @@ use std::{
 
 use roe_engine::SessionId;
 
-use crate::native::{MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError, check_name};
+use crate::{
+    monitor::About,
+    native::{MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError, check_name},
+};
 
 /// A session's published states, by the name it is reached by.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -635,6 +638,16 @@ impl Directory {
         if states.is_empty() || have.is_empty() {
             remote.published.remove(session);
         }
+    }
+
+    /// Who the kernel reached through `channel` is, for a monitor's
+    /// report (its published tables are not copied).
+    pub(crate) fn about(&self, channel: SessionId) -> Option<About> {
+        self.read()
+            .remotes
+            .iter()
+            .find(|r| r.channel == channel)
+            .map(About::from)
     }
 
     /// The kernel reached through `channel`.

@@ -13,6 +13,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use roe_engine::{Context, Map, SessionId, Value};
 
+use crate::{directory::Remote, ikc::Ikc};
+
 /// The operations a monitor may ask for.
 pub(crate) const OPERATIONS: [&str; 7] = [
     "register",
@@ -39,14 +41,38 @@ pub(crate) struct Monitors {
     list: Mutex<Vec<Monitor>>,
 }
 
-/// The kernel a report is about.
-pub(crate) struct About<'a> {
+/// The kernel a report is about: who it is, without what it published
+/// ([`Directory::about`](crate::directory::Directory::about)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct About {
     /// Its unique ID (empty when not known yet).
-    pub id: &'a str,
+    pub id: String,
     /// Its names, the ID among them.
-    pub names: &'a [String],
+    pub names: Vec<String>,
     /// Its connection's generation.
     pub generation: u64,
+}
+
+impl About {
+    /// A kernel known by `name` alone: this process, or a peer before its
+    /// handshake (by where it was reached).
+    pub fn named(name: impl Into<String>, generation: u64) -> About {
+        About {
+            id: String::new(),
+            names: vec![name.into()],
+            generation,
+        }
+    }
+}
+
+impl From<&Remote> for About {
+    fn from(remote: &Remote) -> About {
+        About {
+            id: remote.id.clone(),
+            names: remote.names.clone(),
+            generation: remote.generation,
+        }
+    }
 }
 
 impl Monitors {
@@ -84,7 +110,7 @@ impl Monitors {
         &self,
         post: &mut dyn FnMut(SessionId, &str, Vec<Value>),
         op: &str,
-        kernel: &About<'_>,
+        kernel: &About,
         extra: &[Value],
     ) {
         let wanted: Vec<(SessionId, String, String, Value)> = self
@@ -132,29 +158,19 @@ impl Monitors {
         op: &str,
         me: &str,
     ) {
-        let names = [me.to_owned()];
-        self.report(
-            post,
-            op,
-            &About {
-                id: "",
-                names: &names,
-                generation: 0,
-            },
-            &[],
-        );
+        self.report(post, op, &About::named(me, 0), &[]);
     }
 }
 
-/// Reports `op` about a kernel to the monitors that asked.
+/// Reports `op` about a kernel to the monitors of `ikc` that asked.
 pub(crate) fn report<H: 'static>(
     cx: &mut Context<'_, H>,
-    monitors: &Monitors,
+    ikc: &Ikc,
     op: &str,
-    about: &About<'_>,
+    about: &About,
     extra: &[Value],
 ) {
-    monitors.report(
+    ikc.shared.monitors.report(
         &mut |s, state, args| drop(cx.post(s, state, args)),
         op,
         about,

@@ -624,20 +624,7 @@ fn make_proxy(
             "IKC: the short name {session:?} leads to another kernel's session; use poe://{kernel_name}/{session}"
         );
     }
-    if let Some(remote) = ikc.directory().remote(channel) {
-        let about = About {
-            id: &remote.id,
-            names: &remote.names,
-            generation: remote.generation,
-        };
-        report(
-            cx,
-            &ikc.shared.monitors,
-            "subscribe",
-            &about,
-            &[Value::Map(spec.to_map())],
-        );
-    }
+    report_remote(cx, channel, "subscribe", &[Value::Map(spec.to_map())]);
     Ok(())
 }
 
@@ -671,15 +658,7 @@ fn unsubscribe(cx: &mut Context<'_, Responder>, args: Args) {
             if cx.heap.proxies.remove(&(channel, session.clone())) {
                 let ikc = cx.heap.ikc.clone();
                 ikc.directory().remove_proxies(channel, Some(&session));
-                if let Some(remote) = ikc.directory().remote(channel) {
-                    let about = About {
-                        id: &remote.id,
-                        names: &remote.names,
-                        generation: remote.generation,
-                    };
-                    let spec = Value::Map(spec.to_map());
-                    report(cx, &ikc.shared.monitors, "unsubscribe", &about, &[spec]);
-                }
+                report_remote(cx, channel, "unsubscribe", &[Value::Map(spec.to_map())]);
             }
         }
     }
@@ -782,17 +761,21 @@ fn shutdown(cx: &mut Context<'_, Responder>) {
 fn report_error(cx: &mut Context<'_, Responder>, op: &str, message: &str) {
     tracing::warn!(responder = %cx.session(), "IKC {op}: {message}");
     let ikc = cx.heap.ikc.clone();
-    let names = [ikc.config().name().to_owned()];
-    let about = About {
-        id: "",
-        names: &names,
-        generation: 0,
-    };
+    let about = About::named(ikc.config().name(), 0);
     report(
         cx,
-        &ikc.shared.monitors,
+        &ikc,
         "error",
         &about,
         &[Value::from(op), Value::from(message)],
     );
+}
+
+/// Reports `op` about the kernel reached through `channel`, if it is
+/// still known, to the monitors that asked.
+fn report_remote(cx: &mut Context<'_, Responder>, channel: SessionId, op: &str, extra: &[Value]) {
+    let ikc = cx.heap.ikc.clone();
+    if let Some(about) = ikc.directory().about(channel) {
+        report(cx, &ikc, op, &about, extra);
+    }
 }

@@ -268,3 +268,59 @@ fn a_peer_that_publishes_past_the_limits_is_cut_off() {
     still_serves(&node);
     node.stop();
 }
+
+/// A peer's text reaches `error` monitors cut short, however long the
+/// peer made it: its own `Error` frames, and the refusals of its requests
+/// (which name what it asked for).
+#[test]
+fn a_peers_long_text_reaches_monitors_cut_short() {
+    let (tell, lines) = heard();
+    let config = IkcConfig::new("Server").max_frame(1024 * 1024);
+    let node = Node::start(config, 1, true, move |_, kernel| {
+        let tell = tell.clone();
+        kernel
+            .spawn(
+                roe_engine::Session::new(())
+                    .on("_start", |cx, _| {
+                        cx.alias_set("watcher")?;
+                        let mut monitor = roe_engine::Map::new();
+                        monitor.insert("error".into(), "failed".into());
+                        cx.post("IKC", "monitor", ("*", Value::Map(monitor)))
+                    })
+                    // (name, kernel name, is ID, data, op, message, generation)
+                    .on("failed", move |_, args| {
+                        if args[2].is_true() {
+                            let op = args[4].as_str().unwrap_or_default().to_owned();
+                            let message = args[5].as_str().unwrap_or_default().to_owned();
+                            let _ = tell.send(format!("{} {}", op.len(), message.len()));
+                        }
+                    }),
+            )
+            .map(drop)
+    });
+    let mut peer = handshaken(&node, "talker-1", "Talker");
+    let long = "y".repeat(100_000);
+    let frames = [
+        Frame::Error {
+            op: "x".repeat(10_000).into(),
+            message: long.clone().into(),
+        },
+        Frame::Post {
+            to: Target {
+                session: SessionRef::Alias("echo".into()),
+                state: long.into(),
+            },
+            args: Vec::new(),
+            from: None,
+        },
+    ];
+    peer.write_all(&encoded(frames)).unwrap();
+    for _ in 0..2 {
+        let heard = support::next(&lines, "a report");
+        let (op, message) = heard.split_once(' ').unwrap();
+        let (op, message): (usize, usize) = (op.parse().unwrap(), message.parse().unwrap());
+        assert!(op <= 64 + 3 && message <= 512 + 3, "{heard}");
+        assert!(message >= 512, "{heard}");
+    }
+    node.stop();
+}

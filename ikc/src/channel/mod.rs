@@ -13,6 +13,7 @@
 pub(crate) mod dial;
 pub(crate) mod link;
 mod receive;
+mod refusal;
 mod send;
 
 use std::{
@@ -29,7 +30,7 @@ use self::{
 };
 use crate::{
     ikc::Ikc,
-    monitor::{About, report},
+    monitor::{self, About},
     native::Peer,
     request::{CLOSED, Outgoing, Receipt, ReplyTo, SEND, SHUTDOWN, SUBSCRIBED, deliver_answer},
 };
@@ -59,7 +60,8 @@ pub(crate) struct Channel {
     dial: Option<Dial>,
     /// Shut down: no more dialling; the session ends with its link.
     stopping: bool,
-    /// Requests refused so far (the log tells of some, with this count).
+    /// Refusals so far, either way (the log tells of some, with this
+    /// count).
     refused: u64,
 }
 
@@ -203,27 +205,8 @@ fn up(cx: &mut Context<'_, Channel>, peer: Peer) -> Result<()> {
         ikc.directory()
             .set_remote_published(me, &published.session, states);
     }
-    let remote = ikc.directory().remote(me);
-    let all_names = remote.map(|r| r.names).unwrap_or(names);
-    let about = About {
-        id: &peer.kernel_id,
-        names: &all_names,
-        generation,
-    };
-    report(
-        cx,
-        &ikc.shared.monitors,
-        "register",
-        &about,
-        &[Value::from(u64::from(peer.pid))],
-    );
-    report(
-        cx,
-        &ikc.shared.monitors,
-        "channel",
-        &about,
-        &[Value::from("ready"), Value::Session(me)],
-    );
+    report(cx, "register", &[Value::from(u64::from(peer.pid))]);
+    report(cx, "channel", &[Value::from("ready"), Value::Session(me)]);
     tracing::debug!(channel = %me, peer = %peer.name(), "IKC: connected");
     cx.heap.peer = Some(peer);
     dial::connected(cx)
@@ -252,32 +235,15 @@ fn down(cx: &mut Context<'_, Channel>, reason: &str) -> Result<()> {
             ikc.directory().disconnected(me)
         };
         if let Some(remote) = remote {
-            let about = About {
-                id: &remote.id,
-                names: &remote.names,
-                generation: cx.heap.generation,
-            };
-            report(
-                cx,
-                &ikc.shared.monitors,
-                "channel",
-                &about,
-                &[Value::from("close"), Value::Session(me)],
-            );
-            report(cx, &ikc.shared.monitors, "unregister", &about, &[]);
+            let about = About::from(&remote);
+            let closed = [Value::from("close"), Value::Session(me)];
+            monitor::report(cx, &ikc, "channel", &about, &closed);
+            monitor::report(cx, &ikc, "unregister", &about, &[]);
         }
     } else {
-        let names = [cx.heap.label.clone()];
-        let about = About {
-            id: "",
-            names: &names,
-            generation: 0,
-        };
         report(
             cx,
-            &ikc.shared.monitors,
             "error",
-            &about,
             &[Value::from("channel-setup"), Value::from(reason)],
         );
     }
@@ -309,6 +275,23 @@ fn stop(cx: &mut Context<'_, Channel>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Who this connection's peer is, for a monitor's report: as the
+/// directory knows it, or (before its handshake) by where it was reached.
+fn about(cx: &Context<'_, Channel>) -> About {
+    cx.heap
+        .ikc
+        .directory()
+        .about(cx.session())
+        .unwrap_or_else(|| About::named(cx.heap.label.clone(), cx.heap.generation))
+}
+
+/// Reports `op` about this connection's peer to the monitors that asked.
+fn report(cx: &mut Context<'_, Channel>, op: &str, extra: &[Value]) {
+    let about = about(cx);
+    let ikc = cx.heap.ikc.clone();
+    monitor::report(cx, &ikc, op, &about, extra);
 }
 
 /// Ends the connection for what the peer did (or is): the log says why,

@@ -4,9 +4,8 @@
 
 use roe_engine::{Answer, Args, Context, Event, Result, SessionId, Value};
 
-use super::{Channel, answer_receipt, link::Incoming};
+use super::{Channel, answer_receipt, link::Incoming, refusal};
 use crate::{
-    monitor::{About, report},
     native::{Frame, Origin, SessionRef, Target},
     request::{INVOKE, Invoke, Outgoing, deliver_answer, unpack},
 };
@@ -67,9 +66,12 @@ pub(super) fn frame(cx: &mut Context<'_, Channel>, incoming: Incoming) -> Result
         }
         Incoming::Error { op, message } => {
             // The peer refused one of this side's requests.
-            let op = format!("remote-{op}");
-            tracing::warn!(channel = %cx.session(), "IKC {op} from {}: {message}", cx.heap.label);
-            monitor_error(cx, &op, &message);
+            refusal::report(cx, &format!("remote-{op}"), &message);
+            Ok(())
+        }
+        Incoming::Refused { op, message } => {
+            // The link refused one of the peer's requests, and told it.
+            refusal::report(cx, &format!("local-{op}"), &message);
             Ok(())
         }
     }
@@ -162,16 +164,15 @@ fn session_text(session: &SessionRef<'_>) -> String {
 }
 
 /// Refuses a peer's request: a call gets a refused answer, a post an
-/// `Error` frame; both are logged and reported to `error` monitors as
-/// `local-<op>`.
+/// `Error` frame; both are reported as `local-<op>` (see
+/// [`refusal::report`]).
 fn refuse(
     cx: &mut Context<'_, Channel>,
     call: Option<u64>,
     op: &'static str,
     message: String,
 ) -> Result<()> {
-    tracing::info!(channel = %cx.session(), "IKC refused {}'s request: {message}", cx.heap.label);
-    monitor_error(cx, &format!("local-{op}"), &message);
+    refusal::report(cx, &format!("local-{op}"), &message);
     match call {
         Some(id) => reply(cx, id, Answer::Failed(message)),
         None => {
@@ -187,26 +188,4 @@ fn reply(cx: &mut Context<'_, Channel>, id: u64, answer: Answer) -> Result<()> {
     let me = cx.session();
     super::send::outgoing(cx, Outgoing::Reply { id, answer }, me);
     Ok(())
-}
-
-/// Reports an error about this connection's peer to `error` monitors.
-fn monitor_error(cx: &mut Context<'_, Channel>, op: &str, message: &str) {
-    let ikc = cx.heap.ikc.clone();
-    let me = cx.session();
-    let (id, names) = match ikc.directory().remote(me) {
-        Some(remote) => (remote.id, remote.names),
-        None => (String::new(), vec![cx.heap.label.clone()]),
-    };
-    let about = About {
-        id: &id,
-        names: &names,
-        generation: cx.heap.generation,
-    };
-    report(
-        cx,
-        &ikc.shared.monitors,
-        "error",
-        &about,
-        &[Value::from(op), Value::from(message)],
-    );
 }

@@ -3,10 +3,9 @@
 
 use roe_engine::{Answer, Args, Context, SessionId, Value};
 
-use super::{Channel, MAX_PENDING_CALLS, answer_receipt, dial, link::SendError};
+use super::{Channel, MAX_PENDING_CALLS, answer_receipt, dial, link::SendError, refusal};
 use crate::{
     WireValue,
-    monitor::{About, report},
     native::{Frame, Origin, Outcome, SessionRef},
     request::{Outgoing, Sender, deliver_answer, pack},
 };
@@ -167,38 +166,7 @@ fn not_connected(cx: &mut Context<'_, Channel>, outgoing: Outgoing, sender: Sess
 /// `error` monitors (never dropped silently).
 fn refuse(cx: &mut Context<'_, Channel>, outgoing: Outgoing, why: &str) {
     let message = format!("IKC to {}: {why}", cx.heap.label);
-    // A peer that makes this side refuse a lot must not flood the log:
-    // the 1st, 2nd, 4th, 8th... refusal is a warning, with the count.
-    cx.heap.refused += 1;
-    let refused = cx.heap.refused;
-    if refused.is_power_of_two() {
-        tracing::warn!(channel = %cx.session(), refused, "{message}");
-    } else {
-        tracing::debug!(channel = %cx.session(), refused, "{message}");
-    }
-    let ikc = cx.heap.ikc.clone();
-    let names = match ikc.directory().remote(cx.session()) {
-        Some(remote) => remote.names,
-        None => vec![cx.heap.label.clone()],
-    };
-    let id = cx
-        .heap
-        .peer
-        .as_ref()
-        .map(|p| p.kernel_id.clone())
-        .unwrap_or_default();
-    let about = About {
-        id: &id,
-        names: &names,
-        generation: cx.heap.generation,
-    };
-    report(
-        cx,
-        &ikc.shared.monitors,
-        "error",
-        &about,
-        &[Value::from("local-request"), Value::from(message.as_str())],
-    );
+    refusal::report(cx, "local-request", &message);
     match outgoing {
         Outgoing::Call { reply, .. } => deliver_answer(cx, &reply, Answer::Failed(message)),
         Outgoing::Subscribe { receipt, .. } => answer_receipt(cx, &receipt, false),

@@ -114,8 +114,16 @@ pub(crate) enum Incoming {
         id: u64,
         accepted: bool,
     },
+    /// The peer refused one of this side's requests.
     Error {
         op: String,
+        message: String,
+    },
+    /// The link refused one of the peer's requests itself, and told the
+    /// peer so (the Perl dialect does, in Perl's words): reported as
+    /// `local-<op>`.
+    Refused {
+        op: &'static str,
         message: String,
     },
 }

@@ -63,6 +63,13 @@ enum Waiting {
     Ask { rsvp: Spec, wanted: Spec },
 }
 
+/// One of the peer's requests the dialect refused, having told the peer:
+/// what the channel hears of it (as [`Incoming::Refused`]).
+struct Refused {
+    op: &'static str,
+    message: String,
+}
+
 /// Perl IKC's dialect on one connection.
 pub(super) struct PerlWire {
     ikc: Ikc,
@@ -219,16 +226,25 @@ impl PerlWire {
     }
 
     /// A message of the peer: what the channel gets, if anything (what
-    /// Perl IKC answers on its own is answered here).
+    /// Perl IKC answers on its own is answered here, and a refusal is
+    /// reported to the channel as [`Incoming::Refused`]).
     fn incoming(&mut self, message: Message, out: &mut Outbox) -> Option<Step> {
-        match message {
+        match self.request(message, out) {
+            Ok(step) => step,
+            Err(Refused { op, message }) => Some(Step::Frame(Incoming::Refused { op, message })),
+        }
+    }
+
+    /// [`incoming`](PerlWire::incoming), a refusal as the error.
+    fn request(&mut self, message: Message, out: &mut Outbox) -> Result<Option<Step>, Refused> {
+        Ok(match message {
             Message::Ping(call) => {
                 let pong = Message::reply(
                     call.rsvp,
                     Value::from("PONG"),
                     Some(Address::proxy(self.our_id.as_str(), IKC_SESSION)),
                 );
-                self.write(&pong, out);
+                self.write(&pong, ErrorStage::Invocation, out)?;
                 None
             }
             Message::Error(error) => Some(Step::Frame(Incoming::Error {
@@ -241,23 +257,21 @@ impl PerlWire {
                     .state
                     .as_deref()
                     .and_then(|s| s.strip_prefix(RECEIPT_PREFIX))
-                    .and_then(|n| n.parse().ok())?;
+                    .and_then(|n| n.parse().ok());
                 let accepted = matches!(receipt.answer, ReceiptAnswer::Accepted { .. });
-                Some(Step::Frame(Incoming::Subscribed { id, accepted }))
+                id.map(|id| Step::Frame(Incoming::Subscribed { id, accepted }))
             }
             Message::Post(post) => {
                 let (session, state) = self.target(&Message::Post(post.clone()), out)?;
                 if session == IKC_SESSION
                     && let Some(id) = state.strip_prefix(REPLY_STATE).and_then(|n| n.parse().ok())
                 {
-                    return Some(Step::Frame(Incoming::Reply {
+                    return Ok(Some(Step::Frame(Incoming::Reply {
                         id,
                         answer: Answer::Returned(post.params),
-                    }));
+                    })));
                 }
-                if !self.published(&session, &state, &Message::Post(post.clone()), out) {
-                    return None;
-                }
+                self.published(&session, &state, &Message::Post(post.clone()), out)?;
                 let from = self.origin(post.from);
                 Some(Step::Frame(Incoming::Post {
                     to: Target::new(session, state),
@@ -268,9 +282,7 @@ impl PerlWire {
             Message::Proxy(proxy) => {
                 let session = proxy.to.session_text().unwrap_or_default();
                 let whole = Message::Proxy(proxy.clone());
-                if !self.published(&session, &proxy.state, &whole, out) {
-                    return None;
-                }
+                self.published(&session, &proxy.state, &whole, out)?;
                 let from = self.origin(proxy.from);
                 Some(Step::Frame(Incoming::Post {
                     to: Target::new(session, proxy.state),
@@ -281,9 +293,7 @@ impl PerlWire {
             Message::Call(call) => {
                 let whole = Message::Call(call.clone());
                 let (session, state) = self.target(&whole, out)?;
-                if !self.published(&session, &state, &whole, out) {
-                    return None;
-                }
+                self.published(&session, &state, &whole, out)?;
                 let id = self.wait(
                     Waiting::Call {
                         rsvp: call.rsvp,
@@ -302,9 +312,12 @@ impl PerlWire {
                 }))
             }
             Message::DoYouHave(ask) => {
-                let wanted = ask.wanted.specifier().ok()?;
-                let session = wanted.session.clone()?;
-                let state = wanted.state.clone().filter(|s| !s.is_empty());
+                let Some((session, state)) = ask.wanted.specifier().ok().and_then(|wanted| {
+                    let state = wanted.state.filter(|s| !s.is_empty());
+                    Some((wanted.session?, state))
+                }) else {
+                    return Ok(None);
+                };
                 let id = self.wait(
                     Waiting::Ask {
                         rsvp: ask.rsvp,
@@ -314,22 +327,21 @@ impl PerlWire {
                 )?;
                 Some(Step::Frame(Incoming::Subscribe { id, session, state }))
             }
-        }
+        })
     }
 
     /// The session and state a request names; a request that names none
     /// gets Perl's `request` error.
-    fn target(&mut self, message: &Message, out: &mut Outbox) -> Option<(String, String)> {
+    fn target(&mut self, message: &Message, out: &mut Outbox) -> Result<(String, String), Refused> {
         let spec = message.target().ok();
         match spec
             .as_ref()
             .and_then(|s| Some((s.session.clone()?, s.state.clone()?)))
         {
-            Some(found) => Some(found),
+            Some(found) => Ok(found),
             None => {
                 let text = format!("Invalid request {:?}", message.kind());
-                self.refuse(text, None, ErrorStage::Request, out);
-                None
+                Err(self.refuse(text, None, ErrorStage::Request, out))
             }
         }
     }
@@ -342,9 +354,9 @@ impl PerlWire {
         state: &str,
         message: &Message,
         out: &mut Outbox,
-    ) -> bool {
+    ) -> Result<(), Refused> {
         if self.ikc.directory().is_published(session, state) {
-            return true;
+            return Ok(());
         }
         let spec = message.target().ok();
         let request = spec
@@ -358,35 +370,40 @@ impl PerlWire {
             text.push_str(&format!(" sent by {from}"));
         }
         let kernel = spec.map(|s| s.kernel.as_str().to_owned());
-        tracing::info!(peer = %self.peer_id, "IKC refused a Perl peer: {text}");
-        self.refuse(text, kernel, ErrorStage::Check, out);
-        false
+        Err(self.refuse(text, kernel, ErrorStage::Check, out))
     }
 
+    /// Tells the peer, as Perl would, that one of its requests was
+    /// refused.
     fn refuse(
         &mut self,
         text: String,
         kernel: Option<String>,
         stage: ErrorStage,
         out: &mut Outbox,
-    ) {
+    ) -> Refused {
         let to = Spec::Hash(Address::remote_error(self.peer_id.as_str()));
-        let error = Message::remote_error(to, text, kernel, stage);
-        self.write(&error, out);
+        let error = Message::remote_error(to, text.as_str(), kernel, stage);
+        match self.write(&error, stage, out) {
+            Ok(()) => Refused {
+                op: stage.as_str(),
+                message: text,
+            },
+            Err(unwritten) => unwritten,
+        }
     }
 
-    /// Keeps what the peer waits for under a fresh id; `None` (and the
-    /// peer is told) when too much already waits.
-    fn wait(&mut self, waiting: Waiting, out: &mut Outbox) -> Option<u64> {
+    /// Keeps what the peer waits for under a fresh id; the peer is told
+    /// when too much already waits.
+    fn wait(&mut self, waiting: Waiting, out: &mut Outbox) -> Result<u64, Refused> {
         if self.waiting.len() >= MAX_WAITING {
             let text = format!("{MAX_WAITING} requests already wait for an answer");
-            self.refuse(text, None, ErrorStage::Invocation, out);
-            return None;
+            return Err(self.refuse(text, None, ErrorStage::Invocation, out));
         }
         let id = self.next_id;
         self.next_id += 1;
         self.waiting.insert(id, waiting);
-        Some(id)
+        Ok(id)
     }
 
     /// The origin the channel is told of, remembering the peer's own
@@ -616,10 +633,15 @@ impl PerlWire {
         }))
     }
 
-    fn write(&self, message: &Message, out: &mut Outbox) {
-        if let Err(error) = out.push(|buf| message.encode_with_limit(self.max_frame, buf)) {
-            tracing::warn!(peer = %self.peer_id, "IKC: an answer to a Perl peer could not be written: {error}");
-        }
+    /// Writes an answer of the dialect's own; one that cannot be written
+    /// (past the peer's frame limit) is reported to the channel as a
+    /// refusal at `stage`.
+    fn write(&self, message: &Message, stage: ErrorStage, out: &mut Outbox) -> Result<(), Refused> {
+        out.push(|buf| message.encode_with_limit(self.max_frame, buf))
+            .map_err(|error| Refused {
+                op: stage.as_str(),
+                message: format!("an answer to the Perl peer could not be written: {error}"),
+            })
     }
 }
 
