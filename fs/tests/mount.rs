@@ -776,6 +776,10 @@ fn a_symbolic_link_planted_at_the_mountpoint_is_never_mounted_through() {
     assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
     drop(view);
     assert_gone(&at);
+    // The view's session ends on its own kernel, after the guard returns.
+    eventually("the alias to go", || {
+        handle.resolve(ProcAlike::ALIAS).is_err()
+    });
 
     // Given as the mountpoint, the link is refused before anything mounts.
     let refused = ProcAlike::builder()
