@@ -413,6 +413,11 @@ impl Filesystem for Adapter {
         let Node::Dir { list, .. } = found.node else {
             return reply.error(Errno::ENOTDIR);
         };
+        if !answered {
+            // Its kernel did not answer: a listing would show only the
+            // sessions it happened to describe, as if they were all.
+            return reply.error(Errno::EAGAIN);
+        }
         let entries = list();
         let inodes = lock(&self.inodes);
         let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);

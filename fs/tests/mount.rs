@@ -863,3 +863,98 @@ fn stats_of_many_sessions_past_a_lease_keep_answering() {
     assert_gone(&at);
     finish(runtime);
 }
+
+/// A kernel stuck in a handler does not hang a reader: what the view was
+/// not keeping from it (a session's files, the list of its sessions)
+/// answers EAGAIN after at most the 50 ms the view waits (and at once
+/// while that ask is unanswered), long before the handler returns; once
+/// it has, the same reads answer.
+#[test]
+fn a_stuck_kernel_answers_eagain_within_the_wait() {
+    if !fuse_available() {
+        return;
+    }
+    let at = mountpoint("stuck");
+    let (woke_tx, woke) = mpsc::channel();
+    let runtime = Runtime::builder()
+        .kernels(2)
+        .pin(false)
+        .start(move |kernel| {
+            if kernel.id() == KernelId(0) {
+                let woke_tx = woke_tx.clone();
+                kernel.spawn(
+                    Session::new(())
+                        .on("_start", |cx, _| cx.alias_set("napper"))
+                        .on("nap", move |_, _| {
+                            thread::sleep(Duration::from_secs(3));
+                            let _ = woke_tx.send(());
+                        }),
+                )?;
+                kernel.spawn(
+                    Session::new(())
+                        .on("_start", |cx, _| -> roe_engine::Result<()> {
+                            cx.alias_set("other")?;
+                            let me = cx.session();
+                            cx.refcount_increment(me, "test")?;
+                            Ok(())
+                        })
+                        .on("poke", |_, _| {}),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let handle = runtime.handle();
+    // The view's session on kernel 1: kernel 0 is asked nothing before
+    // it naps.
+    let view = ProcAlike::builder()
+        .mountpoint(&at)
+        .watch_signals(false)
+        .kernel(KernelId(1))
+        .start(&handle)
+        .unwrap();
+    let other = session_of(&handle, "other");
+    // Setting the interval published every session once: wait for a
+    // snapshot of counters alone, which is what kernel 0 keeps unasked.
+    eventually("kernel 0's snapshot of counters alone", || {
+        handle.post(other, "poke", ()).unwrap();
+        let latest = handle.snapshot(KernelId(0)).unwrap();
+        latest.detail.is_counters()
+    });
+    handle
+        .post(session_of(&handle, "napper"), "nap", ())
+        .unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let aliases = at.join(format!("kernel/0/sessions/{}/aliases", other.number()));
+    let sessions = at.join("kernel/0/sessions");
+    for _ in 0..3 {
+        let started = Instant::now();
+        let error = std::fs::read_to_string(&aliases).unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(error.raw_os_error(), Some(11), "{error}");
+        assert!(took < Duration::from_millis(500), "the read took {took:?}");
+        let started = Instant::now();
+        let error = std::fs::read_dir(&sessions).unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(error.raw_os_error(), Some(11), "{error}");
+        assert!(
+            took < Duration::from_millis(500),
+            "the listing took {took:?}"
+        );
+    }
+    assert!(
+        woke.try_recv().is_err(),
+        "the handler returned before the reads were done: they proved nothing"
+    );
+    woke.recv_timeout(PATIENCE).unwrap();
+    eventually("kernel 0 to answer again", || aliases.exists());
+    assert_eq!(read(&aliases), "other\n");
+    let listed: Vec<String> = std::fs::read_dir(&sessions)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(listed.contains(&other.number().to_string()), "{listed:?}");
+    drop(view);
+    assert_gone(&at);
+    finish(runtime);
+}

@@ -239,8 +239,9 @@ fn resolve_kernel<'v>(view: &'v View, snapshot: &'v Snapshot, path: &[&str]) -> 
             }
         }
         ["sessions"] => Some(Found::listed(snapshot.counters.sessions, time, || {
-            // Every session when the snapshot lists them; otherwise (a
-            // kernel that did not answer in time) those it describes.
+            // Every session when the snapshot lists them; otherwise those
+            // it describes (the adapter lists nothing, EAGAIN, from a
+            // kernel that did not answer in time).
             let numbers: Vec<u64> = if snapshot.detail.has_ids() {
                 snapshot.ids.iter().map(|id| id.number()).collect()
             } else {
