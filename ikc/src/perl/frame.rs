@@ -6,7 +6,7 @@ use std::fmt;
 use roe_engine::{FilterError, FrameBuffer, Framing, Value};
 
 use super::{DEFAULT_MAX_FRAME, Message, MessageError};
-use crate::storable::{self, StorableError};
+use crate::storable::{self, StorableError, Tree};
 
 /// Reads the frames that follow the handshake: the payload's length in
 /// ASCII decimal, a NUL, then the payload, a Storable network-order image
@@ -181,8 +181,18 @@ pub fn write_frame_with_limit(
     max_frame: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), FrameError> {
+    write_tree_with_limit(&Tree::Borrowed(value), max_frame, out)
+}
+
+/// [`write_frame_with_limit`] for a value put together from borrowed parts
+/// (a [`Message`]'s hash around its parameters).
+pub(super) fn write_tree_with_limit(
+    tree: &Tree<'_>,
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
     let start = out.len();
-    storable::nfreeze_into(value, out).map_err(FrameError::Storable)?;
+    storable::nfreeze_tree_into(tree, out).map_err(FrameError::Storable)?;
     let length = out.len() - start;
     if length > max_frame {
         out.truncate(start);

@@ -1,22 +1,85 @@
 //! [`nfreeze`](super::nfreeze): a [`Value`] to a Storable network-order
 //! image, as the module documentation maps them.
 
-use roe_engine::{Map, Value};
+use std::collections::BTreeMap;
+
+use roe_engine::Value;
 
 use super::{MAX_DEPTH, MINOR_WRITTEN, NETWORK_ORDER, Reason, StorableError, op};
 
 /// Storable's key flag: the key's bytes are UTF-8.
 const KEY_UTF8: u8 = 0x01;
 
-/// Writes the image of `value` after what `out` holds. Offsets in errors
+/// A value to freeze, built for the image around values it borrows: an
+/// IKC message's hash around its parameters, say, frozen where they lie
+/// rather than copied into one [`Value`] first. Its image is the image of
+/// the `Value` it stands for ([`Tree::to_value`]).
+#[derive(Debug)]
+pub(crate) enum Tree<'a> {
+    /// A value, borrowed.
+    Borrowed(&'a Value),
+    /// A value made for the image.
+    Owned(Value),
+    /// A list.
+    List(Vec<Tree<'a>>),
+    /// A hash (a [`Map`](roe_engine::Map)'s key order, which this one's
+    /// is).
+    Hash(BTreeMap<&'a str, Tree<'a>>),
+}
+
+impl Tree<'_> {
+    /// The [`Value`] this stands for, copying what it borrows.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            Tree::Borrowed(value) => (*value).clone(),
+            Tree::Owned(value) => value.clone(),
+            Tree::List(items) => Value::List(items.iter().map(Tree::to_value).collect()),
+            Tree::Hash(entries) => Value::Map(
+                entries
+                    .iter()
+                    .map(|(key, tree)| ((*key).into(), tree.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Writes the image of `tree` after what `out` holds. Offsets in errors
 /// are into `out`.
-pub(super) fn image(value: &Value, out: &mut Vec<u8>) -> Result<(), StorableError> {
+pub(super) fn image(tree: &Tree<'_>, out: &mut Vec<u8>) -> Result<(), StorableError> {
     out.extend_from_slice(&[NETWORK_ORDER, MINOR_WRITTEN]);
     // The top level is the referenced value itself, without `SX_REF`.
+    match tree {
+        Tree::Borrowed(value) => top(value, out),
+        Tree::Owned(value) => top(value, out),
+        Tree::List(items) => list(items, 1, out, tree_element),
+        Tree::Hash(entries) => hash(entries.iter().map(|(k, v)| (*k, v)), 1, out, tree_element),
+    }
+}
+
+/// A value at the top level.
+fn top(value: &Value, out: &mut Vec<u8>) -> Result<(), StorableError> {
     match value {
-        Value::List(items) => list(items, 1, out),
-        Value::Map(map) => hash(map, 1, out),
+        Value::List(items) => list(items, 1, out, element),
+        Value::Map(map) => hash(map.iter().map(|(k, v)| (k.as_str(), v)), 1, out, element),
         scalar => element(scalar, 0, out),
+    }
+}
+
+/// A tree inside a container, `depth` levels down.
+fn tree_element(tree: &Tree<'_>, depth: usize, out: &mut Vec<u8>) -> Result<(), StorableError> {
+    match tree {
+        Tree::Borrowed(value) => element(value, depth, out),
+        Tree::Owned(value) => element(value, depth, out),
+        Tree::List(items) => {
+            reference(depth, out)?;
+            list(items, depth + 2, out, tree_element)
+        }
+        Tree::Hash(entries) => {
+            reference(depth, out)?;
+            let entries = entries.iter().map(|(k, v)| (*k, v));
+            hash(entries, depth + 2, out, tree_element)
+        }
     }
 }
 
@@ -37,11 +100,12 @@ fn element(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), Storabl
         Value::Bytes(bytes) => string(op::SCALAR, op::LSCALAR, bytes, out)?,
         Value::List(items) => {
             reference(depth, out)?;
-            list(items, depth + 2, out)?;
+            list(items, depth + 2, out, element)?;
         }
         Value::Map(map) => {
             reference(depth, out)?;
-            hash(map, depth + 2, out)?;
+            let entries = map.iter().map(|(k, v)| (k.as_str(), v));
+            hash(entries, depth + 2, out, element)?;
         }
         Value::Session(_) => return Err(not_portable("a session reference", out)),
         Value::Local(_) => return Err(not_portable("a local value", out)),
@@ -63,29 +127,43 @@ fn reference(depth: usize, out: &mut Vec<u8>) -> Result<(), StorableError> {
     Ok(())
 }
 
+/// How an element of a list or hash is written: [`element`] for a
+/// [`Value`], [`tree_element`] for a [`Tree`].
+type Write<T> = fn(&T, usize, &mut Vec<u8>) -> Result<(), StorableError>;
+
 /// An array whose elements are `depth` levels down.
-fn list(items: &[Value], depth: usize, out: &mut Vec<u8>) -> Result<(), StorableError> {
+fn list<T>(
+    items: &[T],
+    depth: usize,
+    out: &mut Vec<u8>,
+    write: Write<T>,
+) -> Result<(), StorableError> {
     out.push(op::ARRAY);
     put_len(items.len(), out)?;
     for item in items {
-        element(item, depth, out)?;
+        write(item, depth, out)?;
     }
     Ok(())
 }
 
-/// A hash whose values are `depth` levels down.
-fn hash(map: &Map, depth: usize, out: &mut Vec<u8>) -> Result<(), StorableError> {
-    let flagged = !map.keys().all(|key| key.is_ascii());
+/// A hash whose values are `depth` levels down, its entries in key order.
+fn hash<'a, T: 'a>(
+    entries: impl ExactSizeIterator<Item = (&'a str, &'a T)> + Clone,
+    depth: usize,
+    out: &mut Vec<u8>,
+    write: Write<T>,
+) -> Result<(), StorableError> {
+    let flagged = !entries.clone().all(|(key, _)| key.is_ascii());
     if flagged {
         // No hash flags: the hash is not restricted.
         out.extend_from_slice(&[op::FLAG_HASH, 0]);
     } else {
         out.push(op::HASH);
     }
-    put_len(map.len(), out)?;
-    for (key, item) in map {
+    put_len(entries.len(), out)?;
+    for (key, item) in entries {
         // Storable writes each value before its key.
-        element(item, depth, out)?;
+        write(item, depth, out)?;
         if flagged {
             out.push(if key.is_ascii() { 0 } else { KEY_UTF8 });
         }

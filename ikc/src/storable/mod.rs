@@ -141,6 +141,8 @@ mod encode;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use self::encode::Tree;
+
 use std::fmt;
 
 use roe_engine::Value;
@@ -247,8 +249,18 @@ pub fn nfreeze(value: &Value) -> Result<Vec<u8>, StorableError> {
 /// # Ok::<(), roe_ikc::storable::StorableError>(())
 /// ```
 pub fn nfreeze_into(value: &Value, out: &mut Vec<u8>) -> Result<(), StorableError> {
+    nfreeze_tree_into(&Tree::Borrowed(value), out)
+}
+
+/// Appends the image of `tree` to `out`: the image of the value it stands
+/// for ([`Tree::to_value`]), written from where its parts lie.
+///
+/// # Errors
+///
+/// As [`nfreeze`]; `out` is then left as it was.
+pub(crate) fn nfreeze_tree_into(tree: &Tree<'_>, out: &mut Vec<u8>) -> Result<(), StorableError> {
     let start = out.len();
-    encode::image(value, out).map_err(|err| {
+    encode::image(tree, out).map_err(|err| {
         out.truncate(start);
         StorableError {
             offset: err.offset - start,

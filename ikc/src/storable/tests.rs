@@ -3,7 +3,9 @@
 
 use roe_engine::{KernelId, Map, SessionId, Str, Value};
 
-use super::{MAX_DEPTH, Reason, StorableError, nfreeze, nfreeze_into, thaw};
+use super::{
+    MAX_DEPTH, Reason, StorableError, Tree, nfreeze, nfreeze_into, nfreeze_tree_into, thaw,
+};
 
 /// Bytes from hex digits, spaces ignored.
 fn h(hex: &str) -> Vec<u8> {
@@ -534,4 +536,57 @@ fn sessions_and_locals_have_no_perl_form() {
     let err = nfreeze_into(&list(vec![Value::local(1u8)]), &mut out).unwrap_err();
     assert_eq!(out, b"head");
     assert_eq!(err.offset(), 7);
+}
+
+/// The image of `tree`, or its error, as `nfreeze_tree_into` writes it
+/// after `before`.
+fn tree_image(tree: &Tree<'_>) -> Result<Vec<u8>, StorableError> {
+    let mut out = b"before".to_vec();
+    let result = nfreeze_tree_into(tree, &mut out);
+    match result {
+        Ok(()) => Ok(out.split_off(6)),
+        Err(error) => {
+            assert_eq!(out, b"before");
+            Err(error)
+        }
+    }
+}
+
+#[test]
+fn a_tree_freezes_as_the_value_it_stands_for() {
+    let list = Value::List(vec![s("x"), Value::Int(300)]);
+    let mut inner = Map::new();
+    inner.insert("é".into(), Value::Undef);
+    let map = Value::Map(inner);
+    let trees = [
+        Tree::Borrowed(&list),
+        Tree::Owned(s("scalar")),
+        Tree::List(vec![Tree::Borrowed(&map), Tree::Owned(Value::Int(1))]),
+        // A non-ASCII key flags the hash, as a Map's does.
+        Tree::Hash(
+            [
+                ("params", Tree::Borrowed(&list)),
+                ("é", Tree::List(vec![Tree::Borrowed(&map)])),
+                ("event", Tree::Owned(s("poe://k/s/t"))),
+            ]
+            .into(),
+        ),
+        Tree::Hash([("a", Tree::Hash([("b", Tree::Borrowed(&map))].into()))].into()),
+    ];
+    for tree in &trees {
+        assert_eq!(tree_image(tree), nfreeze(&tree.to_value()), "{tree:?}");
+    }
+    // Depth counts the same, whichever part of the tree nests.
+    let mut deep = Value::Undef;
+    for _ in 0..MAX_DEPTH / 2 {
+        deep = Value::List(vec![deep]);
+    }
+    let tree = Tree::List(vec![Tree::Borrowed(&deep)]);
+    let error = tree_image(&tree).unwrap_err();
+    assert_eq!(Err(error), nfreeze(&tree.to_value()));
+    // A session is refused where it lies.
+    let session = Value::Session(SessionId::from_number(KernelId(1), 2));
+    let tree = Tree::Hash([("s", Tree::Borrowed(&session))].into());
+    assert_eq!(tree_image(&tree), nfreeze(&tree.to_value()));
+    assert!(tree_image(&tree).is_err());
 }

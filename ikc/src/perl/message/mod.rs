@@ -34,7 +34,7 @@ pub use self::{
     address::{Address, IKC_SESSION, PROXY_STATE, SessionName, Spec},
     error::MessageError,
 };
-use super::{DEFAULT_MAX_FRAME, FrameError, write_frame_with_limit};
+use super::{DEFAULT_MAX_FRAME, FrameError, frame::write_tree_with_limit};
 use crate::{Specifier, SpecifierError};
 
 /// The prefix of the state a subscription's answer goes to: Perl IKC names
@@ -390,7 +390,7 @@ impl Message {
 
     /// The hash Perl IKC sends for this message.
     pub fn to_value(&self) -> Value {
-        encode::message(self)
+        encode::message(self).to_value()
     }
 
     /// Appends this message as one frame to `out` (see
@@ -401,7 +401,7 @@ impl Message {
     ///
     /// As [`write_frame_with_limit`].
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), FrameError> {
-        write_frame_with_limit(&self.to_value(), DEFAULT_MAX_FRAME, out)
+        self.encode_with_limit(DEFAULT_MAX_FRAME, out)
     }
 
     /// Appends this message as one frame to `out`, refusing an image over
@@ -411,7 +411,8 @@ impl Message {
     ///
     /// As [`write_frame_with_limit`].
     pub fn encode_with_limit(&self, max_frame: usize, out: &mut Vec<u8>) -> Result<(), FrameError> {
-        write_frame_with_limit(&self.to_value(), max_frame, out)
+        // Frozen from the message's own parameters, not a copy of them.
+        write_tree_with_limit(&encode::message(self), max_frame, out)
     }
 
     /// Where the message's state is to run, as roe's [`Specifier`]: the

@@ -20,6 +20,11 @@ fn lite_from() -> Address {
 fn round_trip(value: Value) -> Message {
     let message = Message::from_value(value.clone()).unwrap();
     assert_eq!(message.to_value(), value, "{message:?}");
+    // Frozen from its borrowed parts, the frame is the value's.
+    let (mut framed, mut expected) = (Vec::new(), Vec::new());
+    message.encode(&mut framed).unwrap();
+    crate::perl::write_frame(&value, &mut expected).unwrap();
+    assert_eq!(framed, expected, "{message:?}");
     message
 }
 
