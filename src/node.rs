@@ -130,40 +130,59 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
                     Some(Ok(addr)) => Some(addr.clone()),
                     _ => None,
                 };
-                let _ = registry_tx.send(served);
                 // The node's IKC server is advertised in its registry (or the
                 // one it joins through), and with --join it follows the
-                // nodes the query finds.
-                if let (Ok(listener), Some(registry)) = (&server, join_registry.clone().or(own)) {
-                    let discovery = Discovery::new(&ikc, registry);
-                    match &join {
-                        Some(query) => discovery.join(listener, query.clone(), kernel)?,
-                        None => discovery.advertise(listener, kernel)?,
-                    };
-                }
+                // nodes the query finds. The registry's result goes out
+                // only once this has run, with its error, so that the node
+                // does not say where its registry is, and then `ready`,
+                // when it is about to fail.
+                let discovered = match (&server, join_registry.clone().or(own)) {
+                    (Ok(listener), Some(registry)) => {
+                        let discovery = Discovery::new(&ikc, registry);
+                        match &join {
+                            Some(query) => discovery.join(listener, query.clone(), kernel),
+                            None => discovery.advertise(listener, kernel),
+                        }
+                        .map(drop)
+                    }
+                    _ => Ok(()),
+                };
+                let report = match &discovered {
+                    Ok(()) => Ok(()),
+                    Err(error) => {
+                        let what = if join.is_some() { "join" } else { "advertise" };
+                        Err(format!("cannot {what} through the registry: {error}"))
+                    }
+                };
+                let _ = registry_tx.send((served, report));
+                discovered?;
             }
             kernel.spawn(node_session(kernel.id(), heartbeat))?;
             Ok(())
         })?;
+    // Kernel 0's `init` has run by now: a channel it did not send on is
+    // an `init` that failed, whose error the runtime has.
     match bound_rx.recv() {
         Ok(Ok(Some(addr))) => say(format_args!("ikc {addr}")),
         Ok(Ok(None)) => {}
         Ok(Err(error)) => {
-            runtime.handle().shutdown();
-            let _ = runtime.join();
+            stop(runtime);
             return Err(format!("cannot serve IKC on {}: {error}", options.ikc_listen).into());
         }
-        Err(_) => return Err("kernel 0 did not start".into()),
+        Err(_) => return Err(stop_failed(runtime)),
     }
     match registry_rx.recv() {
-        Ok(Some(Ok(addr))) => say(format_args!("registry {addr}")),
-        Ok(None) => {}
-        Ok(Some(Err(error))) => {
-            runtime.handle().shutdown();
-            let _ = runtime.join();
+        Ok((Some(Err(error)), _)) => {
+            stop(runtime);
             return Err(format!("cannot serve the registry: {error}").into());
         }
-        Err(_) => return Err("kernel 0 did not start".into()),
+        Ok((_, Err(error))) => {
+            stop(runtime);
+            return Err(error.into());
+        }
+        Ok((Some(Ok(addr)), Ok(()))) => say(format_args!("registry {addr}")),
+        Ok((None, Ok(()))) => {}
+        Err(_) => return Err(stop_failed(runtime)),
     }
     // Dropped after the runtime has ended: the view's session unmounts it
     // as the runtime stops its sessions, and the guard then has nothing left
@@ -171,8 +190,7 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
     let _view = match mount_view(&options.mount, &runtime) {
         Ok(view) => view,
         Err(error) => {
-            runtime.handle().shutdown();
-            let _ = runtime.join();
+            stop(runtime);
             return Err(error);
         }
     };
@@ -189,6 +207,25 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
     runtime.join()?;
     say(format_args!("stopped"));
     Ok(())
+}
+
+/// Shuts the runtime down and waits for it, after a failure that is
+/// reported instead of whatever the runtime says.
+fn stop(runtime: Runtime) {
+    runtime.handle().shutdown();
+    if let Err(error) = runtime.join() {
+        tracing::debug!(%error, "the runtime, stopped after a failure, ended with an error");
+    }
+}
+
+/// Shuts the runtime down after kernel 0's `init` failed without saying
+/// why on its channels, and returns the runtime's error: that `init`'s.
+fn stop_failed(runtime: Runtime) -> Box<dyn std::error::Error> {
+    runtime.handle().shutdown();
+    match runtime.join() {
+        Err(error) => format!("kernel 0 did not start: {error}").into(),
+        Ok(()) => "kernel 0 did not start".into(),
+    }
 }
 
 /// Mounts the fs view as `mount` says and prints `fs <mountpoint>`. The
@@ -216,8 +253,8 @@ fn mount_view(
         }
         Err(error) if *mount == Mount::Default => {
             tracing::warn!(
-                "no fs view: {error}; it needs /dev/fuse (and root, or fuse's \
-                 user_allow_other); run with --no-mount to go without it"
+                "no fs view: {error}; it needs /dev/fuse and root (roe mounts \
+                 without fusermount); run with --no-mount to go without it"
             );
             Ok(None)
         }

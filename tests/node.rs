@@ -455,3 +455,32 @@ fn nodes_join_through_a_registry_and_leave_it_when_they_stop() {
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     assert!(first.wait().unwrap().success(), "{rest:?}");
 }
+
+/// A node that cannot join through its registry fails before `ready`,
+/// saying why. Discovery used to run after the node's IKC and registry
+/// results had gone out, so the node said `ready` and then failed. (An
+/// IKC server on every IPv4 address advertises the address it reaches
+/// the registry from; a registry at an IPv6 address has none.)
+#[test]
+fn node_that_cannot_join_fails_before_ready() {
+    let output = Command::new(env!("CARGO_BIN_EXE_roe"))
+        .args(["node", "--kernels", "1", "--heartbeat", "10"])
+        .args([
+            "--ikc-listen",
+            "0.0.0.0:0",
+            "--registry",
+            "none",
+            "--no-mount",
+        ])
+        .args(["--join-registry", "[::1]:1,2,3", "--join", "proto ikc"])
+        .output()
+        .expect("the roe binary runs");
+    assert!(!output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("ready"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("roe: cannot join through the registry: ") && stderr.contains("family"),
+        "{stderr}"
+    );
+}
