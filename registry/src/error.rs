@@ -75,6 +75,14 @@ pub enum Error {
     },
     /// The store holds as many services as it is allowed to.
     Full(usize),
+    /// An answer (a find's services, a watch's first listing) larger than
+    /// the server holds for one connection.
+    AnswerTooLarge {
+        /// Its size in bytes, at least.
+        len: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// A line is longer than allowed (at least `len` bytes, without its
     /// newline).
     LineTooLong {
@@ -151,6 +159,7 @@ impl Error {
             Error::TooManyAttrs { .. } => "too many attributes",
             Error::TooManyPairs { .. } => "too many attribute/value pairs",
             Error::Full(_) => "too many services",
+            Error::AnswerTooLarge { .. } => "answer too large",
             Error::LineTooLong { .. } => "line too long",
             Error::NotUtf8(_) => "not UTF-8",
             Error::BadToken(_) => "bad token",
@@ -204,6 +213,9 @@ impl fmt::Display for Error {
                 )
             }
             Error::Full(max) => write!(f, "{reason}: the store holds its most, {max}"),
+            Error::AnswerTooLarge { len, max } => {
+                write!(f, "{reason}: at least {len} bytes, at most {max}")
+            }
             Error::LineTooLong { len, max } => {
                 write!(f, "{reason}: at least {len} bytes, at most {max}")
             }

@@ -40,6 +40,8 @@ pub struct ServerConfig {
 pub(super) struct Limits {
     pub max_connections: usize,
     pub max_output: usize,
+    pub max_answer: usize,
+    pub min_progress: usize,
     pub first_line_timeout: Duration,
     pub write_timeout: Duration,
     pub linger: Duration,
@@ -57,6 +59,8 @@ impl Default for ServerConfig {
             limits: Limits {
                 max_connections: 4096,
                 max_output: 256 * 1024,
+                max_answer: 16 * 1024 * 1024,
+                min_progress: 16 * 1024,
                 first_line_timeout: Duration::from_secs(30),
                 write_timeout: Duration::from_secs(30),
                 linger: Duration::from_secs(2),
@@ -114,6 +118,19 @@ impl ServerConfig {
         self
     }
 
+    /// The most bytes of lines one connection's answer may hold while it is
+    /// written (16 MiB by default, the clients' own bound): a find's
+    /// services, or a detailed watch's first listing. The lines are shared
+    /// with the server's cache while the services stay as they are, but an
+    /// answer keeps the ones it holds alive after they change, so each is
+    /// counted in full. Past it, a find gets no answer and its connection
+    /// is reset (so the client sees an error, not an empty answer), and a
+    /// watch gets `error answer too large`.
+    pub fn max_answer(mut self, bytes: usize) -> ServerConfig {
+        self.limits.max_answer = bytes.max(1);
+        self
+    }
+
     /// How long a client of the new port has to register, and a client of
     /// the find port to send its query (30 s by default); past it, the
     /// connection is closed (on the new port after `error timeout`).
@@ -122,10 +139,23 @@ impl ServerConfig {
         self
     }
 
-    /// How long output may wait without the client taking any of it (30 s
-    /// by default); past it, the client is cut off.
+    /// How long output may wait without the client making progress (30 s
+    /// by default); past it, the client is cut off. Progress is taking
+    /// everything that waits, or at least
+    /// [`min_write_progress`](ServerConfig::min_write_progress) bytes, so
+    /// that a client that takes a byte now and then cannot hold an answer
+    /// for ever.
     pub fn write_timeout(mut self, timeout: Duration) -> ServerConfig {
         self.limits.write_timeout = timeout;
+        self
+    }
+
+    /// How many bytes a client must take within each
+    /// [`write_timeout`](ServerConfig::write_timeout), unless it takes
+    /// everything that waits (16 KiB by default: about 550 bytes a second
+    /// with the default timeout).
+    pub fn min_write_progress(mut self, bytes: usize) -> ServerConfig {
+        self.limits.min_progress = bytes.max(1);
         self
     }
 

@@ -24,19 +24,25 @@
 //! with the linger time. One source timer at a time serves all three: it
 //! is set for the nearest deadline, and looks at all of them when it is
 //! due.
+//!
+//! Progress is real progress: the client takes everything that waits, or
+//! at least the configured minimum of bytes, within each write timeout.
+//! Taking a byte now and then does not count, so a client cannot hold an
+//! answer (and the lines it keeps alive) for ever. What an answer holds
+//! is bounded too: a find or a watch's first listing of more than the
+//! configured bytes is refused before anything is written.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use roe_engine::stream::{Filled, Outbox, fill};
 use roe_engine::{Io, Mode, Readiness, Source, SourceRef, TimerId};
 
 use super::config::Limits;
-use super::core::{Core, Wake};
+use super::core::{Core, Listing, Wake};
 use super::feed::{Feed, push_line};
 use super::registration::Registration;
 use crate::error::{Error, Result};
@@ -71,8 +77,11 @@ pub(super) struct Conn {
     limits: Limits,
     state: RefCell<State>,
     opened: Instant,
-    /// When output last made progress, or began to wait.
+    /// When the current window for output to make progress began: when
+    /// output last drained, began to wait, or was taken by enough bytes.
     progress: Cell<Instant>,
+    /// Bytes the client has taken since `progress`.
+    taken: Cell<usize>,
     /// The pending source timer, and when it is due.
     timer: Cell<Option<(TimerId, Instant)>>,
     /// Set by the core when it wakes the connection after changes.
@@ -109,17 +118,23 @@ enum Role {
 #[derive(Default)]
 struct Answer {
     asked: bool,
-    lines: VecDeque<Rc<str>>,
+    lines: Listing,
+    /// The answer was too large to hold: the connection is reset rather
+    /// than closed, so that the client sees an error, not an empty answer.
+    reset: bool,
 }
 
 impl Answer {
     /// The query: the answer is the lines of the services that match now;
-    /// a query that cannot be read gets none.
-    fn ask(&mut self, core: &Core, line: &[u8]) -> Result<()> {
+    /// a query that cannot be read gets none, and an answer past
+    /// `max_answer` bytes none and a reset.
+    fn ask(&mut self, core: &Core, line: &[u8], max_answer: usize) -> Result<()> {
         if std::mem::replace(&mut self.asked, true) {
             return Ok(());
         }
-        self.lines = core.find(&parse_find(line)?);
+        self.lines = core
+            .find(&parse_find(line)?, max_answer)
+            .inspect_err(|_| self.reset = true)?;
         Ok(())
     }
 }
@@ -132,6 +147,7 @@ impl Role {
         &mut self,
         core: &RefCell<Core>,
         out: &mut Outbox,
+        limits: &Limits,
         line: &[u8],
     ) -> Result<(), Option<Error>> {
         match self {
@@ -147,11 +163,14 @@ impl Role {
                     Err(Some(error))
                 }
             },
-            Role::Find(answer) => Err(answer.ask(&core.borrow(), line).err()),
-            Role::Event(feed) => feed.line(line, &core.borrow()).map_err(|error| {
-                push_line(out, EventLine::Error(error.reason().to_owned()));
-                Some(error)
-            }),
+            Role::Find(answer) => Err(answer.ask(&core.borrow(), line, limits.max_answer).err()),
+            Role::Event(feed) => {
+                feed.line(line, &core.borrow(), limits.max_answer)
+                    .map_err(|error| {
+                        push_line(out, EventLine::Error(error.reason().to_owned()));
+                        Some(error)
+                    })
+            }
         }
     }
 
@@ -168,18 +187,24 @@ impl Role {
     /// The client closed its side while the connection was open, with
     /// `last` a line it did not end with a newline. `false` when the
     /// connection ends at once (nothing more is owed).
-    fn input_ended(&mut self, core: &RefCell<Core>, out: &mut Outbox, last: Option<&[u8]>) -> bool {
+    fn input_ended(
+        &mut self,
+        core: &RefCell<Core>,
+        out: &mut Outbox,
+        limits: &Limits,
+        last: Option<&[u8]>,
+    ) -> bool {
         match self {
             Role::New(_) => {
                 if let Some(last) = last {
-                    let _ = self.line(core, out, last);
+                    let _ = self.line(core, out, limits, last);
                 }
                 true
             }
             Role::Find(answer) => {
                 // No query at all asks for every service, as registry(4)'s
                 // bridge does.
-                let _ = answer.ask(&core.borrow(), last.unwrap_or_default());
+                let _ = answer.ask(&core.borrow(), last.unwrap_or_default(), limits.max_answer);
                 true
             }
             Role::Event(_) => false,
@@ -210,6 +235,11 @@ impl Role {
         }
     }
 
+    /// Whether the connection ends with a reset rather than a close.
+    fn is_reset(&self) -> bool {
+        matches!(self, Role::Find(answer) if answer.reset)
+    }
+
     /// Whether something is owed beyond what `out` holds.
     fn has_more(&self) -> bool {
         match self {
@@ -225,7 +255,7 @@ impl Role {
             Role::Find(answer) => {
                 let mut added = false;
                 while out.waiting() < limits.max_output {
-                    let Some(line) = answer.lines.pop_front() else {
+                    let Some(line) = answer.lines.pop() else {
                         break;
                     };
                     push_line(out, line);
@@ -299,6 +329,7 @@ impl Conn {
             }),
             opened: now,
             progress: Cell::new(now),
+            taken: Cell::new(0),
             timer: Cell::new(None),
             woken: Rc::new(Cell::new(false)),
         });
@@ -355,7 +386,7 @@ impl Conn {
         while *phase == Phase::Open {
             match reader.read_line(&mut rest) {
                 Ok(Some(line)) => {
-                    if let Err(error) = role.line(&self.core, out, line) {
+                    if let Err(error) = role.line(&self.core, out, &self.limits, line) {
                         self.closing(phase, error.as_ref());
                     }
                 }
@@ -395,7 +426,7 @@ impl Conn {
             } = &mut *state;
             match *phase {
                 Phase::Open => {
-                    let owed = role.input_ended(&self.core, out, reader.finish());
+                    let owed = role.input_ended(&self.core, out, &self.limits, reader.finish());
                     *phase = Phase::Closing;
                     !owed
                 }
@@ -423,7 +454,7 @@ impl Conn {
                     return;
                 }
                 if state.out.waiting() == 0 {
-                    self.progress.set(Instant::now());
+                    self.made_progress();
                 }
                 let open = state.phase == Phase::Open;
                 let core = self.core.borrow();
@@ -447,14 +478,18 @@ impl Conn {
             }
         }
         io.pause(&self.me, self.fd, Mode::Write, true);
-        let (done, eof) = {
+        let (done, eof, reset) = {
             let state = self.state.borrow();
             (
                 state.phase == Phase::Closing && !state.role.has_more(),
                 state.eof,
+                state.role.is_reset(),
             )
         };
         if done {
+            if reset {
+                return self.reset(io, "reset: the answer is larger than the server holds");
+            }
             if eof || self.limits.linger.is_zero() {
                 return self.end(io, "closed");
             }
@@ -470,10 +505,22 @@ impl Conn {
         let mut state = self.state.borrow_mut();
         let before = state.out.waiting();
         let written = state.out.write_to(&*self.stream);
-        if state.out.waiting() < before {
-            self.progress.set(Instant::now());
+        let after = state.out.waiting();
+        if after < before {
+            let taken = self.taken.get() + (before - after);
+            if after == 0 || taken >= self.limits.min_progress {
+                self.made_progress();
+            } else {
+                self.taken.set(taken);
+            }
         }
         written
+    }
+
+    /// Output drained, or the client took enough: a new window begins.
+    fn made_progress(&self) {
+        self.progress.set(Instant::now());
+        self.taken.set(0);
     }
 
     /// The nearest deadline the connection has.
@@ -528,9 +575,23 @@ impl Conn {
         }
     }
 
+    /// Ends the connection with a reset: the client reads an error, not
+    /// the end of the stream (a find whose answer is too large, which
+    /// would otherwise look like an answer of no services).
+    fn reset(&self, io: &mut Io<'_>, why: &str) {
+        let _ = rustix::net::sockopt::set_socket_linger(&*self.stream, Some(Duration::ZERO));
+        self.finish(io, why, false);
+    }
+
     /// Ends the connection now: its services go (unless they persist), it
     /// stops watching, and the session is told to drop it.
     fn end(&self, io: &mut Io<'_>, why: &str) {
+        self.finish(io, why, true);
+    }
+
+    /// [`end`](Conn::end), with the socket shut both ways (`shut`), or left
+    /// for closing to reset.
+    fn finish(&self, io: &mut Io<'_>, why: &str, shut: bool) {
         {
             let mut state = self.state.borrow_mut();
             if state.phase == Phase::Over {
@@ -551,7 +612,9 @@ impl Conn {
         if let Some((timer, _)) = self.timer.take() {
             io.cancel(&self.me, timer);
         }
-        let _ = self.stream.shutdown(Shutdown::Both);
+        if shut {
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
         tracing::debug!(connection = self.id, peer = %self.peer, port = %self.port, "registry: over: {why}");
         self.after_changes(io);
         io.post(CLOSED, (i64::try_from(self.id).unwrap_or(i64::MAX),));
@@ -584,8 +647,10 @@ impl Source for Conn {
         match self.due() {
             Some(Due::Write(waiting)) => {
                 let why = format!(
-                    "cut off: the client took none of {waiting} bytes in {:?}",
-                    self.limits.write_timeout
+                    "cut off: the client took {} of {waiting} bytes in {:?}, less than {}",
+                    self.taken.get(),
+                    self.limits.write_timeout,
+                    self.limits.min_progress,
                 );
                 tracing::info!(connection = self.id, peer = %self.peer, port = %self.port, "registry: {why}");
                 self.end(io, &why);

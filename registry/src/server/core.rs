@@ -29,6 +29,35 @@ pub(super) struct Wake {
     pub pending: Rc<Cell<bool>>,
 }
 
+/// Lines an answer still owes, and the bytes they take.
+///
+/// The lines are shared with the core's cache, but one that changes there
+/// stays alive here until written, so each counts in full against the
+/// connection's bound ([`ServerConfig::max_answer`](crate::ServerConfig::max_answer)).
+///
+/// # Invariants
+///
+/// `bytes` is the sum of the lines' lengths, a newline each.
+#[derive(Debug, Default)]
+pub(super) struct Listing {
+    lines: VecDeque<Rc<str>>,
+    bytes: usize,
+}
+
+impl Listing {
+    /// The next line to write.
+    pub(super) fn pop(&mut self) -> Option<Rc<str>> {
+        let line = self.lines.pop_front()?;
+        self.bytes -= line.len() + 1;
+        debug_assert_eq!(self.lines.is_empty(), self.bytes == 0);
+        Some(line)
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
 /// The server's state, shared by its connections.
 ///
 /// # Invariants
@@ -64,12 +93,26 @@ impl Core {
     }
 
     /// The lines of the services that match `query`, in registration
-    /// order, as they are now.
-    pub(super) fn find(&self, query: &Query) -> VecDeque<Rc<str>> {
-        self.store
-            .find(query)
-            .map(|service| Rc::clone(&self.lines[service.name()]))
-            .collect()
+    /// order, as they are now, if they take at most `max` bytes (a newline
+    /// each included).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AnswerTooLarge`] past `max`; the search stops there.
+    pub(super) fn find(&self, query: &Query, max: usize) -> Result<Listing> {
+        let mut listing = Listing::default();
+        for service in self.store.find(query) {
+            let line = Rc::clone(&self.lines[service.name()]);
+            listing.bytes += line.len() + 1;
+            if listing.bytes > max {
+                return Err(Error::AnswerTooLarge {
+                    len: listing.bytes,
+                    max,
+                });
+            }
+            listing.lines.push_back(line);
+        }
+        Ok(listing)
     }
 
     /// Registers `service` for the connection `owner`.

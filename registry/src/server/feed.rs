@@ -16,15 +16,13 @@
 //! changes made while those lines are written follow before the `sync`,
 //! whose revision is the latest written.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::Write as _;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use roe_engine::stream::Outbox;
 
-use super::core::Core;
+use super::core::{Core, Listing};
 use crate::change::ChangeKind;
 use crate::error::Result;
 use crate::line::{EventLine, Watch};
@@ -48,7 +46,7 @@ pub(super) enum Feed {
 pub(super) struct Detailed {
     query: Query,
     /// The services that matched when the watch began, not yet written.
-    snapshot: VecDeque<Rc<str>>,
+    snapshot: Listing,
     /// The revision the snapshot was taken at.
     snapshot_at: Revision,
     /// Every change up to this revision has been written (or did not
@@ -81,13 +79,14 @@ impl Feed {
 
     /// A line from the client: a `watch` line switches to the detailed
     /// mode; other lines, and every line once watching, are ignored.
+    /// The first listing may take at most `max_answer` bytes.
     ///
     /// # Errors
     ///
-    /// A line that is too long or not UTF-8, a bad watch line, or a
-    /// `since` the store cannot resume from: the server writes the error
-    /// and closes.
-    pub(super) fn line(&mut self, line: &[u8], core: &Core) -> Result<()> {
+    /// A line that is too long or not UTF-8, a bad watch line, a `since`
+    /// the store cannot resume from, or a listing past `max_answer`: the
+    /// server writes the error and closes.
+    pub(super) fn line(&mut self, line: &[u8], core: &Core, max_answer: usize) -> Result<()> {
         if matches!(self, Feed::Detailed(_)) {
             return Ok(());
         }
@@ -97,11 +96,11 @@ impl Feed {
         let store = core.store();
         let now = store.revision();
         let (snapshot, seen) = match watch.since {
-            None => (core.find(&watch.query), now),
+            None => (core.find(&watch.query, max_answer)?, now),
             Some(since) => {
                 // Refused now if the store cannot replay from there.
                 drop(store.changes_since(since)?);
-                (VecDeque::new(), since)
+                (Listing::default(), since)
             }
         };
         *self = Feed::Detailed(Detailed {
@@ -155,7 +154,7 @@ impl Detailed {
     ) -> Result<bool> {
         let before = out.waiting();
         while out.waiting() < max {
-            let Some(line) = self.snapshot.pop_front() else {
+            let Some(line) = self.snapshot.pop() else {
                 break;
             };
             let at = self.snapshot_at.counter();

@@ -2,11 +2,15 @@
 //! left half-open. Each gets a clear error or is timed out, memory stays
 //! bounded, and the server serves everyone else meanwhile.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use roe_registry::{MAX_ATTRS, MAX_LINE, MAX_PAIRS, Port, RegistryAddr};
+use roe_registry::{
+    BlockingClient, ClientError, MAX_ATTRS, MAX_LINE, MAX_PAIRS, Port, Query, RegistryAddr,
+    Revision, Saved, ServerConfig, ServerThread, Service, StateFile,
+};
 
 use crate::common::*;
 
@@ -200,4 +204,120 @@ fn a_hostile_query_is_cheap_or_refused_and_services_are_bounded() {
     kept.send("one more\n");
     assert_eq!(kept.line(), "error too many attributes");
     drop(held);
+}
+
+/// A directory for one test's state file, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A server whose store starts with `count` services named `svc<n>`, each
+/// with `n <n>` and `size` bytes of padding, read from a state file
+/// (quicker than registering them one by one).
+fn preloaded(
+    name: &str,
+    count: usize,
+    size: usize,
+    config: ServerConfig,
+) -> (ServerThread, Scratch) {
+    let dir = std::env::temp_dir().join(format!("roe-registry-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pad = "p".repeat(size);
+    let services = (0..count)
+        .map(|n| {
+            let attrs = [("n", n.to_string()), ("pad", pad.clone())];
+            (Service::with_attrs(format!("svc{n}"), attrs).unwrap(), None)
+        })
+        .collect();
+    let path = dir.join("registry.state");
+    let saved = Saved {
+        revision: Revision::ZERO,
+        services,
+    };
+    StateFile::new(&path).save_saved(&saved).unwrap();
+    (start(config.state_file(&path)), Scratch(dir))
+}
+
+/// A connection to `port` whose receive buffer is as small as the system
+/// allows, so that what it does not read waits in the server.
+fn small_window(addr: &RegistryAddr, port: Port) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType, connect, socket, sockopt};
+    let target: SocketAddr = addr.connect_to(port).parse().unwrap();
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    sockopt::set_socket_recv_buffer_size(&fd, 1024).unwrap();
+    connect(&fd, &target).unwrap();
+    let stream = TcpStream::from(fd);
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+#[test]
+fn an_answer_past_the_bound_is_refused_not_held() {
+    // 200 services of 10 KB: 2 MB of lines, where the server holds 1 MiB
+    // for one answer.
+    let (server, _dir) = preloaded("pinned", 200, 10_000, config().max_answer(1 << 20));
+    let addr = server.addr().clone();
+    // A find gets no answer, and a reset: not the end of an empty answer.
+    let mut stream = connect(&addr, Port::Find);
+    stream.write_all(b"\n").unwrap();
+    let mut answer = Vec::new();
+    let error = stream.read_to_end(&mut answer).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
+    assert!(answer.is_empty());
+    let error = BlockingClient::new(addr.clone())
+        .find(&Query::all())
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Io { .. }), "{error}");
+    // A watch's listing: an error line, then the end.
+    let mut watcher = watch(&addr, "watch");
+    assert_eq!(watcher.line(), "error answer too large");
+    watcher.expect_end();
+    // Within the bound, both are answered.
+    assert_eq!(find(&addr, "n 7").lines().count(), 1);
+    let mut watcher = watch(&addr, "watch n 7");
+    assert_eq!(unrevised(&until_sync(&mut watcher)).len(), 2);
+}
+
+#[test]
+fn a_client_that_takes_a_little_now_and_then_is_cut_off() {
+    // 400 services of 5 KB: a 2 MB answer.
+    let timeout = Duration::from_millis(1000);
+    let (server, _dir) = preloaded("slow", 400, 5000, config().write_timeout(timeout));
+    let addr = server.addr().clone();
+    // A reader that reads takes it all.
+    let all = find(&addr, "");
+    assert_eq!(all.lines().count(), 400);
+    // One that takes 512 bytes every 100 ms (5 KiB a second, less than
+    // the 16 KiB each second the server asks for) makes progress in every
+    // window of the write timeout, which was enough to be held for ever;
+    // now it is cut off, long before the end. Each turn it sends a byte,
+    // which the server drops while the connection lives and answers with
+    // a reset once it is gone.
+    let mut slow = small_window(&addr, Port::Find);
+    slow.write_all(b"\n").unwrap();
+    let started = Instant::now();
+    let mut read = 0;
+    let mut buf = [0; 512];
+    loop {
+        match slow.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => break,
+            Err(error) => panic!("after {read} bytes: {error}"),
+        }
+        if slow.write_all(b"x").is_err() {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "still served after {read} bytes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(read < all.len() / 2, "{read} of {} bytes", all.len());
 }
