@@ -115,7 +115,9 @@ fn a_corrupt_file_names_its_line() {
     // A revision a store could not count on from is corrupt, not a panic
     // at the first change.
     for revision in [u64::MAX, u64::MAX / 2 + 1] {
-        let (line, why) = corrupt_line(&format!("roe-registry-state 1\nrevision {revision}\nend 0\n"));
+        let (line, why) = corrupt_line(&format!(
+            "roe-registry-state 1\nrevision {revision}\nend 0\n"
+        ));
         assert_eq!(line, 2);
         assert!(why.contains("past the most"), "{why}");
     }
