@@ -399,7 +399,7 @@ impl Message {
     ///
     /// # Errors
     ///
-    /// As [`write_frame_with_limit`].
+    /// As [`write_frame_with_limit`](super::write_frame_with_limit).
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), FrameError> {
         self.encode_with_limit(DEFAULT_MAX_FRAME, out)
     }
@@ -409,7 +409,7 @@ impl Message {
     ///
     /// # Errors
     ///
-    /// As [`write_frame_with_limit`].
+    /// As [`write_frame_with_limit`](super::write_frame_with_limit).
     pub fn encode_with_limit(&self, max_frame: usize, out: &mut Vec<u8>) -> Result<(), FrameError> {
         // Frozen from the message's own parameters, not a copy of them.
         write_tree_with_limit(&encode::message(self), max_frame, out)
