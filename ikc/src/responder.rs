@@ -664,8 +664,31 @@ fn unsubscribe(cx: &mut Context<'_, Responder>, args: Args) {
     }
 }
 
-/// Hands a peer's request to the thunk that stands for its sender.
+/// Hands a peer's request to the thunk that stands for its sender; one
+/// that cannot be handed over is answered (a call) or refused (a post) on
+/// its connection, so no peer waits for an answer that will not come.
 fn invoke_in_thunk(cx: &mut Context<'_, Responder>, invoke: Invoke) -> Result<()> {
+    let (channel, call) = (invoke.channel, invoke.call);
+    let Err(error) = hand_to_thunk(cx, invoke) else {
+        return Ok(());
+    };
+    let message = format!("IKC could not deliver the request: {error}");
+    let outgoing = match call {
+        Some(id) => Outgoing::Reply {
+            id,
+            answer: roe_engine::Answer::Failed(message),
+        },
+        None => Outgoing::Error {
+            op: "local-invocation",
+            message,
+        },
+    };
+    // The connection may be gone; then there is no one to tell.
+    let _ = cx.post(channel, SEND, (Value::local(outgoing),));
+    Ok(())
+}
+
+fn hand_to_thunk(cx: &mut Context<'_, Responder>, invoke: Invoke) -> Result<()> {
     let key = (invoke.channel, invoke.origin.clone());
     cx.heap.thunk_clock += 1;
     let now = cx.heap.thunk_clock;

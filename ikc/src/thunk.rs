@@ -11,7 +11,7 @@
 
 use std::cell::Cell;
 
-use roe_engine::{Args, Context, Result, Session, SessionId, Value};
+use roe_engine::{Answer, Args, Context, Result, Session, SessionId, Value};
 
 use crate::{
     native::{SessionRef, Target},
@@ -86,10 +86,9 @@ fn deliver(cx: &mut Context<'_, Thunk>, invoke: Invoke) -> Result<()> {
             let before = WANTARRAY.with(|w| w.replace(invoke.wants_list));
             let answer = cx.call_answer(invoke.target, invoke.state, invoke.args);
             WANTARRAY.with(|w| w.set(before));
-            Outgoing::Reply {
-                id,
-                answer: answer?,
-            }
+            // The peer waits for an answer, whatever became of the call.
+            let answer = answer.unwrap_or_else(|error| Answer::Died(error.to_string()));
+            Outgoing::Reply { id, answer }
         }
         None => match cx.post(invoke.target, invoke.state, invoke.args) {
             Ok(()) => return Ok(()),

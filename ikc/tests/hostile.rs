@@ -13,12 +13,12 @@ use std::{
 
 use roe_engine::Value;
 use roe_ikc::{
-    IkcConfig,
+    IkcConfig, WireValue,
     directory::Directory,
     lite::{LiteClient, LiteConfig},
     native::{
         ClientHandshake, Frame, FrameReader, HandshakeConfig, HandshakeStep, MAGIC,
-        MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, SessionRef, Target,
+        MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, Outcome, SessionRef, Target,
     },
 };
 
@@ -27,16 +27,17 @@ use support::{Node, PATIENCE, heard, published};
 /// A server with tight limits: a 300 ms handshake, 64 KiB of output per
 /// peer that may stall for 500 ms, frames up to 1 MiB.
 fn server() -> Node {
-    server_with(Duration::from_millis(300))
+    server_with(Duration::from_millis(300), Duration::from_millis(500))
 }
 
-/// [`server`], with this handshake timeout: a long one shows that a peer
-/// was cut off for what it sent, not for taking its time.
-fn server_with(handshake_timeout: Duration) -> Node {
+/// [`server`], with these timeouts for the handshake and for output that
+/// makes no progress: a long handshake timeout shows that a peer was cut
+/// off for what it sent, not for taking its time.
+fn server_with(handshake_timeout: Duration, write_timeout: Duration) -> Node {
     let (tell, _lines) = heard();
     let config = IkcConfig::new("Server")
         .handshake_timeout(handshake_timeout)
-        .max_output(64 * 1024, Duration::from_millis(500))
+        .max_output(64 * 1024, write_timeout)
         .max_frame(1024 * 1024);
     Node::start(config, 1, true, move |_, kernel| {
         kernel.spawn(published("echo", &["ping"], tell.clone()))?;
@@ -322,5 +323,47 @@ fn a_peers_long_text_reaches_monitors_cut_short() {
         assert!(op <= 64 + 3 && message <= 512 + 3, "{heard}");
         assert!(message >= 512, "{heard}");
     }
+    node.stop();
+}
+
+/// Answers to a peer's calls are never dropped for the output bound: a
+/// peer that asks for 25 MiB of answers at once, far past the 64 KiB
+/// bound, then reads, gets every one of them.
+#[test]
+fn answers_past_the_output_bound_all_arrive() {
+    const CALLS: u64 = 400;
+    let node = server_with(PATIENCE, PATIENCE);
+    let mut peer = handshaken(&node, "reader-1", "Reader");
+    let calls = (0..CALLS).map(|id| Frame::Call {
+        id,
+        to: Target {
+            session: SessionRef::Alias("big".into()),
+            state: "page".into(),
+        },
+        args: Vec::new(),
+        from: None,
+    });
+    peer.write_all(&encoded(calls)).unwrap();
+    // Not reading for a while lets the server's output pass the bound
+    // (the sockets hold a few MiB at most).
+    std::thread::sleep(Duration::from_millis(300));
+    let mut reader = FrameReader::new().max_frame(1024 * 1024);
+    let mut buf = vec![0; 256 * 1024];
+    let mut answered = std::collections::BTreeSet::new();
+    while (answered.len() as u64) < CALLS {
+        let n = peer.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {} answers", answered.len());
+        reader.feed(&buf[..n]);
+        while let Some(frame) = reader.next_frame().unwrap() {
+            match frame {
+                Frame::Reply {
+                    id,
+                    outcome: Outcome::Returned(WireValue::Str(text)),
+                } if text.len() == 64 * 1024 => assert!(answered.insert(id), "{id} twice"),
+                other => panic!("not an answer: {other:?}"),
+            }
+        }
+    }
+    still_serves(&node);
     node.stop();
 }

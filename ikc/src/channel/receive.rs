@@ -53,8 +53,11 @@ pub(super) fn frame(cx: &mut Context<'_, Channel>, incoming: Incoming) -> Result
                 Some(state) => directory.is_published(&session, state),
                 None => directory.published_session(&session).is_some(),
             };
-            if let Some(link) = &cx.heap.link {
-                let _ = link.send(&Frame::Subscribed { id, accepted });
+            if let Some(link) = cx.heap.link.clone()
+                && let Err(error) = link.send(&Frame::Subscribed { id, accepted })
+            {
+                let message = format!("the answer to a subscription could not be sent: {error}");
+                refusal::report(cx, "local-subscribe", &message);
             }
             Ok(())
         }
@@ -122,10 +125,16 @@ fn request(
         call,
         wants_list,
     };
-    if let Err(error) = cx.post(responder, INVOKE, (Value::local(invoke),)) {
-        tracing::warn!(channel = %me, "IKC: a request could not reach its responder: {error}");
+    match cx.post(responder, INVOKE, (Value::local(invoke),)) {
+        Ok(()) => Ok(()),
+        // A call must still be answered: the peer waits for it.
+        Err(error) => refuse(
+            cx,
+            call,
+            "invocation",
+            format!("the request could not reach its responder: {error}"),
+        ),
     }
-    Ok(())
 }
 
 /// The local session a peer's target names: a published name whose state

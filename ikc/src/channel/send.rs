@@ -162,14 +162,26 @@ fn not_connected(cx: &mut Context<'_, Channel>, outgoing: Outgoing, sender: Sess
 }
 
 /// A request that cannot go: a call's caller gets a failed answer, a
-/// subscription a refusal; every refusal is logged and reported to
-/// `error` monitors (never dropped silently).
+/// subscription a refusal, and a peer whose call's answer cannot be sent
+/// (too large for its frames) an answer saying so; every refusal is
+/// reported (see [`refusal::report`]), never dropped silently.
 fn refuse(cx: &mut Context<'_, Channel>, outgoing: Outgoing, why: &str) {
     let message = format!("IKC to {}: {why}", cx.heap.label);
     refusal::report(cx, "local-request", &message);
     match outgoing {
         Outgoing::Call { reply, .. } => deliver_answer(cx, &reply, Answer::Failed(message)),
         Outgoing::Subscribe { receipt, .. } => answer_receipt(cx, &receipt, false),
-        _ => {}
+        Outgoing::Reply { id, .. } => {
+            // Without a connection no one waits for it (and a closed
+            // connection's answer cannot go either way).
+            if let Some(link) = cx.heap.link.clone() {
+                let outcome = Outcome::Refused(message.as_str().into());
+                let _ = link.send(&Frame::Reply { id, outcome });
+            }
+        }
+        Outgoing::Post { .. }
+        | Outgoing::Error { .. }
+        | Outgoing::Publish { .. }
+        | Outgoing::Retract { .. } => {}
     }
 }

@@ -12,8 +12,9 @@
 //!
 //! Output is bounded: past the channel's limit the link stops reading the
 //! peer (its own requests would add replies) and [`Link::send`] refuses
-//! more, until the peer has taken what waits; output that makes no
-//! progress for the write timeout ends the connection.
+//! more requests (not answers to the peer's), until the peer has taken
+//! what waits; output that makes no progress for the write timeout ends
+//! the connection.
 
 mod native;
 mod perl;
@@ -133,7 +134,8 @@ pub(crate) enum Incoming {
 pub(crate) enum SendError {
     /// The connection is over or closing.
     Closed,
-    /// The peer has not taken what waits: more would pass the bound.
+    /// The peer has not taken what waits: more would pass the bound (an
+    /// answer to the peer's own request is never refused for this).
     Backlogged,
     /// The frame is larger than the peer accepts, or holds a value that
     /// cannot cross a process.
@@ -317,7 +319,13 @@ impl Link {
         if state.closing.is_some() || !state.wire.is_open() {
             return Err(SendError::Closed);
         }
-        if state.out.waiting() > self.limits.max_output {
+        // Answers to the peer's own requests go past the bound: refusing
+        // one would leave the peer waiting for it for ever. They cannot
+        // pile up: reading the peer stops at the bound, so no more of its
+        // requests come, and a peer that never reads what waits is cut off
+        // after the write timeout.
+        let answer = matches!(frame, Frame::Reply { .. } | Frame::Subscribed { .. });
+        if !answer && state.out.waiting() > self.limits.max_output {
             // Output waits for the slice's end: before refusing, see
             // whether the socket takes it now (and have the write watcher
             // and its timeout armed if it does not).

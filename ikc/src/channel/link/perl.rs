@@ -516,10 +516,7 @@ impl PerlWire {
                     from: self.sender_address(from.as_ref()),
                 })
             }
-            Frame::Reply { id, outcome } => match self.reply(*id, outcome) {
-                Some(message) => message,
-                None => return Ok(()),
-            },
+            Frame::Reply { id, outcome } => return self.send_reply(*id, outcome, out),
             Frame::Error { op, message } => {
                 let stage = ErrorStage::from_word(op.strip_prefix("local-").unwrap_or(op))
                     .unwrap_or(ErrorStage::Invocation);
@@ -558,15 +555,41 @@ impl PerlWire {
             .map_err(|e| SendError::Unsendable(e.to_string()))
     }
 
-    /// The answer to the peer's call `id`, as Perl sends it: the value to
-    /// the RSVP (the list, in list context; nothing for `undef` or an
-    /// empty list), or an error report when the call failed.
-    fn reply(&mut self, id: u64, outcome: &Outcome<'_>) -> Option<Message> {
+    /// Writes the answer to the peer's call `id`, and forgets the call
+    /// once it is answered. A value that cannot be written keeps the call
+    /// waiting: the channel answers it again, with why it failed (which
+    /// ends it either way), so no call is forgotten unanswered, nor kept
+    /// once it cannot be answered.
+    fn send_reply(
+        &mut self,
+        id: u64,
+        outcome: &Outcome<'_>,
+        out: &mut Outbox,
+    ) -> Result<(), SendError> {
+        let Some(waiting) = self.waiting.get(&id) else {
+            return Ok(());
+        };
+        let written = match self.reply(waiting, outcome) {
+            Some(message) => out
+                .push(|buf| message.encode_with_limit(self.max_frame, buf))
+                .map_err(|e| SendError::Unsendable(e.to_string())),
+            None => Ok(()),
+        };
+        if written.is_ok() || !matches!(outcome, Outcome::Returned(_)) {
+            self.waiting.remove(&id);
+        }
+        written
+    }
+
+    /// The answer to the peer's call `waiting`, as Perl sends it: the
+    /// value to the RSVP (the list, in list context; nothing for `undef`
+    /// or an empty list), or an error report when the call failed.
+    fn reply(&self, waiting: &Waiting, outcome: &Outcome<'_>) -> Option<Message> {
         let Waiting::Call {
             rsvp,
             context,
             session,
-        } = self.waiting.remove(&id)?
+        } = waiting
         else {
             return None;
         };
@@ -588,7 +611,7 @@ impl PerlWire {
                     (_, Value::Undef) => return None,
                     (_, one) => one,
                 };
-                Some(Message::reply(rsvp, value, from))
+                Some(Message::reply(rsvp.clone(), value, from))
             }
             Outcome::NoHandler => failed(&format!("Session '{session}' has no such state")),
             Outcome::NoSession => failed(&format!("Session '{session}' is gone")),
@@ -653,5 +676,65 @@ fn session_name(session: &SessionRef<'_>) -> SessionName {
             Ok(id) => SessionName::Id(id),
             Err(_) => SessionName::Alias(number.to_string()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::IkcConfig;
+
+    /// A Perl wire past its handshake in all but name, writing frames up
+    /// to `max_frame` bytes.
+    fn wire(max_frame: usize) -> PerlWire {
+        let ikc = Ikc::new(IkcConfig::new("Here")).unwrap();
+        PerlWire::new(&ikc, "127.0.0.1:1", Phase::Moving, max_frame)
+    }
+
+    fn call(wire: &mut PerlWire) -> u64 {
+        let waiting = Waiting::Call {
+            rsvp: Spec::Hash(Address::new("peer", "caller", "answer")),
+            context: None,
+            session: "echo".into(),
+        };
+        let mut out = Outbox::default();
+        wire.wait(waiting, &mut out).ok().unwrap()
+    }
+
+    #[test]
+    fn a_call_is_forgotten_once_answered_and_not_before() {
+        let mut wire = wire(4096);
+        let mut out = Outbox::default();
+        // An answer too large for the peer's frames: the call waits on,
+        // for the channel's answer saying so.
+        let id = call(&mut wire);
+        let big = Outcome::Returned(crate::WireValue::Str("x".repeat(10_000).into()));
+        let sent = wire.send(
+            &Frame::Reply { id, outcome: big },
+            PostKind::Plain,
+            &mut out,
+        );
+        assert!(matches!(sent, Err(SendError::Unsendable(_))), "{sent:?}");
+        assert!(wire.waiting.contains_key(&id));
+        let refused = Outcome::Refused("too large".into());
+        let reply = Frame::Reply {
+            id,
+            outcome: refused,
+        };
+        wire.send(&reply, PostKind::Plain, &mut out).unwrap();
+        assert!(wire.waiting.is_empty());
+        assert!(out.waiting() > 0);
+        // A failure that cannot be written either ends the call too.
+        let id = call(&mut wire);
+        let died = Outcome::Died("y".repeat(10_000).into());
+        let reply = Frame::Reply { id, outcome: died };
+        assert!(wire.send(&reply, PostKind::Plain, &mut out).is_err());
+        assert!(wire.waiting.is_empty());
+        // So does an answer Perl sends nothing for.
+        let id = call(&mut wire);
+        let undef = Outcome::Returned(crate::WireValue::Undef);
+        let reply = Frame::Reply { id, outcome: undef };
+        wire.send(&reply, PostKind::Plain, &mut out).unwrap();
+        assert!(wire.waiting.is_empty());
     }
 }
