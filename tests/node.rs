@@ -2,27 +2,150 @@
 //! registry, then `ready`, then runs until SIGINT or SIGTERM, which stop it
 //! cleanly (exit status 0, `stopped`). Every node here serves on ports the
 //! system picks (`--ikc-listen 127.0.0.1:0`, `--registry 127.0.0.1:0,0,0`),
-//! so that tests running at once never collide.
+//! so that tests running at once never collide. Each node is a [`Node`],
+//! which stops it should the test fail first: no node, and no mount, is
+//! left behind by a failed assertion.
 
 use std::{
     io::{BufRead, BufReader, Lines},
-    process::{ChildStdout, Command, Stdio},
+    path::PathBuf,
+    process::{Child, ChildStdout, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
 };
 
 use rustix::process::{Pid, Signal, kill_process};
 
+/// How long a node that is told to stop may take before it is killed.
+const STOP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// A running `roe` process and its stdout, line by line.
+struct Node {
+    child: Child,
+    /// `None` once the test has closed it.
+    lines: Option<Lines<BufReader<ChildStdout>>>,
+    /// Its fs view's mountpoint, detached should the node be killed.
+    mount: Option<PathBuf>,
+}
+
+impl Node {
+    /// Runs `roe` with `args`, its stdout read here, its stderr the
+    /// test's.
+    fn spawn(args: &[&str]) -> Node {
+        Node::start(Command::new(env!("CARGO_BIN_EXE_roe")).args(args))
+    }
+
+    fn start(command: &mut Command) -> Node {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the roe binary runs");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Node {
+            child,
+            lines: Some(lines),
+            mount: None,
+        }
+    }
+
+    fn lines(&mut self) -> &mut Lines<BufReader<ChildStdout>> {
+        self.lines.as_mut().expect("stdout is open")
+    }
+
+    /// The next line on stdout.
+    fn line(&mut self, what: &str) -> String {
+        self.lines()
+            .next()
+            .unwrap_or_else(|| panic!("{what}"))
+            .unwrap()
+    }
+
+    /// Closes the reading end of its stdout (`roe node | head -1`).
+    fn close_stdout(&mut self) {
+        self.lines = None;
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32).unwrap()
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill_process(self.pid(), signal).unwrap();
+    }
+
+    /// Sends `signal`, reads the rest of stdout and waits for the node to
+    /// exit: its status, and the lines it printed.
+    fn stop(&mut self, signal: Signal) -> (ExitStatus, Vec<String>) {
+        self.signal(signal);
+        let rest = match self.lines.as_mut() {
+            Some(lines) => lines.map(Result::unwrap).collect(),
+            None => Vec::new(),
+        };
+        let status = self.exits_within(STOP_PATIENCE);
+        (status, rest)
+    }
+
+    /// Waits for the node to exit, for at most `limit` (a node that does
+    /// not stop is killed, and the test fails).
+    fn exits_within(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("the node did not stop within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Node {
+    /// A node still running (the test failed before stopping it) is
+    /// stopped with SIGTERM, which unmounts its view, and killed if it
+    /// does not go; a view a killed node left mounted is detached.
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        let _ = kill_process(self.pid(), Signal::TERM);
+        self.lines = None;
+        let started = Instant::now();
+        while matches!(self.child.try_wait(), Ok(None)) {
+            if started.elapsed() > STOP_PATIENCE {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(mount) = &self.mount
+            && is_mounted(mount)
+        {
+            let _ = Command::new("umount").arg("-l").arg(mount).status();
+        }
+    }
+}
+
+/// Whether anything is mounted at `path`.
+fn is_mounted(path: &std::path::Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    mounts.contains(&path.display().to_string())
+}
+
 /// Reads the node's first three lines: `ikc <ip>:<port>` (returned), then
 /// `registry <ip>:<new>,<find>,<event>` (checked), and the `ready` line
 /// (returned too).
-fn ikc_then_ready(lines: &mut Lines<BufReader<ChildStdout>>) -> (String, String) {
-    let (ikc, _registry, ready) = ikc_registry_ready(lines);
+fn ikc_then_ready(node: &mut Node) -> (String, String) {
+    let (ikc, _registry, ready) = ikc_registry_ready(node);
     (ikc, ready)
 }
 
 /// The node's first three lines: its IKC address, its registry's address,
 /// and the `ready` line.
-fn ikc_registry_ready(lines: &mut Lines<BufReader<ChildStdout>>) -> (String, String, String) {
-    let ikc = lines.next().expect("a first line").unwrap();
+fn ikc_registry_ready(node: &mut Node) -> (String, String, String) {
+    let ikc = node.line("a first line");
     let addr = ikc
         .strip_prefix("ikc ")
         .unwrap_or_else(|| panic!("first line {ikc:?}"))
@@ -31,14 +154,14 @@ fn ikc_registry_ready(lines: &mut Lines<BufReader<ChildStdout>>) -> (String, Str
         addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
         "{addr}"
     );
-    let registry = lines.next().expect("a second line").unwrap();
+    let registry = node.line("a second line");
     let registry = registry
         .strip_prefix("registry 127.0.0.1:")
         .unwrap_or_else(|| panic!("second line {registry:?}"))
         .to_owned();
     let ports: Vec<u16> = registry.split(',').map(|p| p.parse().unwrap()).collect();
     assert!(ports.len() == 3 && !ports.contains(&0), "{registry}");
-    let ready = lines.next().expect("a third line").unwrap();
+    let ready = node.line("a third line");
     (addr, format!("127.0.0.1:{registry}"), ready)
 }
 
@@ -59,22 +182,17 @@ fn node_mounts_its_fs_view_and_unmounts_it_when_it_stops() {
         .collect();
     args.extend(ANY_PORTS[..4].iter().map(|s| s.to_string()));
     args.extend(["--mount".to_string(), mountpoint.display().to_string()]);
-    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(&args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the roe binary runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let (_, _, fs) = ikc_registry_ready(&mut lines);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut node = Node::spawn(&args);
+    node.mount = Some(mountpoint.clone());
+    let (_, _, fs) = ikc_registry_ready(&mut node);
     assert_eq!(fs, format!("fs {}", mountpoint.display()));
-    let ready = lines.next().expect("the ready line").unwrap();
+    let ready = node.line("the ready line");
     assert!(ready.starts_with("ready kernels=2 "), "{ready:?}");
     let kernels = std::fs::read_to_string(mountpoint.join("kernel/kernels")).unwrap();
     assert_eq!(kernels, "2\n");
-    let pid = Pid::from_raw(node.id() as i32).unwrap();
-    kill_process(pid, Signal::TERM).unwrap();
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    assert!(node.wait().unwrap().success(), "{rest:?}");
+    let (status, rest) = node.stop(Signal::TERM);
+    assert!(status.success(), "{rest:?}");
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
     assert!(
         !mounts.contains(&mountpoint.display().to_string()),
@@ -93,19 +211,20 @@ const ANY_PORTS: [&str; 5] = [
     "--no-mount",
 ];
 
+/// `roe node` with `args`, then [`ANY_PORTS`].
+fn node(args: &[&str]) -> Node {
+    let mut all = args.to_vec();
+    all.extend(ANY_PORTS);
+    Node::spawn(&all)
+}
+
 /// The node serves IKC: its `node` session's `ping` is published, and
 /// what is not published is refused, across processes (the `roe ikc`
 /// client in one, the node in the other).
 #[test]
 fn node_serves_ikc_and_refuses_what_it_does_not_publish() {
-    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--kernels", "2", "--heartbeat", "10"])
-        .args(ANY_PORTS)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the roe binary runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let (addr, ready) = ikc_then_ready(&mut lines);
+    let mut node = node(&["node", "--kernels", "2", "--heartbeat", "10"]);
+    let (addr, ready) = ikc_then_ready(&mut node);
     assert!(ready.starts_with("ready"), "{ready:?}");
     let ikc = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_roe"))
@@ -125,27 +244,16 @@ fn node_serves_ikc_and_refuses_what_it_does_not_publish() {
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("not published"), "{err:?}");
-    let pid = Pid::from_raw(node.id() as i32).unwrap();
-    kill_process(pid, Signal::TERM).unwrap();
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    assert!(node.wait().unwrap().success(), "{rest:?}");
+    let (status, rest) = node.stop(Signal::TERM);
+    assert!(status.success(), "{rest:?}");
     assert_eq!(rest, ["stopping on SIGTERM", "stopped"]);
 }
 
 fn stops_cleanly_on(signal: Signal, name: &str) {
-    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--heartbeat", "10"])
-        .args(ANY_PORTS)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the roe binary runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let (_, first) = ikc_then_ready(&mut lines);
+    let mut node = node(&["node", "--heartbeat", "10"]);
+    let (_, first) = ikc_then_ready(&mut node);
     assert!(first.starts_with("ready"), "first line {first:?}");
-    let pid = Pid::from_raw(node.id() as i32).unwrap();
-    kill_process(pid, signal).unwrap();
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    let status = node.wait().unwrap();
+    let (status, rest) = node.stop(signal);
     assert!(status.success(), "{status:?}, output {rest:?}");
     assert_eq!(
         rest,
@@ -167,20 +275,14 @@ fn node_stops_cleanly_on_sigint() {
 /// i on CPU i modulo the CPUs there are).
 #[test]
 fn node_runs_the_kernels_asked_for_each_pinned() {
-    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--kernels", "3", "--heartbeat", "10"])
-        .args(ANY_PORTS)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the roe binary runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let (_, first) = ikc_then_ready(&mut lines);
+    let mut node = node(&["node", "--kernels", "3", "--heartbeat", "10"]);
+    let (_, first) = ikc_then_ready(&mut node);
     assert!(
         first.starts_with("ready kernels=3 "),
         "first line {first:?}"
     );
     let mut pinned = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{}/task", node.id())).unwrap() {
+    for task in std::fs::read_dir(format!("/proc/{}/task", node.child.id())).unwrap() {
         let task = task.unwrap().path();
         let comm = std::fs::read_to_string(task.join("comm")).unwrap();
         let Some(index) = comm.trim().strip_prefix("roe-kernel-") else {
@@ -198,9 +300,8 @@ fn node_runs_the_kernels_asked_for_each_pinned() {
     pinned.sort();
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let expected: Vec<(usize, String)> = (0..3).map(|i| (i, (i % cpus).to_string())).collect();
-    kill_process(Pid::from_raw(node.id() as i32).unwrap(), Signal::TERM).unwrap();
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    assert!(node.wait().unwrap().success(), "{rest:?}");
+    let (status, rest) = node.stop(Signal::TERM);
+    assert!(status.success(), "{rest:?}");
     assert_eq!(pinned, expected);
 }
 
@@ -211,14 +312,8 @@ fn node_runs_the_kernels_asked_for_each_pinned() {
 fn node_serves_the_registry() {
     use std::io::Write;
 
-    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--kernels", "2", "--heartbeat", "10"])
-        .args(ANY_PORTS)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the roe binary runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let (_, registry, ready) = ikc_registry_ready(&mut lines);
+    let mut node = node(&["node", "--kernels", "2", "--heartbeat", "10"]);
+    let (_, registry, ready) = ikc_registry_ready(&mut node);
     assert!(ready.starts_with("ready"), "{ready:?}");
     let new_port = registry.split([':', ',']).nth(1).unwrap();
     let mut service =
@@ -256,9 +351,8 @@ fn node_serves_the_registry() {
         "{err}"
     );
     drop(service);
-    kill_process(Pid::from_raw(node.id() as i32).unwrap(), Signal::TERM).unwrap();
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    assert!(node.wait().unwrap().success(), "{rest:?}");
+    let (status, rest) = node.stop(Signal::TERM);
+    assert!(status.success(), "{rest:?}");
     assert_eq!(rest, ["stopping on SIGTERM", "stopped"]);
 }
 
@@ -297,43 +391,21 @@ fn node_stops_cleanly_on_sighup() {
     stops_cleanly_on(Signal::HUP, "HUP");
 }
 
-/// Waits for `node` to exit, for at most `limit` (a node that does not stop
-/// is killed, and the test fails).
-fn exits_within(
-    node: &mut std::process::Child,
-    limit: std::time::Duration,
-) -> std::process::ExitStatus {
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(status) = node.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > limit {
-            let _ = node.kill();
-            panic!("the node did not stop within {limit:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 /// `roe node | head -1`: once the reader has gone, printing `stopping`
 /// used to panic in the stop handler, which left the node half-running.
 #[test]
 fn node_stops_cleanly_after_its_stdout_is_closed() {
-    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--kernels", "2", "--heartbeat", "10"])
-        .args(ANY_PORTS)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the roe binary runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let (_, first) = ikc_then_ready(&mut lines);
+    let mut node = Node::start(
+        Command::new(env!("CARGO_BIN_EXE_roe"))
+            .args(["node", "--kernels", "2", "--heartbeat", "10"])
+            .args(ANY_PORTS)
+            .stderr(Stdio::null()),
+    );
+    let (_, first) = ikc_then_ready(&mut node);
     assert!(first.starts_with("ready"), "first line {first:?}");
-    drop(lines);
-    let pid = Pid::from_raw(node.id() as i32).unwrap();
-    kill_process(pid, Signal::INT).unwrap();
-    let status = exits_within(&mut node, std::time::Duration::from_secs(60));
+    node.close_stdout();
+    node.signal(Signal::INT);
+    let status = node.exits_within(Duration::from_secs(60));
     assert!(status.success(), "{status:?}");
 }
 
@@ -341,27 +413,19 @@ fn node_stops_cleanly_after_its_stdout_is_closed() {
 /// the node.
 #[test]
 fn node_reports_its_kernels_on_sigusr1_and_runs_on() {
-    let mut node = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args(["node", "--kernels", "2", "--heartbeat", "10"])
-        .args(ANY_PORTS)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the roe binary runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let (_, first) = ikc_then_ready(&mut lines);
+    let mut node = node(&["node", "--kernels", "2", "--heartbeat", "10"]);
+    let (_, first) = ikc_then_ready(&mut node);
     assert!(first.starts_with("ready"), "first line {first:?}");
-    let pid = Pid::from_raw(node.id() as i32).unwrap();
-    kill_process(pid, Signal::USR1).unwrap();
+    node.signal(Signal::USR1);
     for kernel in 0..2 {
-        let line = lines.next().expect("a status line").unwrap();
+        let line = node.line("a status line");
         assert!(
             line.starts_with(&format!("status kernel={kernel} sessions=")),
             "{line:?}"
         );
     }
-    kill_process(pid, Signal::TERM).unwrap();
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    assert!(node.wait().unwrap().success());
+    let (status, rest) = node.stop(Signal::TERM);
+    assert!(status.success());
     assert_eq!(rest, ["stopping on SIGTERM", "stopped"]);
 }
 
@@ -370,49 +434,40 @@ fn node_reports_its_kernels_on_sigusr1_and_runs_on() {
 /// advertisement goes with it.
 #[test]
 fn nodes_join_through_a_registry_and_leave_it_when_they_stop() {
-    let mut first = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args([
-            "node",
-            "--kernels",
-            "1",
-            "--heartbeat",
-            "10",
-            "--ikc-name",
-            "first",
-        ])
-        .args(ANY_PORTS)
-        .args(["--join", "proto ikc"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the roe binary runs");
-    let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
-    let (_, registry, ready) = ikc_registry_ready(&mut lines);
+    let mut first = node(&[
+        "node",
+        "--kernels",
+        "1",
+        "--heartbeat",
+        "10",
+        "--ikc-name",
+        "first",
+        "--join",
+        "proto ikc",
+    ]);
+    let (_, registry, ready) = ikc_registry_ready(&mut first);
     assert!(ready.starts_with("ready"), "{ready:?}");
-    let mut second = Command::new(env!("CARGO_BIN_EXE_roe"))
-        .args([
-            "node",
-            "--kernels",
-            "1",
-            "--heartbeat",
-            "10",
-            "--ikc-name",
-            "second",
-        ])
-        .args([
-            "--ikc-listen",
-            "127.0.0.1:0",
-            "--registry",
-            "none",
-            "--no-mount",
-        ])
-        .args(["--join-registry", &registry, "--join", "proto ikc"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the roe binary runs");
-    let mut second_lines = BufReader::new(second.stdout.take().unwrap()).lines();
-    let ikc = second_lines.next().expect("a first line").unwrap();
+    let mut second = Node::spawn(&[
+        "node",
+        "--kernels",
+        "1",
+        "--heartbeat",
+        "10",
+        "--ikc-name",
+        "second",
+        "--ikc-listen",
+        "127.0.0.1:0",
+        "--registry",
+        "none",
+        "--no-mount",
+        "--join-registry",
+        &registry,
+        "--join",
+        "proto ikc",
+    ]);
+    let ikc = second.line("a first line");
     assert!(ikc.starts_with("ikc 127.0.0.1:"), "{ikc:?}");
-    let ready = second_lines.next().expect("a second line").unwrap();
+    let ready = second.line("a second line");
     assert!(ready.starts_with("ready"), "{ready:?}");
     let find = || {
         let output = Command::new(env!("CARGO_BIN_EXE_roe"))
@@ -444,16 +499,12 @@ fn nodes_join_through_a_registry_and_leave_it_when_they_stop() {
             "{both}"
         );
     }
-    let pid = Pid::from_raw(second.id() as i32).unwrap();
-    kill_process(pid, Signal::TERM).unwrap();
-    let rest: Vec<String> = second_lines.map(Result::unwrap).collect();
-    assert!(second.wait().unwrap().success(), "{rest:?}");
+    let (status, rest) = second.stop(Signal::TERM);
+    assert!(status.success(), "{rest:?}");
     let left = wait_for(1);
     assert!(left.contains("kernel first"), "{left}");
-    let pid = Pid::from_raw(first.id() as i32).unwrap();
-    kill_process(pid, Signal::TERM).unwrap();
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    assert!(first.wait().unwrap().success(), "{rest:?}");
+    let (status, rest) = first.stop(Signal::TERM);
+    assert!(status.success(), "{rest:?}");
 }
 
 /// A node that cannot join through its registry fails before `ready`,
