@@ -143,8 +143,9 @@ impl RegistryClient {
     }
 
     /// How long the registry has to answer once connected: a find's
-    /// whole answer, the event port's `READY`, and output it does not take
-    /// (10 s by default).
+    /// whole answer, the event port's `READY`, a detailed watch's listing
+    /// up to its `sync` (each line within this of the last), and output it
+    /// does not take (10 s by default).
     pub fn timeout(mut self, timeout: Duration) -> RegistryClient {
         self.timeout = timeout;
         self

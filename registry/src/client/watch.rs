@@ -18,6 +18,13 @@
 //! for a new one. So a watch resumes after its connection failed while the
 //! registry went on (a network's failure), and starts afresh after a
 //! restart.
+//!
+//! Every connection goes through the backoff, starting afresh included:
+//! only the first attempt after a success is made at once, so a registry
+//! that answers every watch with `revision too old` sees connections at the
+//! backoff's pace, not a storm. And every wait is timed: `READY`, then (in
+//! the detailed mode) the listing up to its `sync`, each within the
+//! client's timeout of the last line heard.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -38,8 +45,9 @@ use crate::service::Service;
 
 /// The session's event: the backoff's wait is over.
 const RETRY: &str = "roe-registry:watch-retry";
-/// The session's event: `READY` is late.
-const READY_LATE: &str = "roe-registry:watch-ready-late";
+/// The session's event: the connection's timer, while it waits for `READY`
+/// or, in the detailed mode, for its first `sync`.
+const LATE: &str = "roe-registry:watch-late";
 
 /// A connection that lasted this long was a success: the next failure
 /// starts the backoff afresh.
@@ -131,6 +139,11 @@ pub(super) struct Watching {
     wheel: Option<ReadWrite<LineFilter>>,
     retries: Retries,
     connected_at: Option<Instant>,
+    /// When the connection last heard a line (or was made).
+    heard_at: Instant,
+    /// The connection waits for `READY` or its first `sync`, under the
+    /// client's timeout.
+    awaiting: bool,
     phase: Phase,
     /// The revision of the last line read: where to resume.
     since: Option<Revision>,
@@ -163,6 +176,8 @@ pub(super) fn spawn(
         wheel: None,
         retries,
         connected_at: None,
+        heard_at: Instant::now(),
+        awaiting: false,
         phase: Phase::Down,
         since: None,
         known: BTreeMap::new(),
@@ -184,10 +199,13 @@ fn session(watching: Watching) -> Session<Watching> {
             let client = cx.heap.client.clone();
             match lines::open(cx, &mut args, &client, true) {
                 Ok(wheel) => {
+                    let now = Instant::now();
                     cx.heap.wheel = Some(wheel);
                     cx.heap.phase = Phase::Ready;
-                    cx.heap.connected_at = Some(Instant::now());
-                    cx.delay(READY_LATE, client.timeout, ())
+                    cx.heap.connected_at = Some(now);
+                    cx.heap.heard_at = now;
+                    cx.heap.awaiting = true;
+                    cx.delay(LATE, client.timeout, ())
                 }
                 Err(error) => lost(cx, &format!("the connection could not start: {error}")),
             }
@@ -220,13 +238,18 @@ fn session(watching: Watching) -> Session<Watching> {
             };
             lost(cx, &why)
         })
-        .on(READY_LATE, |cx, _| {
-            if cx.heap.phase != Phase::Ready {
+        .on(LATE, |cx, _| {
+            if cx.heap.phase == Phase::Down || !cx.heap.awaiting {
                 return Ok(());
+            }
+            let timeout = cx.heap.client.timeout;
+            let quiet = cx.heap.heard_at.elapsed();
+            if quiet < timeout {
+                return cx.delay(LATE, timeout - quiet, ()).map(drop);
             }
             let error = ClientError::Timeout {
                 port: Port::Event,
-                waited: cx.heap.client.timeout,
+                waited: timeout,
             };
             lost(cx, &error.to_string())
         })
@@ -267,15 +290,18 @@ fn heard(cx: &mut Context<'_, Watching>, line: &[u8]) -> Result<()> {
         }
     };
     let detailed = cx.heap.query.is_some();
+    cx.heap.heard_at = Instant::now();
     if matches!(
         line,
         EventLine::Change(_) | EventLine::Sync(_) | EventLine::Error(_)
     ) {
         cx.heap.switched = true;
     }
+    if matches!(line, EventLine::Sync(_)) || (!detailed && line == EventLine::Ready) {
+        cx.heap.awaiting = false;
+    }
     match (cx.heap.phase, line) {
         (Phase::Ready, EventLine::Ready) => {
-            cx.alarm_clear(READY_LATE)?;
             if let (Some(query), Some(wheel)) = (&cx.heap.query, &cx.heap.wheel) {
                 let watch = Watch {
                     query: query.clone(),
@@ -358,7 +384,8 @@ fn heard(cx: &mut Context<'_, Watching>, line: &[u8]) -> Result<()> {
             cx.heap.since = None;
             cx.heap.wheel = None;
             cx.heap.phase = Phase::Down;
-            connect(cx)
+            cx.alarm_clear(LATE)?;
+            again(cx, true)
         }
         (_, EventLine::Error(reason)) => {
             lost(cx, &format!("the registry refused the watch: {reason}"))
@@ -441,11 +468,22 @@ fn lost(cx: &mut Context<'_, Watching>, why: &str) -> Result<()> {
     let was = std::mem::replace(&mut cx.heap.phase, Phase::Down);
     cx.heap.wheel = None;
     cx.heap.connector = None;
-    cx.alarm_clear(READY_LATE)?;
+    cx.alarm_clear(LATE)?;
     if cx.heap.stopped {
         return Ok(());
     }
     tracing::debug!("registry client: watch: {why}; connecting again");
+    again(cx, false)?;
+    if was != Phase::Down {
+        tell(cx, WatchEvent::Disconnected(why.to_owned()))?;
+    }
+    Ok(())
+}
+
+/// Connects again after the backoff's wait; at once instead when
+/// `at_once` and no attempt has failed since the last success (a
+/// connection that lasted [`STABLE`]).
+fn again(cx: &mut Context<'_, Watching>, at_once: bool) -> Result<()> {
     let heap = &mut *cx.heap;
     if heap
         .connected_at
@@ -454,13 +492,13 @@ fn lost(cx: &mut Context<'_, Watching>, why: &str) -> Result<()> {
     {
         heap.retries.succeeded();
     }
+    let first = heap.retries.attempts() == 0;
     heap.retries.failed();
-    let wait = heap.retries.next_wait();
-    cx.delay(RETRY, wait, ())?;
-    if was != Phase::Down {
-        tell(cx, WatchEvent::Disconnected(why.to_owned()))?;
+    if at_once && first {
+        return connect(cx);
     }
-    Ok(())
+    let wait = heap.retries.next_wait();
+    cx.delay(RETRY, wait, ()).map(drop)
 }
 
 /// Stops for good: the connection closes and the session ends.

@@ -306,3 +306,85 @@ fn drain_line(stream: &mut std::net::TcpStream) {
     let mut byte = [0];
     while matches!(stream.read(&mut byte), Ok(1)) && byte[0] != b'\n' {}
 }
+
+/// A fake event port that writes `READY`, reads the watch line, and
+/// answers with `answer`; counts its connections.
+fn event_port(
+    answer: &'static [u8],
+    then_wait: Duration,
+) -> (Fake, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&connections);
+    let fake = Fake::start(move |mut stream| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let _ = stream.write_all(b"READY\n");
+        drain_line(&mut stream);
+        let _ = stream.write_all(answer);
+        drain(&mut stream, then_wait);
+    });
+    (fake, connections)
+}
+
+#[test]
+fn a_registry_that_cannot_ever_resume_a_watch_is_not_stormed() {
+    use std::sync::atomic::Ordering;
+    // Each connection: the listing's sync, then `revision too old` for the
+    // resume that never came. The subscription starts afresh each time,
+    // through the backoff (at once only the first time).
+    let (fake, connections) =
+        event_port(b"00000005 sync\nerror revision too old\n", Duration::ZERO);
+    let harness = Harness::start();
+    let backoff = roe_engine::Backoff::new(Duration::from_millis(20), Duration::from_millis(200));
+    let client = kernel_client(&fake.addr()).backoff(backoff);
+    harness.run(move |cx| {
+        let me = cx.session();
+        let subscription = client.watch(cx, Query::all(), me, WATCHED)?;
+        cx.heap.subscriptions.push(subscription);
+        Ok(())
+    });
+    harness.watched("a sync", |event| {
+        matches!(event, WatchEvent::Synced(_)).then_some(())
+    });
+    let started = connections.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(2));
+    let made = connections.load(Ordering::SeqCst) - started;
+    // At the backoff's pace (its waits reach 100 to 200 ms within a few
+    // attempts), not at the loop's.
+    assert!((2..=40).contains(&made), "{made} connections in 2 s");
+    harness.run(|cx| {
+        let subscription = cx.heap.subscriptions.pop().unwrap();
+        subscription.stop(cx)
+    });
+}
+
+#[test]
+fn a_listing_that_never_ends_is_timed_out() {
+    use std::sync::atomic::Ordering;
+    // READY, then one line of the listing, and silence: no sync.
+    let (fake, connections) = event_port(b"00000005 add svc a 1\n", Duration::from_secs(5));
+    let harness = Harness::start();
+    let client = kernel_client(&fake.addr()).timeout(Duration::from_millis(200));
+    harness.run(move |cx| {
+        let me = cx.session();
+        let subscription = client.watch(cx, Query::all(), me, WATCHED)?;
+        cx.heap.subscriptions.push(subscription);
+        Ok(())
+    });
+    let why = harness.watched("the listing's timeout", |event| match event {
+        WatchEvent::Disconnected(why) => Some(why),
+        WatchEvent::Change(_) | WatchEvent::Synced(_) => panic!("{event:?}"),
+        _ => None,
+    });
+    assert!(why.contains("did not answer"), "{why}");
+    // It connects again.
+    harness.watched("a new connection", |event| {
+        (event == WatchEvent::Connected).then_some(())
+    });
+    assert!(connections.load(Ordering::SeqCst) >= 2);
+    harness.run(|cx| {
+        let subscription = cx.heap.subscriptions.pop().unwrap();
+        subscription.stop(cx)
+    });
+}
