@@ -10,6 +10,7 @@ use std::{
     io::{BufRead, BufReader, Lines},
     path::PathBuf,
     process::{Child, ChildStdout, Command, ExitStatus, Stdio},
+    sync::mpsc,
     time::{Duration, Instant},
 };
 
@@ -25,6 +26,8 @@ struct Node {
     lines: Option<Lines<BufReader<ChildStdout>>>,
     /// Its fs view's mountpoint, detached should the node be killed.
     mount: Option<PathBuf>,
+    /// Its stderr, when captured.
+    log: Option<Log>,
 }
 
 impl Node {
@@ -44,7 +47,24 @@ impl Node {
             child,
             lines: Some(lines),
             mount: None,
+            log: None,
         }
+    }
+
+    /// Runs `roe` with `args` and `RUST_LOG=filter`, its log captured.
+    fn logged(args: &[&str], filter: &str) -> Node {
+        let mut node = Node::start(
+            Command::new(env!("CARGO_BIN_EXE_roe"))
+                .args(args)
+                .env("RUST_LOG", filter)
+                .stderr(Stdio::piped()),
+        );
+        node.log = Some(Log::capture(&mut node.child));
+        node
+    }
+
+    fn log(&mut self) -> &mut Log {
+        self.log.as_mut().expect("the log is captured")
     }
 
     fn lines(&mut self) -> &mut Lines<BufReader<ChildStdout>> {
@@ -125,6 +145,65 @@ impl Drop for Node {
         {
             let _ = Command::new("umount").arg("-l").arg(mount).status();
         }
+    }
+}
+
+/// A node's log (its stderr), read by a thread of its own so that the
+/// node never waits for the test to read it.
+struct Log {
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Log {
+    /// How long a line the test waits for may take to come.
+    const PATIENCE: Duration = Duration::from_secs(30);
+
+    fn capture(child: &mut Child) -> Log {
+        let stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Log {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line, logged so far or within [`Log::PATIENCE`], that
+    /// holds each of `words`.
+    fn wait_for(&mut self, words: &[&str]) -> String {
+        let holds = |line: &String| words.iter().all(|word| line.contains(word));
+        if let Some(line) = self.seen.iter().find(|line| holds(line)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + Log::PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line);
+                    let line = self.seen.last().expect("just pushed");
+                    if holds(line) {
+                        return line.clone();
+                    }
+                }
+                Err(_) => panic!("no line with {words:?} in the log: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Whether a line logged so far holds each of `words`.
+    fn has(&mut self, words: &[&str]) -> bool {
+        self.seen.extend(self.lines.try_iter());
+        self.seen
+            .iter()
+            .any(|line| words.iter().all(|word| line.contains(word)))
     }
 }
 
@@ -429,42 +508,59 @@ fn node_reports_its_kernels_on_sigusr1_and_runs_on() {
     assert_eq!(rest, ["stopping on SIGTERM", "stopped"]);
 }
 
+/// What the nodes that join log: discovery's dials (info), and IKC's
+/// links as they come up (debug).
+const JOIN_LOG: &str = "info,roe_ikc=debug";
+
 /// Two nodes find each other through one node's registry: each advertises
-/// its IKC server there and follows `proto ikc`; when one stops, its
-/// advertisement goes with it.
+/// its IKC server there and follows `proto ikc`, and they connect (one
+/// dials the other, and each logs its IKC link to the other as up: an
+/// advertisement alone would not show that); when one stops, its
+/// advertisement goes with it, and the other hangs up.
 #[test]
 fn nodes_join_through_a_registry_and_leave_it_when_they_stop() {
-    let mut first = node(&[
-        "node",
-        "--kernels",
-        "1",
-        "--heartbeat",
-        "10",
-        "--ikc-name",
-        "first",
-        "--join",
-        "proto ikc",
-    ]);
+    let mut first = Node::logged(
+        &[
+            "node",
+            "--kernels",
+            "1",
+            "--heartbeat",
+            "10",
+            "--ikc-name",
+            "first",
+            "--join",
+            "proto ikc",
+            "--ikc-listen",
+            "127.0.0.1:0",
+            "--registry",
+            "127.0.0.1:0,0,0",
+            "--no-mount",
+        ],
+        JOIN_LOG,
+    );
     let (_, registry, ready) = ikc_registry_ready(&mut first);
     assert!(ready.starts_with("ready"), "{ready:?}");
-    let mut second = Node::spawn(&[
-        "node",
-        "--kernels",
-        "1",
-        "--heartbeat",
-        "10",
-        "--ikc-name",
-        "second",
-        "--ikc-listen",
-        "127.0.0.1:0",
-        "--registry",
-        "none",
-        "--no-mount",
-        "--join-registry",
-        &registry,
-        "--join",
-        "proto ikc",
-    ]);
+    let mut second = Node::logged(
+        &[
+            "node",
+            "--kernels",
+            "1",
+            "--heartbeat",
+            "10",
+            "--ikc-name",
+            "second",
+            "--ikc-listen",
+            "127.0.0.1:0",
+            "--registry",
+            "none",
+            "--no-mount",
+            "--join-registry",
+            &registry,
+            "--join",
+            "proto ikc",
+        ],
+        JOIN_LOG,
+    );
     let ikc = second.line("a first line");
     assert!(ikc.starts_with("ikc 127.0.0.1:"), "{ikc:?}");
     let ready = second.line("a second line");
@@ -499,10 +595,25 @@ fn nodes_join_through_a_registry_and_leave_it_when_they_stop() {
             "{both}"
         );
     }
+    // Connected: each has its IKC link to the other up, and one of them
+    // dialled the other, as discovery found it.
+    first.log().wait_for(&["IKC: connected", "peer=second"]);
+    second.log().wait_for(&["IKC: connected", "peer=first"]);
+    assert!(
+        first.log().has(&["discovery: dialling", "peer=second"])
+            || second.log().has(&["discovery: dialling", "peer=first"]),
+        "neither dialled: {:#?} {:#?}",
+        first.log().seen,
+        second.log().seen
+    );
     let (status, rest) = second.stop(Signal::TERM);
     assert!(status.success(), "{rest:?}");
     let left = wait_for(1);
     assert!(left.contains("kernel first"), "{left}");
+    // The one left lets the other go.
+    first
+        .log()
+        .wait_for(&["discovery: hanging up", "peer=second"]);
     let (status, rest) = first.stop(Signal::TERM);
     assert!(status.success(), "{rest:?}");
 }
