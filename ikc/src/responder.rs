@@ -29,21 +29,17 @@ use crate::{
     directory::Route,
     ikc::Ikc,
     monitor::{About, report},
-    native::{SessionRef, Target, check_name},
+    native::{Target, check_name},
     request::{
         ALIAS, CLOSED, INVOKE, Invoke, LOCAL_CALL, LocalCall, Outgoing, POST_ALL, PostKind,
         ReplyTo, SEND, SHUTDOWN, SUBSCRIBED, Sender, deliver_answer,
     },
     router::IkcRouter,
-    thunk,
+    thunk::{self, Thunks},
 };
 
 /// How long a subscription waits for its answers, as IKC's does.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Thunks kept per responder: past this, the one unused longest is let go
-/// (a new one stands in if its peer session writes again).
-const MAX_THUNKS: usize = 1024;
 
 /// A responder's event: a subscription's time is up.
 const SUBSCRIBE_EXPIRED: &str = "roe-ikc:subscribe_expired";
@@ -51,10 +47,7 @@ const SUBSCRIBE_EXPIRED: &str = "roe-ikc:subscribe_expired";
 pub(crate) struct Responder {
     ikc: Ikc,
     /// Stand-ins for peer sessions, by connection and peer session.
-    /// Each with when it was last used (a tick of `thunk_clock`).
-    thunks: HashMap<(SessionId, Option<SessionRef<'static>>), (SessionId, u64)>,
-    /// Counts uses of thunks, to find the one unused longest.
-    thunk_clock: u64,
+    thunks: Thunks,
     subscriptions: HashMap<u64, Subscription>,
     /// The proxies this responder's subscriptions made: connection and
     /// remote session (their short names are in the directory).
@@ -96,8 +89,7 @@ impl Ikc {
 pub(crate) fn session(ikc: Ikc) -> Session<Responder> {
     Session::new(Responder {
         ikc,
-        thunks: HashMap::new(),
-        thunk_clock: 0,
+        thunks: Thunks::default(),
         subscriptions: HashMap::new(),
         proxies: HashSet::new(),
         stopped: false,
@@ -690,28 +682,13 @@ fn invoke_in_thunk(cx: &mut Context<'_, Responder>, invoke: Invoke) -> Result<()
 
 fn hand_to_thunk(cx: &mut Context<'_, Responder>, invoke: Invoke) -> Result<()> {
     let key = (invoke.channel, invoke.origin.clone());
-    cx.heap.thunk_clock += 1;
-    let now = cx.heap.thunk_clock;
-    let thunk = match cx.heap.thunks.get_mut(&key) {
-        Some((thunk, used)) => {
-            *used = now;
-            *thunk
-        }
+    let thunk = match cx.heap.thunks.get(&key) {
+        Some(thunk) => thunk,
         None => {
-            if cx.heap.thunks.len() >= MAX_THUNKS {
-                // Full: the one unused longest goes (a scan, only now).
-                let oldest = cx
-                    .heap
-                    .thunks
-                    .iter()
-                    .min_by_key(|(_, (_, used))| *used)
-                    .map(|(key, _)| key.clone());
-                if let Some((thunk, _)) = oldest.and_then(|k| cx.heap.thunks.remove(&k)) {
-                    let _ = cx.refcount_decrement(thunk, thunk::HELD);
-                }
-            }
             let thunk = cx.spawn(thunk::session(invoke.channel, invoke.origin.clone()))?;
-            cx.heap.thunks.insert(key, (thunk, now));
+            for gone in cx.heap.thunks.insert(key, thunk) {
+                let _ = cx.refcount_decrement(gone, thunk::HELD);
+            }
             thunk
         }
     };
@@ -720,17 +697,8 @@ fn hand_to_thunk(cx: &mut Context<'_, Responder>, invoke: Invoke) -> Result<()> 
 
 /// A connection closed: its thunks go; if for good, its proxies too.
 fn closed(cx: &mut Context<'_, Responder>, channel: SessionId, for_good: bool) {
-    let gone: Vec<_> = cx
-        .heap
-        .thunks
-        .keys()
-        .filter(|(c, _)| *c == channel)
-        .cloned()
-        .collect();
-    for key in gone {
-        if let Some((thunk, _)) = cx.heap.thunks.remove(&key) {
-            let _ = cx.refcount_decrement(thunk, thunk::HELD);
-        }
+    for thunk in cx.heap.thunks.remove_channel(channel) {
+        let _ = cx.refcount_decrement(thunk, thunk::HELD);
     }
     if for_good {
         cx.heap.proxies.retain(|(c, _)| *c != channel);
@@ -764,7 +732,7 @@ fn shutdown(cx: &mut Context<'_, Responder>) {
         "shutdown",
         &name,
     );
-    let channels: Vec<SessionId> = cx.heap.thunks.keys().map(|(c, _)| *c).collect();
+    let channels = cx.heap.thunks.channels();
     for channel in channels {
         closed(cx, channel, true);
     }

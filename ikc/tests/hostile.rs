@@ -18,7 +18,7 @@ use roe_ikc::{
     lite::{LiteClient, LiteConfig},
     native::{
         ClientHandshake, Frame, FrameReader, HandshakeConfig, HandshakeStep, MAGIC,
-        MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, Outcome, SessionRef, Target,
+        MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, Origin, Outcome, SessionRef, Target,
     },
 };
 
@@ -41,15 +41,25 @@ fn server_with(handshake_timeout: Duration, write_timeout: Duration) -> Node {
         .max_frame(1024 * 1024);
     Node::start(config, 1, true, move |_, kernel| {
         kernel.spawn(published("echo", &["ping"], tell.clone()))?;
+        kernel.spawn(
+            roe_engine::Session::new(())
+                .on("_start", |cx, _| {
+                    cx.alias_set("big")?;
+                    cx.call("IKC", "publish", ("big", Value::List(vec!["page".into()])))
+                        .map(drop)
+                })
+                .on("page", |_, _| Value::from("x".repeat(64 * 1024))),
+        )?;
+        // Answers who called: the stand-in of the peer's session.
         kernel
             .spawn(
                 roe_engine::Session::new(())
                     .on("_start", |cx, _| {
-                        cx.alias_set("big")?;
-                        cx.call("IKC", "publish", ("big", Value::List(vec!["page".into()])))
+                        cx.alias_set("who")?;
+                        cx.call("IKC", "publish", ("who", Value::List(vec!["am_i".into()])))
                             .map(drop)
                     })
-                    .on("page", |_, _| Value::from("x".repeat(64 * 1024))),
+                    .on("am_i", |cx, _| Value::from(cx.sender().to_string())),
             )
             .map(drop)
     })
@@ -364,6 +374,93 @@ fn answers_past_the_output_bound_all_arrive() {
             }
         }
     }
+    still_serves(&node);
+    node.stop();
+}
+
+/// A call of `who/am_i` from the peer session `from` (`None`: none said).
+fn who_am_i(id: u64, from: Option<&str>) -> Frame<'static> {
+    Frame::Call {
+        id,
+        to: Target {
+            session: SessionRef::Alias("who".into()),
+            state: "am_i".into(),
+        },
+        args: Vec::new(),
+        from: from.map(|name| Origin::from(SessionRef::Alias(name.to_owned().into()))),
+    }
+}
+
+/// Reads answers to `count` calls; the text each returned, by call id.
+fn answers(
+    peer: &mut TcpStream,
+    reader: &mut FrameReader,
+    count: usize,
+) -> std::collections::BTreeMap<u64, String> {
+    let mut got = std::collections::BTreeMap::new();
+    let mut buf = vec![0; 64 * 1024];
+    while got.len() < count {
+        while let Some(frame) = reader.next_frame().unwrap() {
+            match frame {
+                Frame::Reply {
+                    id,
+                    outcome: Outcome::Returned(WireValue::Str(text)),
+                } => {
+                    got.insert(id, text.into_owned());
+                }
+                other => panic!("not an answer: {other:?}"),
+            }
+        }
+        if got.len() < count {
+            let n = peer.read(&mut buf).unwrap();
+            assert!(n > 0, "closed after {} answers", got.len());
+            reader.feed(&buf[..n]);
+        }
+    }
+    got
+}
+
+/// The stand-ins of a peer's sessions are kept per connection: a peer
+/// that names ever new senders lets go of its own oldest, never of
+/// another peer's; and a sender named outside the handshake's rules is
+/// taken for no sender at all (its text is not kept).
+#[test]
+fn a_peer_that_names_ever_new_senders_costs_other_peers_nothing() {
+    let node = server_with(PATIENCE, PATIENCE);
+    let mut quiet = handshaken(&node, "quiet-1", "Quiet");
+    let mut quiet_reader = FrameReader::new();
+    quiet
+        .write_all(&encoded([who_am_i(1, Some("steady"))]))
+        .unwrap();
+    let before = answers(&mut quiet, &mut quiet_reader, 1)[&1].clone();
+
+    let mut noisy = handshaken(&node, "noisy-1", "Noisy");
+    let mut noisy_reader = FrameReader::new();
+    const SENDERS: u64 = 5000;
+    let calls = (0..SENDERS).map(|n| who_am_i(n, Some(&format!("sender-{n}"))));
+    noisy.write_all(&encoded(calls)).unwrap();
+    let thunks = answers(&mut noisy, &mut noisy_reader, SENDERS as usize);
+    // Each sender had its own stand-in.
+    let distinct: std::collections::BTreeSet<&String> = thunks.values().collect();
+    assert!(distinct.len() as u64 > SENDERS / 2, "{}", distinct.len());
+
+    quiet
+        .write_all(&encoded([who_am_i(2, Some("steady"))]))
+        .unwrap();
+    let after = answers(&mut quiet, &mut quiet_reader, 1)[&2].clone();
+    assert_eq!(before, after, "the quiet peer's stand-in was let go");
+
+    // Bad names, long or not, are no name: one stand-in for all three.
+    let long = "n".repeat(100_000);
+    let frames = [
+        who_am_i(10, None),
+        who_am_i(11, Some("bad/name")),
+        who_am_i(12, Some(&long)),
+    ];
+    noisy.write_all(&encoded(frames)).unwrap();
+    let nameless = answers(&mut noisy, &mut noisy_reader, 3);
+    assert_eq!(nameless[&10], nameless[&11]);
+    assert_eq!(nameless[&10], nameless[&12]);
     still_serves(&node);
     node.stop();
 }

@@ -6,7 +6,7 @@ use roe_engine::{Answer, Args, Context, Event, Result, SessionId, Value};
 
 use super::{Channel, answer_receipt, link::Incoming, refusal};
 use crate::{
-    native::{Frame, Origin, SessionRef, Target},
+    native::{Frame, Origin, SessionRef, Target, check_name},
     request::{INVOKE, Invoke, Outgoing, deliver_answer, unpack},
 };
 
@@ -118,7 +118,7 @@ fn request(
     };
     let invoke = Invoke {
         channel: me,
-        origin: from.map(|o| o.session),
+        origin: from.and_then(|o| origin(o.session)),
         target,
         state,
         args,
@@ -134,6 +134,16 @@ fn request(
             "invocation",
             format!("the request could not reach its responder: {error}"),
         ),
+    }
+}
+
+/// The peer session a request says it is from, as its thunk is known by:
+/// a name outside the handshake's rules is no name (its text would be
+/// kept, as long as the peer made it).
+fn origin(session: SessionRef<'static>) -> Option<SessionRef<'static>> {
+    match &session {
+        SessionRef::Alias(name) if check_name("peer session", name).is_err() => None,
+        _ => Some(session),
     }
 }
 

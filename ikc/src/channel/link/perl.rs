@@ -411,6 +411,11 @@ impl PerlWire {
     fn origin(&mut self, from: Option<Address>) -> Option<Origin<'static>> {
         let from = from?;
         let session = match from.session.clone()? {
+            // A name outside the handshake's rules is no name: its text
+            // would be kept here and in the responder's thunks.
+            SessionName::Alias(alias) if native::check_name("peer session", &alias).is_err() => {
+                return None;
+            }
             SessionName::Alias(alias) => SessionRef::Alias(alias.into()),
             SessionName::Id(id) => match u64::try_from(id) {
                 Ok(number) => SessionRef::Number(number),
