@@ -5,6 +5,7 @@ use std::{
     io::{Read, Write},
     net::{SocketAddr, TcpListener, TcpStream},
     process::{Command, Output},
+    sync::mpsc,
     thread::{self, JoinHandle},
     time::Duration,
 };
@@ -25,24 +26,36 @@ const SERVER: &str = "CliServer";
 ///
 /// - calls to `echo/upper` with their text argument in capitals, to
 ///   `echo/same` with their argument; any other state of `echo` is not
-///   published (a call refused, a post answered with an error);
+///   published (a call refused, a post answered with an error), but
+///   `echo/note`, whose posts are taken without an answer;
 /// - pings.
 fn server(connections: usize) -> (SocketAddr, JoinHandle<()>) {
+    let (addr, thread, _posts) = server_reporting(connections);
+    (addr, thread)
+}
+
+/// A post the server received: its state, and its arguments as the
+/// decoder gave them (`Debug`).
+type Posted = (String, String);
+
+/// [`server`], reporting each post it receives, whatever it answers.
+fn server_reporting(connections: usize) -> (SocketAddr, JoinHandle<()>, mpsc::Receiver<Posted>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let (posted, posts) = mpsc::channel();
     let thread = thread::spawn(move || {
         for _ in 0..connections {
             let (stream, _) = listener.accept().unwrap();
             stream
                 .set_read_timeout(Some(Duration::from_secs(30)))
                 .unwrap();
-            serve(stream);
+            serve(stream, &posted);
         }
     });
-    (addr, thread)
+    (addr, thread, posts)
 }
 
-fn serve(mut stream: TcpStream) {
+fn serve(mut stream: TcpStream, posted: &mpsc::Sender<Posted>) {
     let config = HandshakeConfig::new(&identity::kernel_id(), SERVER).unwrap();
     let mut handshake = ServerHandshake::new(config).unwrap();
     let mut reader = FrameReader::after_magic().max_frame(HANDSHAKE_MAX_FRAME);
@@ -60,6 +73,9 @@ fn serve(mut stream: TcpStream) {
                     HandshakeStep::Continue { send } => out.extend(send),
                 }
                 continue;
+            }
+            if let Frame::Post { to, args, .. } = &frame {
+                let _ = posted.send((to.state.to_string(), format!("{args:?}")));
             }
             answer(frame, &mut out);
         }
@@ -157,11 +173,18 @@ fn a_refused_call_is_on_stderr_with_a_failing_status() {
 
 #[test]
 fn post_is_silent_unless_the_server_refuses_it() {
-    let (addr, server) = server(2);
+    let (addr, server, posts) = server_reporting(2);
     let addr = addr.to_string();
     let output = roe_ikc(&["post", "--to", &addr, "echo/note", "[1, 2]"]);
     assert!(output.status.success(), "{output:?}");
     assert_eq!(text(&output.stdout), "");
+    // Silent, and delivered: the server has it, with its argument.
+    let wait = Duration::from_secs(30);
+    let (state, args) = posts.recv_timeout(wait).expect("the post arrived");
+    assert_eq!(
+        (state.as_str(), args.as_str()),
+        ("note", "[List([Int(1), Int(2)])]")
+    );
 
     let output = roe_ikc(&["post", "--to", &addr, "echo/secret", "1"]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
@@ -169,7 +192,10 @@ fn post_is_silent_unless_the_server_refuses_it() {
         text(&output.stderr).contains("remote error (check): state 'secret' is not published"),
         "{output:?}"
     );
+    let (state, _) = posts.recv_timeout(wait).expect("the refused post arrived");
+    assert_eq!(state, "secret");
     server.join().unwrap();
+    assert!(posts.try_recv().is_err(), "one post each");
 }
 
 #[test]
