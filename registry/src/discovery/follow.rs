@@ -6,8 +6,16 @@
 //! the [`Registration`] of its advertisement (when joining), and one IKC
 //! client channel per peer it dials. A peer is a service that matches the
 //! query; which ones it dials is [`should_dial`]'s to say.
+//!
+//! What a peer advertises is not trusted with the kernel's thread: only an
+//! IP literal is dialled (a host name would be resolved by the system's
+//! blocking resolver, on the kernel's thread, for as long as it takes),
+//! and at most [`Discovery::MAX_PEERS`] are dialled at once. A peer left
+//! out is told as `skip`; one left out for the bound is dialled once
+//! another goes.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use roe_engine::{Args, Backoff, Context, Event, Result, Session, SessionId};
 use roe_ikc::{Ikc, IkcClient};
@@ -34,6 +42,8 @@ pub(crate) struct Follower {
     subscription: Option<Subscription>,
     /// The services that match, by name.
     peers: BTreeMap<String, Peer>,
+    /// How many of them are dialled.
+    dialling: usize,
     notify: Option<(SessionId, Event)>,
     stopped: bool,
 }
@@ -43,6 +53,17 @@ struct Peer {
     service: Service,
     /// The client dialling it, if this node dials it.
     dialled: Option<Dialled>,
+    /// Why it is not dialled though [`should_dial`] says to, if so.
+    skipped: Option<Skip>,
+}
+
+/// Why a peer that should be dialled is not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Skip {
+    /// Its host is not an IP address.
+    NotIp(String),
+    /// [`Discovery::MAX_PEERS`] are dialled already.
+    Full,
 }
 
 struct Dialled {
@@ -69,6 +90,7 @@ impl Follower {
             registration: None,
             subscription: None,
             peers: BTreeMap::new(),
+            dialling: 0,
             notify,
             stopped: false,
         }
@@ -124,14 +146,16 @@ fn changed(cx: &mut Context<'_, Follower>, notice: Notice) -> Result<()> {
                 .or_insert(Peer {
                     service,
                     dialled: None,
+                    skipped: None,
                 });
-            evaluate(cx, &name)
+            evaluate(cx, &name)?;
+            refill(cx)
         }
         ChangeKind::Remove => {
             if let Some(peer) = cx.heap.peers.remove(&name) {
                 hang_up(cx, &peer);
             }
-            Ok(())
+            refill(cx)
         }
     }
 }
@@ -156,13 +180,43 @@ fn evaluate(cx: &mut Context<'_, Follower>, name: &str) -> Result<()> {
             &Peer {
                 service,
                 dialled: Some(dialled),
+                skipped: None,
             },
         );
     }
     let Some((host, port)) = wanted else {
+        if let Some(peer) = cx.heap.peers.get_mut(name) {
+            peer.skipped = None;
+        }
         return Ok(());
     };
     let peer_name = peer_name(&cx.heap.peers[name].service);
+    let skip = if host.parse::<IpAddr>().is_err() {
+        Some(Skip::NotIp(host.clone()))
+    } else if cx.heap.dialling >= Discovery::MAX_PEERS {
+        Some(Skip::Full)
+    } else {
+        None
+    };
+    if let Some(skip) = skip {
+        let Some(peer) = cx.heap.peers.get_mut(name) else {
+            return Ok(());
+        };
+        if peer.skipped.as_ref() != Some(&skip) {
+            let why = match &skip {
+                Skip::NotIp(host) => format!("{host}:{port}: not an IP address"),
+                Skip::Full => format!(
+                    "{host}:{port}: {} peers dialled already",
+                    Discovery::MAX_PEERS
+                ),
+            };
+            tracing::warn!(peer = %peer_name, "discovery: not dialling {why}");
+            peer.skipped = Some(skip);
+            let notify = cx.heap.notify;
+            tell(cx, notify, "skip", &peer_name, &why);
+        }
+        return Ok(());
+    }
     let mut client = IkcClient::tcp(host.clone(), port).backoff(backoff(&cx.heap.client));
     if !peer_name.is_empty() && cx.heap.ikc.config().name() != peer_name {
         client = client.expect(peer_name.clone());
@@ -173,11 +227,37 @@ fn evaluate(cx: &mut Context<'_, Follower>, name: &str) -> Result<()> {
     let notify = cx.heap.notify;
     tell(cx, notify, "dial", &peer_name, &format!("{host}:{port}"));
     if let Some(peer) = cx.heap.peers.get_mut(name) {
+        peer.skipped = None;
         peer.dialled = Some(Dialled {
             channel,
             host,
             port,
         });
+        cx.heap.dialling += 1;
+    }
+    Ok(())
+}
+
+/// Dials the peers left out for the bound, while there is room.
+fn refill(cx: &mut Context<'_, Follower>) -> Result<()> {
+    if cx.heap.dialling >= Discovery::MAX_PEERS {
+        return Ok(());
+    }
+    let waiting: Vec<String> = cx
+        .heap
+        .peers
+        .iter()
+        .filter(|(_, peer)| peer.skipped == Some(Skip::Full))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in waiting {
+        if cx.heap.dialling >= Discovery::MAX_PEERS {
+            break;
+        }
+        if let Some(peer) = cx.heap.peers.get_mut(&name) {
+            peer.skipped = None;
+        }
+        evaluate(cx, &name)?;
     }
     Ok(())
 }
@@ -187,6 +267,7 @@ fn hang_up(cx: &mut Context<'_, Follower>, peer: &Peer) {
     let Some(dialled) = &peer.dialled else {
         return;
     };
+    cx.heap.dialling = cx.heap.dialling.saturating_sub(1);
     let name = peer_name(&peer.service);
     tracing::info!(peer = %name, host = %dialled.host, port = dialled.port, "discovery: hanging up");
     let _ = cx.post(dialled.channel, "shutdown", ());
@@ -225,7 +306,8 @@ fn backoff(client: &RegistryClient) -> Backoff {
 }
 
 /// Where to dial `peer`: its `host` and `port` attributes, or its name,
-/// `tcp!host!port`.
+/// `tcp!host!port` (the host as advertised: [`evaluate`] dials only an IP
+/// address).
 fn address(peer: &Service) -> Option<(String, u16)> {
     if let (Some(host), Some(port)) = (peer.get(HOST), peer.get(PORT))
         && let Ok(port) = port.parse()

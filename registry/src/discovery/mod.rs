@@ -119,6 +119,11 @@ impl Discovery {
     /// and the IKC clients it started are shut down.
     pub const STOP: &'static str = "stop";
 
+    /// The most peers one follower dials at once (256). A peer past it is
+    /// told as `skip` (see [`notify`](Discovery::notify)), and dialled once
+    /// another goes.
+    pub const MAX_PEERS: usize = 256;
+
     /// Discovery for `ikc`'s process through the registry at `registry`.
     pub fn new(ikc: &Ikc, registry: RegistryAddr) -> Discovery {
         Discovery {
@@ -145,7 +150,9 @@ impl Discovery {
     /// The host peers are to dial, when it is not the address the server
     /// listens on. By default: that address, or, for a server listening
     /// on every address (`0.0.0.0`, `::`), the address this machine
-    /// reaches the registry from.
+    /// reaches the registry from. Followers dial only an IP address: a
+    /// host name advertised here is skipped, since resolving it would
+    /// block their kernel's thread.
     pub fn host(mut self, host: impl Into<String>) -> Discovery {
         self.host = Some(host.into());
         self
@@ -160,9 +167,11 @@ impl Discovery {
 
     /// Tells `session` what discovery does, posting `event` with `(what,
     /// name, detail)`: a follower's `dial` and `hangup` (the peer's IKC
-    /// name, then `host:port`), and the advertisement's registration's own
-    /// reports (`registered`, `refused`, `lost`, `closed`; see
-    /// [`Register::notify`]).
+    /// name, then `host:port`) and `skip` (a peer it does not dial: its
+    /// host is not an IP address, or [`MAX_PEERS`](Discovery::MAX_PEERS)
+    /// are dialled already; then `host:port` and why), and the
+    /// advertisement's registration's own reports (`registered`,
+    /// `refused`, `lost`, `closed`; see [`Register::notify`]).
     pub fn notify(mut self, session: SessionId, event: impl Into<Event>) -> Discovery {
         self.notify = Some((session, event.into()));
         self

@@ -399,3 +399,164 @@ fn ikc_shutting_down_ends_discovery_and_lets_the_kernel_end() {
     });
     registry.stop().unwrap();
 }
+
+#[test]
+fn an_advertised_host_name_is_skipped_not_resolved() {
+    let registry =
+        RegistryServer::new(ServerConfig::default().addr("127.0.0.1:0,0,0".parse().unwrap()))
+            .start()
+            .unwrap();
+    let addr = registry.addr().clone();
+    let client = BlockingClient::new(addr.clone()).timeout(PATIENCE);
+    let advert = |name: &str, host: &str| {
+        Service::with_attrs(
+            format!("tcp!{host}!6030"),
+            [
+                ("proto", "ikc"),
+                ("kernel", name),
+                ("id", name),
+                ("host", host),
+                ("port", "6030"),
+            ],
+        )
+        .unwrap()
+    };
+    // A peer that names its host: resolving it would block the follower's
+    // kernel. And one at an IP address, dialled (nobody answers there).
+    let _named = client.register(&advert("named", "peer.invalid")).unwrap();
+    let _literal = client.register(&advert("literal", "127.0.0.1")).unwrap();
+    let (told_tx, told) = mpsc::channel::<String>();
+    let ikc = Ikc::new(IkcConfig::new("follower")).unwrap();
+    let shared = ikc.clone();
+    let runtime = Runtime::builder()
+        .kernels(1)
+        .pin(false)
+        .start(move |kernel| {
+            shared.start(kernel)?;
+            let told_tx = told_tx.clone();
+            let listener = kernel.spawn(
+                Session::new(())
+                    .on("_start", |cx, _| {
+                        // Reports come from elsewhere: stay until shutdown.
+                        let me = cx.session();
+                        cx.refcount_increment(me, "reports")
+                    })
+                    .on("told", move |_, args| {
+                        let words: Vec<String> = args.iter().map(ToString::to_string).collect();
+                        let _ = told_tx.send(words.join(" "));
+                    }),
+            )?;
+            let client = RegistryClient::new(addr.clone()).backoff(Backoff::new(
+                Duration::from_millis(5),
+                Duration::from_millis(50),
+            ));
+            Discovery::new(&shared, addr.clone())
+                .client(client)
+                .notify(listener, "told")
+                .follow(Discovery::query(), kernel)
+                .map(drop)
+        })
+        .unwrap();
+    let mut heard = Vec::new();
+    while !(heard.iter().any(|t: &String| t.starts_with("skip named"))
+        && heard.iter().any(|t| t.starts_with("dial literal")))
+    {
+        heard.push(next(&told, "the follower's reports"));
+    }
+    assert!(
+        heard.contains(&"skip named peer.invalid:6030: not an IP address".to_owned()),
+        "{heard:?}"
+    );
+    assert!(
+        !heard.iter().any(|t| t.starts_with("dial named")),
+        "{heard:?}"
+    );
+    runtime.handle().shutdown();
+    runtime.join().unwrap();
+    registry.stop().unwrap();
+}
+
+#[test]
+fn a_follower_dials_at_most_max_peers_and_the_next_when_one_goes() {
+    use std::io::Write;
+    let registry =
+        RegistryServer::new(ServerConfig::default().addr("127.0.0.1:0,0,0".parse().unwrap()))
+            .start()
+            .unwrap();
+    let addr = registry.addr().clone();
+    // MAX_PEERS + 4 advertisements at ports nobody listens on, each held by
+    // a connection of its own.
+    let count = Discovery::MAX_PEERS + 4;
+    let mut held: Vec<std::net::TcpStream> = (0..count)
+        .map(|n| {
+            let mut stream =
+                std::net::TcpStream::connect(addr.connect_to(roe_registry::Port::New)).unwrap();
+            let line = format!(
+                "tcp!127.0.0.1!{port} proto ikc kernel p{n:03} id p{n:03} host 127.0.0.1 port {port}\n",
+                port = 20_000 + n
+            );
+            stream.write_all(line.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    let client = BlockingClient::new(addr.clone()).timeout(PATIENCE);
+    wait_until("every advertisement", || {
+        client.find(&Discovery::query()).unwrap().len() == count
+    });
+    let (told_tx, told) = mpsc::channel::<String>();
+    let ikc = Ikc::new(IkcConfig::new("follower")).unwrap();
+    let shared = ikc.clone();
+    let registry_addr = addr.clone();
+    let runtime = Runtime::builder()
+        .kernels(1)
+        .pin(false)
+        .start(move |kernel| {
+            shared.start(kernel)?;
+            let told_tx = told_tx.clone();
+            let listener = kernel.spawn(
+                Session::new(())
+                    .on("_start", |cx, _| {
+                        let me = cx.session();
+                        cx.refcount_increment(me, "reports")
+                    })
+                    .on("told", move |_, args| {
+                        let _ = told_tx.send(format!("{} {}", args[0], args[1]));
+                    }),
+            )?;
+            // Slow redials: the peers are not there.
+            let client = RegistryClient::new(registry_addr.clone()).backoff(Backoff::new(
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+            ));
+            Discovery::new(&shared, registry_addr.clone())
+                .client(client)
+                .notify(listener, "told")
+                .follow(Discovery::query(), kernel)
+                .map(drop)
+        })
+        .unwrap();
+    let (mut dialled, mut skipped) = (Vec::new(), Vec::new());
+    while dialled.len() + skipped.len() < count {
+        let heard = next(&told, "a dial or a skip");
+        match heard.split_once(' ') {
+            Some(("dial", peer)) => dialled.push(peer.to_owned()),
+            Some(("skip", peer)) => skipped.push(peer.to_owned()),
+            _ => {}
+        }
+    }
+    assert_eq!(dialled.len(), Discovery::MAX_PEERS);
+    assert_eq!(skipped, ["p256", "p257", "p258", "p259"]);
+    // One goes: the first left out is dialled.
+    drop(held.remove(0));
+    loop {
+        let heard = next(&told, "the next dial");
+        if heard == "dial p256" {
+            break;
+        }
+        assert!(!heard.starts_with("dial"), "{heard}");
+    }
+    runtime.handle().shutdown();
+    runtime.join().unwrap();
+    drop(held);
+    registry.stop().unwrap();
+}
