@@ -3,6 +3,8 @@
 //! deliver ([`Invoke`]). They travel as [`Value::local`] payloads, across
 //! kernels when need be, under the event names below.
 
+use std::time::Duration;
+
 use roe_engine::{Answer, Args, Context, Dest, Event, KernelId, SessionId, Value};
 
 use crate::{
@@ -31,6 +33,10 @@ pub(crate) const POST_ALL: &str = "roe-ikc:post_all";
 /// A responder's event: a `call_reply` to a session of this process,
 /// made through the router.
 pub(crate) const LOCAL_CALL: &str = "roe-ikc:local_call";
+
+/// How long a subscription waits for its answers, as IKC's does; a
+/// connection forgets a question its peer has not answered by then.
+pub(crate) const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Session numbers on the wire carry their kernel in the top 16 bits, so
 /// one number names a session of a whole runtime.

@@ -19,7 +19,6 @@
 use std::{
     collections::{HashMap, HashSet},
     rc::Rc,
-    time::Duration,
 };
 
 use roe_engine::{Args, Context, Error, Map, Result, Session, SessionId, Value};
@@ -32,14 +31,11 @@ use crate::{
     native::{Target, check_name},
     request::{
         ALIAS, CLOSED, INVOKE, Invoke, LOCAL_CALL, LocalCall, Outgoing, POST_ALL, PostKind,
-        ReplyTo, SEND, SHUTDOWN, SUBSCRIBED, Sender, deliver_answer,
+        ReplyTo, SEND, SHUTDOWN, SUBSCRIBE_TIMEOUT, SUBSCRIBED, Sender, deliver_answer,
     },
     router::IkcRouter,
     thunk::{self, Thunks},
 };
-
-/// How long a subscription waits for its answers, as IKC's does.
-const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A responder's event: a subscription's time is up.
 const SUBSCRIBE_EXPIRED: &str = "roe-ikc:subscribe_expired";

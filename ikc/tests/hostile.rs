@@ -13,12 +13,13 @@ use std::{
 
 use roe_engine::Value;
 use roe_ikc::{
-    IkcConfig, WireValue,
+    IkcClient, IkcConfig, WireValue,
     directory::Directory,
     lite::{LiteClient, LiteConfig},
     native::{
         ClientHandshake, Frame, FrameReader, HandshakeConfig, HandshakeStep, MAGIC,
-        MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, Origin, Outcome, SessionRef, Target,
+        MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, Origin, Outcome, ServerHandshake, SessionRef,
+        Target,
     },
 };
 
@@ -463,4 +464,78 @@ fn a_peer_that_names_ever_new_senders_costs_other_peers_nothing() {
     assert_eq!(nameless[&10], nameless[&12]);
     still_serves(&node);
     node.stop();
+}
+
+/// A peer that never answers subscription questions holds only so many
+/// of them: past the bound, a subscription is refused at once (its
+/// callback gets no specifiers) instead of waiting out its minute.
+#[test]
+fn a_peer_that_never_answers_subscriptions_holds_a_bounded_number() {
+    const PAST: usize = 10;
+    const SUBSCRIPTIONS: usize = 4096 + PAST;
+    // A native server that completes its handshake, then only reads.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mute = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        let config = HandshakeConfig::new("mute-1", "Mute").unwrap();
+        let mut handshake = ServerHandshake::new(config).unwrap();
+        let mut reader = FrameReader::after_magic();
+        let mut buf = vec![0; 64 * 1024];
+        let mut open = false;
+        loop {
+            let n = match peer.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            reader.feed(&buf[..n]);
+            while let Ok(Some(frame)) = reader.next_frame() {
+                if open {
+                    continue;
+                }
+                match handshake.on_frame(frame).unwrap() {
+                    HandshakeStep::Continue { send } => peer.write_all(&send).unwrap(),
+                    HandshakeStep::Done { send, .. } => {
+                        peer.write_all(&send).unwrap();
+                        open = true;
+                    }
+                }
+            }
+        }
+    });
+    let (tell, lines) = heard();
+    let client = Node::start(IkcConfig::new("Client"), 1, false, move |ikc, kernel| {
+        let ikc = ikc.clone();
+        let tell = tell.clone();
+        kernel
+            .spawn(
+                roe_engine::Session::new(())
+                    .on("_start", move |cx, _| {
+                        let me = cx.session();
+                        IkcClient::tcp("127.0.0.1", port)
+                            .on_connect(me, "connected")
+                            .spawn_in(&ikc, cx)
+                            .map(drop)
+                    })
+                    .on("connected", |cx, _| {
+                        for _ in 0..SUBSCRIPTIONS {
+                            cx.post("IKC", "subscribe", ("poe://Mute/x", "answered"))?;
+                        }
+                        Ok::<_, roe_engine::Error>(())
+                    })
+                    .on("answered", move |_, args| {
+                        let _ = tell.send(format!("answered {}", args[0]));
+                    }),
+            )
+            .map(drop)
+    });
+    for n in 0..PAST {
+        assert_eq!(
+            support::next(&lines, &format!("refusal {n}")),
+            "answered []"
+        );
+    }
+    assert!(lines.recv_timeout(Duration::from_millis(100)).is_err());
+    client.stop();
+    mute.join().unwrap();
 }

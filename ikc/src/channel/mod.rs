@@ -17,8 +17,9 @@ mod refusal;
 mod send;
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     rc::Rc,
+    time::Instant,
 };
 
 use roe_engine::{Context, Duplex, Error, Result, Session, SessionId, Value};
@@ -42,6 +43,11 @@ const MAX_EXPOSED: usize = 4096;
 /// Calls a connection waits on at once; more are refused.
 const MAX_PENDING_CALLS: usize = 65_536;
 
+/// Subscription questions a connection waits on at once; more are
+/// refused (and a question goes unanswered for good after
+/// [`SUBSCRIBE_TIMEOUT`](crate::request::SUBSCRIBE_TIMEOUT)).
+const MAX_SUBSCRIBING: usize = 4096;
+
 pub(crate) struct Channel {
     ikc: Ikc,
     link: Option<Rc<Link>>,
@@ -54,7 +60,9 @@ pub(crate) struct Channel {
     /// Where the connection is: the peer's address, or what was dialled.
     label: String,
     pending: HashMap<u64, ReplyTo>,
-    subscribing: HashMap<u64, Receipt>,
+    /// Subscription questions asked of the peer, by id (ids grow: the
+    /// first is the oldest), with when they were asked.
+    subscribing: BTreeMap<u64, (Receipt, Instant)>,
     exposed: Exposed,
     /// A client's: how to connect again, and what waits meanwhile.
     dial: Option<Dial>,
@@ -121,7 +129,7 @@ fn channel(ikc: Ikc, label: String, dial: Option<Dial>) -> Session<Channel> {
         registered: false,
         label,
         pending: HashMap::new(),
-        subscribing: HashMap::new(),
+        subscribing: BTreeMap::new(),
         exposed: Exposed::default(),
         dial,
         stopping: false,
@@ -222,7 +230,7 @@ fn down(cx: &mut Context<'_, Channel>, reason: &str) -> Result<()> {
     for (_, reply) in std::mem::take(&mut cx.heap.pending) {
         deliver_answer(cx, &reply, roe_engine::Answer::Failed(failed.clone()));
     }
-    for (_, receipt) in std::mem::take(&mut cx.heap.subscribing) {
+    for (receipt, _) in std::mem::take(&mut cx.heap.subscribing).into_values() {
         answer_receipt(cx, &receipt, false);
     }
     let ikc = cx.heap.ikc.clone();

@@ -62,7 +62,7 @@ pub(super) fn frame(cx: &mut Context<'_, Channel>, incoming: Incoming) -> Result
             Ok(())
         }
         Incoming::Subscribed { id, accepted } => {
-            if let Some(receipt) = cx.heap.subscribing.remove(&id) {
+            if let Some((receipt, _)) = cx.heap.subscribing.remove(&id) {
                 answer_receipt(cx, &receipt, accepted);
             }
             Ok(())

@@ -1,13 +1,17 @@
 //! A channel's `SEND`: work for the peer, written as frames (or, for a
 //! client between connections, queued).
 
+use std::time::Instant;
+
 use roe_engine::{Answer, Args, Context, SessionId, Value};
 
-use super::{Channel, MAX_PENDING_CALLS, answer_receipt, dial, link::SendError, refusal};
+use super::{
+    Channel, MAX_PENDING_CALLS, MAX_SUBSCRIBING, answer_receipt, dial, link::SendError, refusal,
+};
 use crate::{
     WireValue,
     native::{Frame, Origin, Outcome, SessionRef},
-    request::{Outgoing, Sender, deliver_answer, pack},
+    request::{Outgoing, SUBSCRIBE_TIMEOUT, Sender, deliver_answer, pack},
 };
 
 /// Sends `outgoing`, which `sender` posted to the channel.
@@ -93,6 +97,22 @@ pub(super) fn outgoing(cx: &mut Context<'_, Channel>, outgoing: Outgoing, sender
             state,
             receipt,
         } => {
+            // A question unanswered past the subscription's time has no
+            // one waiting for it: forgotten, so a peer that never answers
+            // holds only so many.
+            let subscribing = &mut cx.heap.subscribing;
+            while let Some(entry) = subscribing.first_entry()
+                && entry.get().1.elapsed() >= SUBSCRIBE_TIMEOUT
+            {
+                entry.remove();
+            }
+            if subscribing.len() >= MAX_SUBSCRIBING {
+                return refuse(
+                    cx,
+                    outgoing,
+                    "too many subscriptions wait for this peer's answer",
+                );
+            }
             let id = cx.heap.ikc.next_id();
             let sent = link.send(&Frame::Subscribe {
                 id,
@@ -100,7 +120,8 @@ pub(super) fn outgoing(cx: &mut Context<'_, Channel>, outgoing: Outgoing, sender
                 state: state.as_deref().map(Into::into),
             });
             if sent.is_ok() {
-                cx.heap.subscribing.insert(id, receipt.clone());
+                let asked = (receipt.clone(), Instant::now());
+                cx.heap.subscribing.insert(id, asked);
             }
             sent
         }
