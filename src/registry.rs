@@ -17,17 +17,16 @@
 
 use std::{
     ffi::OsString,
-    io::{ErrorKind, Read, Write},
-    net::{Shutdown, TcpStream},
+    io::Write,
     path::PathBuf,
     sync::{Mutex, mpsc},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use roe::{Runtime, RuntimeHandle, Session};
 use roe_registry::{
-    LineReader, Port, Query, RegistryAddr, RegistryServer, ServerConfig, ServerError, Service,
-    Token, Watch, parse_service, quote_line,
+    BlockingClient, ClientError, EventLine, Query, RegistryAddr, RegistryServer, ServerConfig,
+    ServerError, Service, Token, Watch, WatchEvent,
 };
 
 use crate::log::say;
@@ -38,8 +37,14 @@ pub type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
 /// How long `register` waits for the registry to show the service.
 const CONFIRM: Duration = Duration::from_secs(10);
 
-/// How long `find` and `remove` wait for the registry's answer.
+/// How long `find`, `watch` and `remove` wait for the registry's answer
+/// (a watch: for its first line, then for each line, going on after a
+/// quiet spell).
 const ANSWER: Duration = Duration::from_secs(30);
+
+/// How often `register` looks whether the registry has dropped the
+/// registration it holds.
+const HOLD_CHECK: Duration = Duration::from_millis(200);
 
 /// What `roe registry` was asked to do.
 #[derive(Debug)]
@@ -302,103 +307,59 @@ fn stopper() -> Session<()> {
         })
 }
 
-/// A connection to one of the registry's ports.
-fn connect(at: &RegistryAddr, port: Port) -> Outcome<TcpStream> {
-    let target = at.connect_to(port);
-    TcpStream::connect(target.as_str())
-        .map_err(|e| format!("cannot reach the registry's {port} port at {target}: {e}").into())
+/// A blocking client of the registry at `at`, waiting at most `timeout`
+/// for each answer: the library's client, so that the command has its
+/// bounds (lines, answers) and its time limits.
+fn client(at: &RegistryAddr, timeout: Duration) -> BlockingClient {
+    BlockingClient::new(at.clone()).timeout(timeout)
 }
 
-/// Reads lines (split as the protocol splits them) from a stream.
-struct Lines {
-    stream: TcpStream,
-    reader: LineReader,
-    buf: Vec<u8>,
-    start: usize,
-}
-
-impl Lines {
-    fn new(stream: TcpStream) -> Lines {
-        Lines {
-            stream,
-            reader: LineReader::new(),
-            buf: Vec::new(),
-            start: 0,
-        }
-    }
-
-    /// The next line; `None` at the end of the stream.
-    fn next_line(&mut self) -> Outcome<Option<Vec<u8>>> {
-        loop {
-            let mut rest = &self.buf[self.start..];
-            let before = rest.len();
-            let line = self.reader.read_line(&mut rest)?.map(<[u8]>::to_vec);
-            self.start += before - rest.len();
-            if line.is_some() {
-                return Ok(line);
-            }
-            self.buf.clear();
-            self.start = 0;
-            let mut chunk = [0; 16 * 1024];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return Ok(self.reader.finish().map(<[u8]>::to_vec)),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+/// What a failed request says on stderr: a refusal as the registry's
+/// reason, the registry closing as such, anything else as the client
+/// says it.
+fn failed(error: ClientError) -> Box<dyn std::error::Error> {
+    match error {
+        ClientError::Refused { reason, .. } => format!("the registry refused: {reason}").into(),
+        ClientError::Closed { .. } => "the registry closed the connection".into(),
+        other => other.into(),
     }
 }
 
-/// A line the registry wrote, for an error message.
-fn shown(line: &[u8]) -> String {
-    String::from_utf8_lossy(line).into_owned()
-}
-
-/// The reason of an `error <reason>` line, if it is one.
-fn refusal(line: &[u8]) -> Option<String> {
-    roe_registry::Refusal::parse(line).ok().map(|r| r.reason)
-}
-
-/// Prints the services that match `query`, as the registry writes them.
+/// Prints the services that match `query`, one line each, as the
+/// registry writes them.
 fn find(at: &RegistryAddr, query: &Query) -> Outcome<()> {
-    let answer = query_once(at, query)?;
+    let services = client(at, ANSWER).find(query).map_err(failed)?;
     let mut out = std::io::stdout().lock();
-    out.write_all(&answer)?;
+    for service in services {
+        writeln!(out, "{service}")?;
+    }
     out.flush()?;
     Ok(())
-}
-
-/// One query: the registry's answer, whole.
-fn query_once(at: &RegistryAddr, query: &Query) -> Outcome<Vec<u8>> {
-    let mut stream = connect(at, Port::Find)?;
-    stream.set_read_timeout(Some(ANSWER))?;
-    stream.write_all(format!("{query}\n").as_bytes())?;
-    let mut answer = Vec::new();
-    stream
-        .read_to_end(&mut answer)
-        .map_err(|e| format!("the registry's find answer: {e}"))?;
-    Ok(answer)
 }
 
 /// Prints the detailed watch's lines as they come, until the registry
 /// closes the connection (an error) or the command is interrupted.
 fn follow(at: &RegistryAddr, watch: &Watch) -> Outcome<()> {
-    let stream = connect(at, Port::Event)?;
-    let mut lines = Lines::new(stream.try_clone()?);
-    match lines.next_line()? {
-        Some(line) if line == roe_registry::READY.as_bytes() => {}
-        Some(line) => return Err(format!("the registry said {:?}, not READY", shown(&line)).into()),
-        None => return Err("the registry closed the connection".into()),
-    }
-    (&stream).write_all(format!("{watch}\n").as_bytes())?;
-    let mut out = std::io::stdout().lock();
-    while let Some(line) = lines.next_line()? {
-        if let Some(reason) = refusal(&line) {
-            return Err(format!("the registry refused the watch: {reason}").into());
+    let refused = |error: ClientError| -> Box<dyn std::error::Error> {
+        match error.refusal() {
+            Some(reason) => format!("the registry refused the watch: {reason}").into(),
+            None => failed(error),
         }
-        out.write_all(&line)?;
-        out.write_all(b"\n")?;
+    };
+    let mut events = client(at, ANSWER)
+        .watch(&watch.query, watch.since)
+        .map_err(refused)?;
+    let mut out = std::io::stdout().lock();
+    for event in &mut events {
+        let line = match event {
+            Ok(WatchEvent::Change(notice)) => notice.to_string(),
+            Ok(WatchEvent::Synced(revision)) => EventLine::Sync(revision).to_string(),
+            Ok(_) => continue,
+            // A quiet registry: the watch goes on.
+            Err(error) if error.is_timeout() => continue,
+            Err(error) => return Err(refused(error)),
+        };
+        writeln!(out, "{line}")?;
         out.flush()?;
     }
     Err("the registry closed the connection".into())
@@ -407,90 +368,26 @@ fn follow(at: &RegistryAddr, watch: &Watch) -> Outcome<()> {
 /// Registers `service`, says so once the registry shows it, and holds it
 /// until interrupted.
 fn register(at: &RegistryAddr, token: Option<Token>, service: &Service) -> Outcome<()> {
-    let stream = connect(at, Port::New)?;
-    let mut lines = String::new();
-    if let Some(token) = &token {
-        lines.push_str(&format!("token {}\n", token.as_str()));
+    let client = client(at, CONFIRM);
+    let mut registration = match &token {
+        Some(token) => client.register_with_token(service, token),
+        None => client.register(service),
     }
-    lines.push_str(&format!("{service}\n"));
-    (&stream).write_all(lines.as_bytes())?;
-    let mut held = Lines::new(stream.try_clone()?);
-    // The registry answers a registration with nothing; it shows in a
-    // find once it is made, and a refusal comes on this connection.
-    let query = Query::new(service.attrs());
-    let started = Instant::now();
-    stream.set_read_timeout(Some(Duration::from_millis(20)))?;
-    loop {
-        match held.next_line() {
-            Ok(Some(line)) => return Err(refused(&line)),
-            Ok(None) => return Err("the registry closed the connection".into()),
-            Err(error) if is_timeout(error.as_ref()) => {}
-            Err(error) => return Err(error),
-        }
-        let answer = query_once(at, &query)?;
-        if shows(&answer, service) {
-            break;
-        }
-        if started.elapsed() > CONFIRM {
-            return Err(format!(
-                "the registry does not show {} after {CONFIRM:?}",
-                service.name()
-            )
-            .into());
-        }
-    }
+    .map_err(failed)?;
     say(format_args!("registered {}", service.name()));
-    stream.set_read_timeout(None)?;
-    match held.next_line()? {
-        Some(line) => Err(refused(&line)),
-        None => Err("the registry closed the connection".into()),
+    // The registry says nothing while it holds the service: a line is a
+    // refusal, the end of the stream a dropped registration.
+    loop {
+        registration.check().map_err(failed)?;
+        std::thread::sleep(HOLD_CHECK);
     }
-}
-
-fn refused(line: &[u8]) -> Box<dyn std::error::Error> {
-    match refusal(line) {
-        Some(reason) => format!("the registry refused: {reason}").into(),
-        None => format!("the registry said {:?}", shown(line)).into(),
-    }
-}
-
-fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
-    error
-        .downcast_ref::<std::io::Error>()
-        .is_some_and(|e| matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
-}
-
-/// Whether a find answer holds `service` as it was registered.
-fn shows(answer: &[u8], service: &Service) -> bool {
-    let mut reader = LineReader::new();
-    let mut rest = answer;
-    while let Ok(Some(line)) = reader.read_line(&mut rest) {
-        if parse_service(line).is_ok_and(|found| found == *service) {
-            return true;
-        }
-    }
-    false
 }
 
 /// Removes the service `name` (roe's `remove` line on the new port).
 fn remove(at: &RegistryAddr, token: Option<Token>, name: &str) -> Outcome<()> {
-    let stream = connect(at, Port::New)?;
-    stream.set_read_timeout(Some(ANSWER))?;
-    let mut lines = String::new();
-    if let Some(token) = &token {
-        lines.push_str(&format!("token {}\n", token.as_str()));
-    }
-    lines.push_str(&format!("remove {}\n", quote_line([name])));
-    (&stream).write_all(lines.as_bytes())?;
-    let mut answer = Lines::new(stream.try_clone()?);
-    let line = answer.next_line()?;
-    let _ = stream.shutdown(Shutdown::Both);
-    match line {
-        Some(line) if line == b"ok" => {
-            say(format_args!("removed {name}"));
-            Ok(())
-        }
-        Some(line) => Err(refused(&line)),
-        None => Err("the registry closed the connection".into()),
-    }
+    client(at, ANSWER)
+        .remove(name, token.as_ref())
+        .map_err(failed)?;
+    say(format_args!("removed {name}"));
+    Ok(())
 }
