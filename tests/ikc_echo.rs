@@ -2,55 +2,24 @@
 //! lite client: every published state answers as documented, `secret` is
 //! refused, and the server exits with `BYE` once its one client has gone.
 
-use std::{
-    io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+mod common;
 
 use roe::{Map, Value};
 use roe_ikc::lite::{LiteClient, LiteConfig};
 
-/// The example's binary: `cargo test` builds the examples beside the
-/// test binaries' directory.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = profile.join("examples").join("ikc_echo");
-    assert!(
-        path.exists(),
-        "cargo test builds the examples: {}",
-        path.display()
-    );
-    path
-}
+use crate::common::{Echo, PATIENCE};
 
 #[test]
 fn ikc_echo_serves_its_states_and_exits_after_its_clients() {
-    let mut server = Command::new(example())
-        .args([
-            "--name",
-            "EchoTest",
-            "--max-clients",
-            "1",
-            "--idle-exit",
-            "60",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    let stdout = BufReader::new(server.stdout.take().unwrap());
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let wait = Duration::from_secs(20);
-    let ready = lines.recv_timeout(wait).unwrap();
-    let port: u16 = ready.strip_prefix("READY ").unwrap().parse().unwrap();
+    let mut server = Echo::start(&[
+        "--name",
+        "EchoTest",
+        "--max-clients",
+        "1",
+        "--idle-exit",
+        "60",
+    ]);
+    let port = server.port;
     {
         let mut client = LiteClient::connect(LiteConfig::new(format!("127.0.0.1:{port}"))).unwrap();
         let call = |client: &mut LiteClient, state: &str, arg: Value| {
@@ -85,8 +54,9 @@ fn ikc_echo_serves_its_states_and_exits_after_its_clients() {
     }
     let mut printed = Vec::new();
     loop {
-        let line = lines
-            .recv_timeout(wait)
+        let line = server
+            .lines
+            .recv_timeout(PATIENCE)
             .expect("the server exits after its client");
         let bye = line == "BYE";
         printed.push(line);
@@ -110,5 +80,5 @@ fn ikc_echo_serves_its_states_and_exits_after_its_clients() {
         "{printed:?}"
     );
     assert_eq!(printed[7..], ["BYE"]);
-    assert!(server.wait().unwrap().success());
+    assert!(server.child.wait().unwrap().success());
 }

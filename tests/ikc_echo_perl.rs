@@ -8,18 +8,19 @@
 //! are set aside (and with Perl's scalars compared as Perl compares them:
 //! `6`, `6.0` and `"6"` are one scalar to a Perl peer).
 
+mod common;
+
 use std::{
-    io::{BufRead, BufReader, ErrorKind, Read, Write},
+    io::{ErrorKind, Read, Write},
     net::TcpStream,
     path::PathBuf,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use roe::{Map, Value};
 use roe_ikc::perl::FrameReader;
 
-const PATIENCE: Duration = Duration::from_secs(20);
+use crate::common::{Echo, PATIENCE};
 
 /// One chunk of a recording: its connection, whether the client sent it,
 /// and its bytes.
@@ -73,11 +74,29 @@ enum Unit {
 /// Cuts a server's bytes into units: lines until its last handshake line
 /// (`SETUP ...` or `UP`), frames after.
 fn units(bytes: &[u8]) -> Vec<Unit> {
+    cut(bytes).0
+}
+
+/// The units of everything a server sent, which must all decode: no
+/// bytes left after the last frame (a frame cut short, or bytes no frame
+/// decodes from), which [`units`] would set aside without a word.
+fn all_units(bytes: &[u8], whose: &str) -> Vec<Unit> {
+    let (units, left) = cut(bytes);
+    assert_eq!(
+        left, 0,
+        "{whose}: {left} bytes after the last whole unit of {units:?}"
+    );
+    units
+}
+
+/// [`units`], and how many bytes after the last whole unit were not
+/// decoded (at least one after a decoding error).
+fn cut(bytes: &[u8]) -> (Vec<Unit>, usize) {
     let mut units = Vec::new();
     let mut at = 0;
     loop {
         let Some(end) = bytes[at..].windows(2).position(|w| w == b"\r\n") else {
-            return units;
+            return (units, bytes.len() - at);
         };
         let line = String::from_utf8_lossy(&bytes[at..at + end]).into_owned();
         at += end + 2;
@@ -89,49 +108,12 @@ fn units(bytes: &[u8]) -> Vec<Unit> {
     }
     let mut frames = FrameReader::new();
     frames.feed(&bytes[at..]);
-    while let Ok(Some(value)) = frames.next_value() {
-        units.push(Unit::Frame(value));
-    }
-    units
-}
-
-/// The `ikc_echo` example, started for one connection.
-struct Echo {
-    child: Child,
-    port: u16,
-}
-
-impl Echo {
-    fn start() -> Echo {
-        let exe = std::env::current_exe().unwrap();
-        let examples = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .unwrap()
-            .join("examples");
-        let mut child = Command::new(examples.join("ikc_echo"))
-            .args(["--idle-exit", "30"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("cargo test builds the examples");
-        let mut ready = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut ready)
-            .unwrap();
-        let port = ready
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap()
-            .parse()
-            .unwrap();
-        Echo { child, port }
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    loop {
+        match frames.next_value() {
+            Ok(Some(value)) => units.push(Unit::Frame(value)),
+            Ok(None) => return (units, frames.buffered()),
+            Err(_) => return (units, frames.buffered().max(1)),
+        }
     }
 }
 
@@ -224,7 +206,7 @@ fn normal_units(units: &[Unit], names: &[String]) -> Vec<Unit> {
 /// Replays connection `conn` of the recording `name` against a fresh
 /// `ikc_echo` and compares what it answers with what Perl answered.
 fn replay(name: &str, conn: u32) {
-    let echo = Echo::start();
+    let echo = Echo::start(&["--idle-exit", "30"]);
     let chunks: Vec<Chunk> = recording(name)
         .into_iter()
         .filter(|c| c.conn == conn)
@@ -244,7 +226,7 @@ fn replay(name: &str, conn: u32) {
             expected.extend_from_slice(&chunk.bytes);
         }
     }
-    let want = units(&expected);
+    let want = all_units(&expected, "the Perl server");
     read_until(&mut stream, &mut received, want.len());
     // Nothing more than Perl sent.
     std::thread::sleep(Duration::from_millis(200));
@@ -252,7 +234,7 @@ fn replay(name: &str, conn: u32) {
     if let Ok(n) = stream.read(&mut rest) {
         received.extend_from_slice(&rest[..n]);
     }
-    let got = units(&received);
+    let got = all_units(&received, "ikc_echo");
     let (theirs, ours) = (identity(&want), identity(&got));
     assert_eq!(theirs.len(), ours.len(), "{theirs:?} {ours:?}");
     // A client's bytes may name the recorded server (its kernel ID in a
@@ -298,7 +280,7 @@ fn a_full_perl_kernel_over_the_legacy_handshake_gets_what_the_perl_server_answer
 
 #[test]
 fn a_perl_client_offering_only_code_as_its_serializer_is_refused() {
-    let echo = Echo::start();
+    let echo = Echo::start(&["--idle-exit", "30"]);
     for name in ["lite-ikc0-freezer", "lite-ikc0-freezethaw"] {
         let first = recording(name).into_iter().find(|c| c.from_client).unwrap();
         let mut stream = TcpStream::connect(("127.0.0.1", echo.port)).unwrap();
