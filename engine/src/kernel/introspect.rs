@@ -5,7 +5,7 @@
 //! after a reader asks for something its latest snapshot lacks (it looks
 //! before each wait: every few dozen dispatches when busy, at once when a
 //! wake-up message gets it out of one); each time it builds the counters, the first queued items and timers,
-//! and what readers hold leases on (snapshot.rs), never every session
+//! and what readers hold leases on (snapshot/ask.rs), never every session
 //! unless asked. Building for readers is held to a budget: after a build
 //! that took `t`, the next waits until `Snapshot::BUDGET * t` has passed
 //! since that one began.

@@ -294,7 +294,7 @@ impl Link for Attached {
                 }
                 Reaction::Nothing
             }
-            // A reader asked (snapshot.rs); the kernel builds what readers
+            // A reader asked (snapshot/ask.rs); the kernel builds what readers
             // asked for, within its budget.
             Control::Snapshot => Reaction::Publish,
             // The next slice's `take` moves the shutdown along.
