@@ -201,9 +201,11 @@ fn a_server_restart_keeps_queued_posts_and_monitors_see_generations() {
 }
 
 /// `subscribe` answers with the specifiers accepted (a local one too),
-/// the client's own subscriptions come before `on_connect`, proxies
-/// forward posts by their aliases, and a post of something unpublished
-/// reaches the poster's `error` monitor.
+/// the client's own subscriptions come before `on_connect` and make a
+/// proxy of the remote session under its short name (a roe peer's posts by
+/// that name take its published name; tests/perl_dialect.rs posts through
+/// the proxy), and a post of something unpublished reaches the poster's
+/// `error` monitor.
 #[test]
 fn subscriptions_make_proxies_and_refused_posts_reach_error_monitors() {
     let (tell, lines) = heard();
@@ -235,8 +237,7 @@ fn subscriptions_make_proxies_and_refused_posts_reach_error_monitors() {
                     })
                     .on("connected", {
                         move |cx, _| {
-                            // The client's subscription gave the remote
-                            // session its short name, for posts and calls.
+                            // The remote session, by its short name.
                             cx.post("echo", "ping", ("by its short name",))?;
                             cx.call_reply("echo", "ping", ("called",), "answer")?;
                             let specs = Value::List(vec![
@@ -281,6 +282,20 @@ fn subscriptions_make_proxies_and_refused_posts_reach_error_monitors() {
             "subscribed [poe://Client/local, poe://Server/echo]",
         ]
     );
+    // The subscription's proxy: the short name leads to the session
+    // through the server's connection; a local session's name needs none.
+    let directory = client.ikc.directory();
+    let to_server = directory
+        .remotes()
+        .iter()
+        .find(|r| r.id == server.ikc.kernel_id())
+        .map(|r| r.channel)
+        .expect("the server is known");
+    assert_eq!(
+        directory.proxy("echo"),
+        Some((to_server, "echo".to_owned()))
+    );
+    assert_eq!(directory.proxy("local"), None);
     client.stop();
     server.stop();
 }
@@ -409,6 +424,8 @@ fn sessions_cross_the_link_by_reference_over_a_unix_socket() {
             .spawn(
                 Session::new(())
                     .on("_start", move |cx, _| {
+                        // For the test to post `check_gone` to.
+                        cx.alias_set("prober")?;
                         let me = cx.session();
                         let mut monitor = Map::new();
                         monitor.insert("error".into(), "failed".into());
@@ -468,7 +485,9 @@ fn sessions_cross_the_link_by_reference_over_a_unix_socket() {
         assert!(std::time::Instant::now() < deadline, "never retracted");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let _ = handle;
+    let prober = handle.resolve("prober").unwrap();
+    handle.post(prober, "check_gone", ()).unwrap();
+    assert_eq!(next(&lines, "the check after the retraction"), "gone true");
     client.stop();
     server.stop();
     assert!(!path.exists(), "the server removes its socket file");
