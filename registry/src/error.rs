@@ -132,6 +132,9 @@ pub enum Error {
     },
     /// An operating-system error.
     Io(io::Error),
+    /// The shared store behind the server (etcd) failed or let a
+    /// registration go: what it said.
+    Backend(String),
 }
 
 impl Error {
@@ -169,6 +172,7 @@ impl Error {
             Error::Unexpected { .. } => "unexpected line",
             Error::Corrupt { .. } => "corrupt state file",
             Error::Io(_) => "i/o error",
+            Error::Backend(_) => "registry store failed",
         }
     }
 
@@ -244,6 +248,7 @@ impl fmt::Display for Error {
                 why,
             } => write!(f, "{reason}, line {line}: {why}"),
             Error::Io(error) => write!(f, "{reason}: {error}"),
+            Error::Backend(why) => write!(f, "{reason}: {why}"),
         }
     }
 }

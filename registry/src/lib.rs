@@ -110,6 +110,7 @@ mod change;
 mod client;
 mod discovery;
 mod error;
+mod etcd;
 mod line;
 mod owner;
 mod persist;
@@ -131,6 +132,7 @@ pub use self::client::{
 };
 pub use self::discovery::Discovery;
 pub use self::error::{Error, Result};
+pub use self::etcd::EtcdConfig;
 pub use self::line::{
     EventLine, LineReader, MAX_LINE, NewLine, Port, READY, Refusal, Watch, parse_find,
     parse_service,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::addr::RegistryAddr;
+use crate::etcd::EtcdConfig;
 use crate::store::StoreConfig;
 
 /// A registry server's settings: its address, its state file, its store,
@@ -31,6 +32,7 @@ use crate::store::StoreConfig;
 pub struct ServerConfig {
     pub(super) addr: RegistryAddr,
     pub(super) state_file: Option<PathBuf>,
+    pub(super) etcd: Option<EtcdConfig>,
     pub(super) store: StoreConfig,
     pub(super) limits: Limits,
 }
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
         ServerConfig {
             addr: RegistryAddr::default(),
             state_file: None,
+            etcd: None,
             store: StoreConfig::default(),
             limits: Limits {
                 max_connections: 4096,
@@ -94,6 +97,14 @@ impl ServerConfig {
     }
 
     /// The store's limits and first revision. With a state file, the first
+    /// Keeps the services in etcd instead of in the server, so that
+    /// several servers share them (see [`EtcdConfig`]); a server with an
+    /// etcd backend keeps no state file.
+    pub fn etcd(mut self, etcd: EtcdConfig) -> ServerConfig {
+        self.etcd = Some(etcd);
+        self
+    }
+
     /// revision is the one the file says the registry may have reached.
     pub fn store(mut self, config: StoreConfig) -> ServerConfig {
         self.store = config;

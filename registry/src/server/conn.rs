@@ -266,6 +266,11 @@ impl Role {
             Role::Event(feed) if open => {
                 feed.pump(core, out, limits.max_output, limits.sync_interval)
             }
+            // With an etcd backend a refusal can come after the line.
+            Role::New(registration) if open => match core.refusal(registration.owner()) {
+                Some(error) => Err(error),
+                None => Ok(false),
+            },
             Role::New(_) | Role::Event(_) => Ok(false),
         }
     }
@@ -336,6 +341,11 @@ impl Conn {
         io.watch(&conn.me, Rc::clone(&stream) as Rc<_>, Mode::Read)?;
         io.watch(&conn.me, stream as Rc<_>, Mode::Write)?;
         io.pause(&conn.me, fd, Mode::Write, true);
+        if port == Port::New {
+            conn.core
+                .borrow_mut()
+                .hold(OwnerId::new(id), conn.me.clone());
+        }
         if port == Port::Event {
             let wake = Wake {
                 source: conn.me.clone(),

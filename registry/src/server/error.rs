@@ -47,6 +47,14 @@ pub enum ServerError {
     State(Error),
     /// The kernel refused the server's session.
     Engine(roe_engine::Error),
+    /// The etcd backend could not be started: etcd could not be reached
+    /// or read, or a state file was asked for too.
+    Etcd {
+        /// The endpoint.
+        endpoint: String,
+        /// Why.
+        error: io::Error,
+    },
 }
 
 impl fmt::Display for ServerError {
@@ -60,6 +68,9 @@ impl fmt::Display for ServerError {
             }
             ServerError::State(error) => write!(f, "the registry's state file: {error}"),
             ServerError::Engine(error) => write!(f, "the registry's session: {error}"),
+            ServerError::Etcd { endpoint, error } => {
+                write!(f, "the registry's etcd backend at {endpoint}: {error}")
+            }
         }
     }
 }
@@ -70,6 +81,7 @@ impl error::Error for ServerError {
             ServerError::Bind { error, .. } => Some(error),
             ServerError::State(error) => Some(error),
             ServerError::Engine(error) => Some(error),
+            ServerError::Etcd { error, .. } => Some(error),
         }
     }
 }

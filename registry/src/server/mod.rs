@@ -24,6 +24,7 @@ mod core;
 mod error;
 mod feed;
 mod registration;
+mod replies;
 mod state;
 mod thread;
 
@@ -38,11 +39,14 @@ use roe_engine::{Args, Context, Kernel, ListenAccept, Session, SessionId};
 use self::config::Limits;
 pub use self::config::ServerConfig;
 use self::conn::{CLOSED, Conn, SAVE_SOON};
-use self::core::Core;
+use self::core::{Core, Shared};
 pub use self::error::ServerError;
+use self::replies::Replies;
 use self::state::Persistence;
 pub use self::thread::ServerThread;
 use crate::addr::RegistryAddr;
+use crate::etcd::EtcdConfig;
+use crate::etcd::backend::Backend;
 use crate::line::Port;
 use crate::store::Store;
 
@@ -184,13 +188,19 @@ impl RegistryServer {
     /// The store and the bound ports, in the session that will serve them.
     fn prepare(self) -> Result<(Session<Server>, RegistryAddr), ServerError> {
         let config = self.config;
-        let (store, persistence) = match config.state_file.clone() {
-            Some(path) => {
-                let (store, persistence) =
-                    Persistence::open(path, config.store.clone()).map_err(ServerError::State)?;
-                (store, Some(persistence))
+        let core = match &config.etcd {
+            Some(etcd) => shared_core(etcd, &config)?,
+            None => {
+                let (store, persistence) = match config.state_file.clone() {
+                    Some(path) => {
+                        let (store, persistence) = Persistence::open(path, config.store.clone())
+                            .map_err(ServerError::State)?;
+                        (store, Some(persistence))
+                    }
+                    None => (Store::with_config(config.store.clone()), None),
+                };
+                Core::new(store, persistence)
             }
-            None => (Store::with_config(config.store.clone()), None),
         };
         let listeners = Port::ALL.map(|port| {
             let addr = config.addr.connect_to(port);
@@ -201,18 +211,19 @@ impl RegistryServer {
         let [new, find, event] = listeners;
         let (new, find, event) = (new?, find?, event?);
         let addr = RegistryAddr::of_sockets(new.0, find.0, event.0);
-        let core = Core::new(store, persistence);
         tracing::info!(
             %addr,
             services = core.store().len(),
             revision = %core.store().revision(),
             state = %core.state_path().map_or("none".into(), |path| path.display().to_string()),
+            etcd = %core.shared().map_or("none".into(), |shared| shared.backend().config().to_string()),
             "registry: listening"
         );
         let server = Server {
             core: Rc::new(RefCell::new(core)),
             bound: Some([new.1, find.1, event.1]),
             listeners: None,
+            replies: None,
             conns: HashMap::new(),
             open: [0; 3],
             next_id: 1,
@@ -222,12 +233,38 @@ impl RegistryServer {
     }
 }
 
+/// A core that mirrors the services in etcd: the backend started, and the
+/// services it read put in the store.
+fn shared_core(etcd: &EtcdConfig, config: &ServerConfig) -> Result<Core, ServerError> {
+    let failed = |error: std::io::Error| ServerError::Etcd {
+        endpoint: etcd.to_string(),
+        error,
+    };
+    if config.state_file.is_some() {
+        return Err(failed(std::io::Error::other(
+            "a server with an etcd backend keeps no state file (etcd keeps what persists)",
+        )));
+    }
+    let (backend, services) = Backend::start(etcd.clone()).map_err(failed)?;
+    let mut store = Store::with_config(config.store.clone());
+    for stored in &services {
+        let (service, token) = (stored.service.clone(), stored.token.clone());
+        if let Err(error) = store.restore(service, token) {
+            tracing::warn!("registry: etcd's service is not mirrored: {error}");
+        }
+    }
+    Ok(Core::with_backend(store, Shared::new(backend, &services)))
+}
+
 /// The server session's heap.
 struct Server {
     core: Rc<RefCell<Core>>,
     /// The listening sockets, until the session starts accepting on them.
     bound: Option<[TcpListener; 3]>,
     listeners: Option<[ListenAccept; 3]>,
+    /// With an etcd backend: what wakes the kernel when the backend has
+    /// something to say.
+    replies: Option<Rc<Replies>>,
     conns: HashMap<u64, (Port, Rc<Conn>)>,
     /// Connections open, by port.
     open: [usize; 3],
@@ -257,6 +294,8 @@ fn session(server: Server) -> Session<Server> {
                 listeners.push(wheel);
             }
             cx.heap.listeners = listeners.try_into().ok();
+            let core = Rc::clone(&cx.heap.core);
+            cx.heap.replies = Replies::start(&mut cx.io(), core)?;
             Ok::<_, roe_engine::Error>(())
         })
         .on(ACCEPT_FAILED, |cx, args| {
@@ -347,11 +386,13 @@ fn keepalive(stream: &TcpStream, idle: Duration) -> std::io::Result<()> {
 fn stop(cx: &mut Context<'_, Server>, _: Args) {
     cx.heap.listeners = None;
     cx.heap.bound = None;
+    cx.heap.replies = None;
     cx.heap.conns.clear();
     cx.heap.open = [0; 3];
     cx.alarm_remove_all();
     let mut core = cx.heap.core.borrow_mut();
     core.unwatch_all();
+    core.release_all();
     if let Err(error) = core.save() {
         tracing::error!("registry: the state file was not written at shutdown: {error}");
     }

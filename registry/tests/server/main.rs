@@ -3,6 +3,9 @@
 //! state file, many clients at once, and hostile ones.
 
 mod common;
+mod etcd;
+#[path = "../support/etcd.rs"]
+mod etcd_process;
 mod hostile;
 mod load;
 mod persist;

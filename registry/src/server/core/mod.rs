@@ -7,12 +7,15 @@
 //! up), and the state file (marked for a save when the change touched a
 //! service it keeps).
 
+mod shared;
+
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use roe_engine::SourceRef;
 
+pub(super) use self::shared::Shared;
 use super::state::Persistence;
 use crate::error::{Error, Result};
 use crate::owner::{Claim, OwnerId, Token};
@@ -72,6 +75,8 @@ pub(super) struct Core {
     /// The event port's connections, by connection number.
     watchers: HashMap<u64, Wake>,
     persistence: Option<Persistence>,
+    /// The etcd backend, if the store is a mirror of etcd's.
+    shared: Option<Shared>,
 }
 
 impl Core {
@@ -85,7 +90,20 @@ impl Core {
             lines,
             watchers: HashMap::new(),
             persistence,
+            shared: None,
         }
+    }
+
+    /// A core whose `store` mirrors the shared store behind `shared`.
+    pub(super) fn with_backend(store: Store, shared: Shared) -> Core {
+        let mut core = Core::new(store, None);
+        core.shared = Some(shared);
+        core
+    }
+
+    /// The etcd backend, if there is one.
+    pub(super) fn shared(&self) -> Option<&Shared> {
+        self.shared.as_ref()
     }
 
     pub(super) fn store(&self) -> &Store {
@@ -122,6 +140,9 @@ impl Core {
         service: Service,
         token: Option<Token>,
     ) -> Result<()> {
+        if self.shared.is_some() {
+            return self.send_register(owner, service, token);
+        }
         let name = service.name().to_owned();
         let touched = service.is_persistent();
         self.store.register(owner, service, token)?;
@@ -137,6 +158,9 @@ impl Core {
         owner: OwnerId,
         attrs: Vec<(String, String)>,
     ) -> Result<()> {
+        if self.shared.is_some() {
+            return self.send_update(name, owner, attrs);
+        }
         let kept_before = self.is_kept(name);
         if self.store.update(name, owner.into(), attrs)?.is_some() {
             self.refresh(name);
@@ -153,7 +177,10 @@ impl Core {
         if self.store.get(name).is_none() {
             return Err(Error::NoSuchService(name.to_owned()));
         }
-        let orphan = self.store.owner(name).is_none() && !self.store.has_token(name);
+        // With a backend, a service another server's connection holds has
+        // no owner here, but is not an orphan.
+        let leased = self.shared.as_ref().is_some_and(|s| s.is_leased(name));
+        let orphan = self.store.owner(name).is_none() && !self.store.has_token(name) && !leased;
         let claim = match token {
             _ if orphan => Claim::Registry,
             Some(secret) => Claim::Token(secret),
@@ -163,12 +190,18 @@ impl Core {
         self.store.remove(name, claim)?;
         self.lines.remove(name);
         self.changed(touched);
+        if self.shared.is_some() {
+            self.send_remove(name);
+        }
         Ok(())
     }
 
     /// The connection `owner` has closed: its services go, unless they
     /// persist.
     pub(super) fn remove_owner(&mut self, owner: OwnerId) {
+        if self.shared.is_some() {
+            self.send_release(owner);
+        }
         let removed = self.store.remove_owner(owner);
         if removed.is_empty() {
             return;
