@@ -25,8 +25,8 @@ use std::{
 
 use roe::{Runtime, RuntimeHandle, Session};
 use roe_registry::{
-    BlockingClient, ClientError, EventLine, Query, RegistryAddr, RegistryServer, ServerConfig,
-    ServerError, Service, Token, Watch, WatchEvent,
+    BlockingClient, ClientError, EtcdConfig, EventLine, Query, RegistryAddr, RegistryServer,
+    ServerConfig, ServerError, Service, Token, Watch, WatchEvent,
 };
 
 use crate::log::say;
@@ -52,6 +52,7 @@ pub enum Command {
     Serve {
         addr: RegistryAddr,
         state: Option<PathBuf>,
+        etcd: Option<EtcdConfig>,
     },
     Find {
         at: RegistryAddr,
@@ -71,6 +72,14 @@ pub enum Command {
         token: Option<Token>,
         name: String,
     },
+}
+
+/// `--backend etcd=URL`: the one backend there is.
+fn parse_backend(text: &str) -> Outcome<EtcdConfig> {
+    let url = text.strip_prefix("etcd=").ok_or_else(|| {
+        format!("--backend {text:?}: etcd=http://HOST:PORT is the backend there is")
+    })?;
+    Ok(url.parse().map_err(|e| format!("--backend: {e}"))?)
 }
 
 /// `--ports NEW,FIND,EVENT`.
@@ -142,6 +151,9 @@ impl Command {
         let mut listen = None;
         let mut ports = None;
         let mut state = None;
+        let mut backend = None;
+        let mut etcd_prefix = None;
+        let mut etcd_lease = None;
         let mut token = None;
         let mut since = None;
         let mut words = Vec::new();
@@ -155,6 +167,19 @@ impl Command {
                     ports = Some(parse_ports(&parser.value()?.string()?)?);
                 }
                 Long("state") if verb == "serve" => state = Some(PathBuf::from(parser.value()?)),
+                Long("backend") if verb == "serve" => {
+                    backend = Some(parse_backend(&parser.value()?.string()?)?);
+                }
+                Long("etcd-prefix") if verb == "serve" => {
+                    etcd_prefix = Some(parser.value()?.string()?);
+                }
+                Long("etcd-lease") if verb == "serve" => {
+                    let secs: u64 = parser
+                        .value()?
+                        .parse()
+                        .map_err(|e| format!("--etcd-lease: {e}; whole seconds"))?;
+                    etcd_lease = Some(Duration::from_secs(secs));
+                }
                 Long("token") if verb == "register" || verb == "remove" => {
                     token = Some(
                         Token::new(parser.value()?.string()?)
@@ -178,7 +203,19 @@ impl Command {
                 if let Some(ports) = ports {
                     addr = addr.with_ports(ports);
                 }
-                Command::Serve { addr, state }
+                if backend.is_none() && (etcd_prefix.is_some() || etcd_lease.is_some()) {
+                    return Err("--etcd-prefix and --etcd-lease go with --backend etcd=URL".into());
+                }
+                let etcd = backend.map(|mut etcd| {
+                    if let Some(prefix) = etcd_prefix {
+                        etcd = etcd.with_prefix(prefix);
+                    }
+                    if let Some(ttl) = etcd_lease {
+                        etcd = etcd.lease(ttl);
+                    }
+                    etcd
+                });
+                Command::Serve { addr, state, etcd }
             }
             "find" => Command::Find {
                 at,
@@ -225,7 +262,7 @@ impl Command {
 /// start, a stdout that cannot be written.
 pub fn run(command: Command) -> Outcome<()> {
     match command {
-        Command::Serve { addr, state } => serve(addr, state),
+        Command::Serve { addr, state, etcd } => serve(addr, state, etcd),
         Command::Find { at, query } => find(&at, &query),
         Command::Watch { at, watch } => follow(&at, &watch),
         Command::Register { at, token, service } => register(&at, token, &service),
@@ -243,10 +280,13 @@ pub fn start_error(error: &ServerError, hint: &str) -> String {
 }
 
 /// Serves a registry on a one-kernel runtime until SIGINT or SIGTERM.
-fn serve(addr: RegistryAddr, state: Option<PathBuf>) -> Outcome<()> {
+fn serve(addr: RegistryAddr, state: Option<PathBuf>, etcd: Option<EtcdConfig>) -> Outcome<()> {
     let mut config = ServerConfig::default().addr(addr);
     if let Some(path) = state {
         config = config.state_file(path);
+    }
+    if let Some(etcd) = etcd {
+        config = config.etcd(etcd);
     }
     let server = Mutex::new(Some(RegistryServer::new(config)));
     let (started_tx, started) = mpsc::channel();

@@ -11,6 +11,9 @@ use std::{
 
 use rustix::process::{Pid, Signal, kill_process};
 
+#[path = "../registry/tests/support/etcd.rs"]
+mod etcd_process;
+
 /// A `roe registry serve` process and the address it printed.
 struct Served {
     child: Child,
@@ -44,9 +47,17 @@ impl Served {
     /// SIGTERM: the server stops cleanly.
     fn stop(mut self) {
         signal(&self.child, Signal::TERM);
-        let rest: Vec<String> = self.lines.map(Result::unwrap).collect();
+        let rest: Vec<String> = (&mut self.lines).map(Result::unwrap).collect();
         assert!(self.child.wait().unwrap().success(), "{rest:?}");
         assert_eq!(rest, ["stopping on SIGTERM", "stopped"]);
+    }
+}
+
+/// A server a failed assertion left running is killed.
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -239,6 +250,17 @@ fn bad_arguments_are_refused() {
         &["registry", "register", "--token", "two words", "svc"],
         &["registry", "remove"],
         &["registry", "remove", "a", "b"],
+        &["registry", "serve", "--backend", "consul=http://h:1"],
+        &["registry", "serve", "--backend", "etcd=h:1"],
+        &["registry", "serve", "--etcd-lease", "3"],
+        &[
+            "registry",
+            "serve",
+            "--backend",
+            "etcd=http://h:1",
+            "--etcd-lease",
+            "x",
+        ],
     ] {
         let output = roe().args(args).output().unwrap();
         assert!(!output.status.success(), "{args:?} was accepted");
@@ -256,4 +278,46 @@ fn bad_arguments_are_refused() {
         err.contains("cannot reach the registry's find port"),
         "{err}"
     );
+}
+
+/// Two registry hosts share an etcd; one dies (SIGKILL: nothing of it
+/// runs after) and the registrations made through it go once their leases
+/// run out, while those made through the other stay.
+#[test]
+fn a_registry_host_that_dies_takes_only_its_own_registrations() {
+    let Some(etcd) = etcd_process::Etcd::start() else {
+        return;
+    };
+    let backend = format!("etcd={}", etcd.url());
+    let shared = ["--backend", &backend, "--etcd-lease", "2"];
+    let mut doomed = serve(&shared);
+    let survivor = serve(&shared);
+    let (on_doomed, mut said) = spawn(&["register", "--at", &doomed.addr, "a", "site", "x"]);
+    let mut on_doomed = Killed(on_doomed);
+    assert_eq!(next(&mut said), "registered a");
+    let (on_survivor, mut said) = spawn(&["register", "--at", &survivor.addr, "b", "site", "x"]);
+    let mut on_survivor = Killed(on_survivor);
+    assert_eq!(next(&mut said), "registered b");
+    find_until(&survivor.addr, &["site", "x"], "a site x\nb site x\n");
+
+    signal(&doomed.child, Signal::KILL);
+    doomed.child.wait().unwrap();
+    // The register command on the dead host learns it lost the connection.
+    assert!(!on_doomed.0.wait().unwrap().success());
+    find_until(&survivor.addr, &["site", "x"], "b site x\n");
+
+    signal(&on_survivor.0, Signal::INT);
+    on_survivor.0.wait().unwrap();
+    find_until(&survivor.addr, &["site", "x"], "");
+    survivor.stop();
+}
+
+/// A command's process, killed if a failed assertion left it running.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
