@@ -28,10 +28,8 @@
 
 use std::{
     io::{self, BufRead, BufReader, Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     os::fd::AsFd,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
     sync::atomic::{AtomicU64, Ordering},
     thread,
     time::{Duration, Instant},
@@ -72,92 +70,12 @@ fn roe_fan_out(n: u64) -> Measured {
 
 // ----- etcd: the process ------------------------------------------------------------
 
-/// An etcd server of our own; dropping it kills it and removes its data.
-struct Etcd {
-    child: Child,
-    dir: PathBuf,
-    client: SocketAddr,
-}
-
-/// A free port on 127.0.0.1 (free when asked: etcd binds it soon after).
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-impl Etcd {
-    /// Starts etcd and waits until it answers; `None`, with a message,
-    /// when it is not installed or does not come up.
-    fn start() -> Option<Etcd> {
-        let found = Command::new("etcd")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if !found.is_ok_and(|status| status.success()) {
-            println!(
-                "etcd is not installed (Debian: apt-get install etcd-server): etcd peers skipped"
-            );
-            return None;
-        }
-        match Etcd::spawn() {
-            Ok(etcd) => Some(etcd),
-            Err(e) => {
-                println!("etcd did not start ({e}): etcd peers skipped");
-                None
-            }
-        }
-    }
-
-    fn spawn() -> io::Result<Etcd> {
-        let shm = PathBuf::from("/dev/shm");
-        let base = if shm.is_dir() {
-            shm
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!("roe-bench-etcd-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (client_port, peer_port) = (free_port()?, free_port()?);
-        let client = format!("http://127.0.0.1:{client_port}");
-        let peer = format!("http://127.0.0.1:{peer_port}");
-        let child = Command::new("etcd")
-            .arg("--name=roe-bench")
-            .arg(format!("--data-dir={}", dir.display()))
-            .arg(format!("--listen-client-urls={client}"))
-            .arg(format!("--advertise-client-urls={client}"))
-            .arg(format!("--listen-peer-urls={peer}"))
-            .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=roe-bench={peer}"))
-            .arg("--logger=zap")
-            .arg("--log-level=error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let etcd = Etcd {
-            child,
-            dir,
-            client: SocketAddr::from(([127, 0, 0, 1], client_port)),
-        };
-        let deadline = Instant::now() + STALL;
-        loop {
-            let answered = Http::connect(etcd.client)
-                .and_then(|mut http| http.post("/v3/kv/range", r#"{"key":"AA=="}"#));
-            match answered {
-                Ok(_) => return Ok(etcd),
-                Err(e) if Instant::now() > deadline => return Err(e),
-                Err(_) => thread::sleep(Duration::from_millis(50)),
-            }
-        }
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+// The tests' etcd starter: free loopback ports, data on tmpfs (`/dev/shm`
+// where there is one, so its WAL's fsyncs cost next to nothing).
+#[path = "../registry/tests/support/etcd.rs"]
+#[allow(dead_code)] // the tests' `url`: the bench speaks to `client` itself
+mod etcd_process;
+use etcd_process::Etcd;
 
 // ----- etcd: a tiny HTTP/1.1 client -------------------------------------------------
 
