@@ -364,6 +364,11 @@ impl Filesystem for Adapter {
                 tracing::debug!(path, ?command, "a write to the fs view");
                 self.shared.apply(command)
             }
+            Ok(Applied::Tuned(tunable)) => {
+                tracing::debug!(path, ?tunable, "a setting changed through the fs view");
+                self.shared.tune(tunable);
+                Ok(())
+            }
             Ok(Applied::Done) => Ok(()),
             Err(error) => Err(error),
         };

@@ -4,7 +4,9 @@
 //! It is POE::Devel::ProcAlike's tree, grown for a runtime of many kernels:
 //!
 //! - `/kernel`: the runtime (`id`, `is_running`, `kernels`, counts), a
-//!   writable `ctl` and `sysctl/` of tunables, and `/kernel/<n>/` for each
+//!   writable `ctl`, `warnings` (slow handlers, long queues, overflowing
+//!   posts, kernels that do not answer) and `sysctl/` of tunables (the
+//!   snapshot interval, the warnings' thresholds), and `/kernel/<n>/` for each
 //!   kernel: its counters, `statistics/`, `eventqueue/` and
 //!   `sessions/<id>/`, each session with a writable `ctl`;
 //! - `/process`: the program (the original's `/perl`): executable, pid,

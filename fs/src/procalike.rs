@@ -17,7 +17,7 @@ use crate::{
     error::{Error, Result},
     mount::Mountpoint,
     snapshot::{Control, Postbacks, Shared, module_name},
-    tree::{Command, STOP_SIGNAL, Tree},
+    tree::{Command, MAX_SLOW_HANDLER_MS, STOP_SIGNAL, Thresholds, Tree},
 };
 
 /// How long [`Builder::start`] waits for the home kernel to start the
@@ -43,6 +43,8 @@ const KEEP: &str = "procalike";
 ///     .misc(Dir::new().value("build", "nightly"))
 ///     .snapshot_interval(Duration::from_millis(250))
 ///     .kernel(roe_engine::KernelId(0))
+///     .slow_handler(Duration::from_millis(20))
+///     .queue_warning(500)
 ///     .watch_signals(true)
 ///     .show_env(false);
 /// # let _ = builder;
@@ -52,6 +54,7 @@ pub struct Builder {
     misc: Option<Arc<dyn Tree>>,
     kernel: KernelId,
     snapshot_interval: Duration,
+    thresholds: Thresholds,
     watch_signals: bool,
     show_env: bool,
 }
@@ -63,6 +66,7 @@ impl Default for Builder {
             misc: None,
             kernel: KernelId(0),
             snapshot_interval: Duration::from_millis(100),
+            thresholds: Thresholds::default(),
             watch_signals: true,
             show_env: false,
         }
@@ -76,6 +80,7 @@ impl std::fmt::Debug for Builder {
             .field("misc", &self.misc.is_some())
             .field("kernel", &self.kernel)
             .field("snapshot_interval", &self.snapshot_interval)
+            .field("thresholds", &self.thresholds)
             .field("watch_signals", &self.watch_signals)
             .field("show_env", &self.show_env)
             .finish()
@@ -113,6 +118,24 @@ impl Builder {
     /// tells the truth; writing that file changes it.
     pub fn snapshot_interval(mut self, interval: Duration) -> Builder {
         self.snapshot_interval = interval;
+        self
+    }
+
+    /// How long a session's longest dispatch may take before
+    /// `/kernel/warnings` names it a slow handler (default 100 ms; at most a
+    /// day, longer is a day). `/kernel/sysctl/slow_handler_ms` shows it, and
+    /// writing that file changes it.
+    pub fn slow_handler(mut self, limit: Duration) -> Builder {
+        self.thresholds.slow_handler = limit.min(Duration::from_millis(MAX_SLOW_HANDLER_MS));
+        self
+    }
+
+    /// How many queued items may be addressed to one session before
+    /// `/kernel/warnings` names its queue large (default 1000).
+    /// `/kernel/sysctl/queue_warning` shows it, and writing that file
+    /// changes it.
+    pub fn queue_warning(mut self, limit: u32) -> Builder {
+        self.thresholds.queue = limit;
         self
     }
 
@@ -274,6 +297,7 @@ impl Builder {
                     Control::Lone(std::sync::Mutex::new(None)),
                     self.misc.clone(),
                     self.snapshot_interval,
+                    self.thresholds,
                     self.show_env,
                 ))
             }
@@ -303,6 +327,7 @@ impl Builder {
             },
             self.misc.clone(),
             self.snapshot_interval,
+            self.thresholds,
             self.show_env,
         ))
     }

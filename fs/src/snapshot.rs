@@ -12,17 +12,23 @@ use std::{
     collections::BTreeMap,
     sync::{
         Arc, Mutex, OnceLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
     },
+    thread,
     time::{Duration, Instant, SystemTime},
 };
 
 use arc_swap::ArcSwap;
-use roe_engine::{KernelId, Postback, RuntimeHandle, SessionId, Snapshot, SnapshotReader, Value};
+use roe_engine::{
+    Detail, KernelId, Postback, RuntimeHandle, SessionId, Snapshot, SnapshotReader, Value,
+};
 
 use crate::{
     error::{Error, Result, WriteError},
-    tree::{Command, Modules, Need, ProcessInfo, STOP_SIGNAL, Settings, Tree, View, is_valid_name},
+    tree::{
+        Command, Modules, Need, ProcessInfo, STOP_SIGNAL, Settings, Thresholds, Tree, Tunable,
+        View, is_valid_name,
+    },
 };
 
 /// How long a kernel keeps putting in its snapshots what a path needed
@@ -37,6 +43,10 @@ pub(crate) const LEASE: Duration = Duration::from_secs(2);
 /// latest snapshot has, and later ones do not wait while that ask is
 /// unanswered.
 pub(crate) const ANSWER_WAIT: Duration = Duration::from_millis(50);
+
+/// How often the view looks for an answer that `load_detail` does not
+/// wait for ([`Shared::ask_everyone`]).
+const ANSWER_POLL: Duration = Duration::from_millis(1);
 
 /// How writes reach the kernels.
 pub(crate) enum Control {
@@ -70,6 +80,10 @@ pub(crate) struct Shared {
     pub misc: Option<Arc<dyn Tree>>,
     pub process: Arc<ProcessInfo>,
     interval_ns: AtomicU64,
+    /// `/kernel/warnings`' thresholds, as last set: the slow handler's in
+    /// nanoseconds, and the queue's.
+    slow_handler_ns: AtomicU64,
+    queue_warning: AtomicU32,
     pub show_env: bool,
     pub started: SystemTime,
     /// The ProcAlike session, once it has started.
@@ -86,6 +100,7 @@ impl Shared {
         control: Control,
         misc: Option<Arc<dyn Tree>>,
         interval: Duration,
+        thresholds: Thresholds,
         show_env: bool,
     ) -> Shared {
         Shared {
@@ -97,7 +112,9 @@ impl Shared {
             owners: Mutex::new(BTreeMap::new()),
             misc,
             process: Arc::new(ProcessInfo::current()),
-            interval_ns: AtomicU64::new(u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX)),
+            interval_ns: AtomicU64::new(nanos(interval)),
+            slow_handler_ns: AtomicU64::new(nanos(thresholds.slow_handler)),
+            queue_warning: AtomicU32::new(thresholds.queue),
             show_env,
             started: SystemTime::now(),
             session: OnceLock::new(),
@@ -109,9 +126,20 @@ impl Shared {
     /// ([`Need::of`]; `contents` for open, opendir and write) asked for if
     /// the latest lacks it. Also whether the view has what `path` needs: a
     /// kernel that does not answer in time leaves it without.
+    ///
+    /// What a path needs from every kernel ([`Need::everywhere`]) is asked
+    /// of all at once, and waited for as long as one kernel's answer
+    /// ([`Shared::ask_everyone`]): the kernels that do not answer in time
+    /// are named in the view ([`View::unanswered`]), and the view counts as
+    /// having what the path needs (the file says which kernels did not
+    /// answer).
     pub fn view(&self, path: &[&str], contents: bool) -> (View, bool) {
         let mut kernels: Vec<_> = self.readers.iter().map(SnapshotReader::load).collect();
         let mut answered = true;
+        let mut unanswered = Vec::new();
+        if let Some(need) = Need::everywhere(path, contents) {
+            unanswered = self.ask_everyone(&mut kernels, &need.detail());
+        }
         if let Some((k, need)) = Need::of(path, contents)
             && let (Some(reader), Some(latest)) = (self.readers.get(k), kernels.get_mut(k))
         {
@@ -145,7 +173,49 @@ impl Shared {
                 }
             }
         }
-        (self.view_of(kernels), answered)
+        let mut view = self.view_of(kernels);
+        view.unanswered = unanswered;
+        (view, answered)
+    }
+
+    /// Asks every kernel for `detail` and puts the answers in `kernels`
+    /// (each kernel's latest, loaded before): all are asked first, so that
+    /// they build at once, and then waited for, together for at most
+    /// [`ANSWER_WAIT`]. Returns the kernels that did not answer.
+    fn ask_everyone(&self, kernels: &mut [Arc<Snapshot>], detail: &Detail) -> Vec<usize> {
+        let mut waiting = Vec::new();
+        for (k, (reader, latest)) in self.readers.iter().zip(kernels.iter_mut()).enumerate() {
+            // Without waiting: the answer if the latest already is one,
+            // and otherwise the ask made (and the kernel woken).
+            match reader.load_detail(detail, LEASE, Duration::ZERO) {
+                Some(snapshot) => *latest = snapshot,
+                None => waiting.push(k),
+            }
+        }
+        let deadline = Instant::now() + ANSWER_WAIT;
+        let mut unanswered = Vec::new();
+        for k in waiting {
+            let (reader, latest) = (&self.readers[k], &mut kernels[k]);
+            let before = latest.generation;
+            let answer = loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match reader.load_detail(detail, LEASE, left) {
+                    Some(snapshot) if snapshot.generation > before => break Some(snapshot),
+                    // The latest held `detail` but was not built for this
+                    // ask (the first call passed it over): the lease now
+                    // runs, so `load_detail` hands it back without
+                    // waiting, and the view waits for the kernel's answer
+                    // itself.
+                    Some(_) if !left.is_zero() => thread::sleep(left.min(ANSWER_POLL)),
+                    _ => break None,
+                }
+            };
+            match answer {
+                Some(snapshot) => *latest = snapshot,
+                None => unanswered.push(k),
+            }
+        }
+        unanswered
     }
 
     fn since_born(&self) -> u64 {
@@ -177,9 +247,16 @@ impl Shared {
             settings: Settings {
                 snapshot_interval: Duration::from_nanos(self.interval_ns.load(Ordering::Relaxed)),
                 interval_writable: matches!(self.control, Control::Runtime { .. }),
+                thresholds: Thresholds {
+                    slow_handler: Duration::from_nanos(
+                        self.slow_handler_ns.load(Ordering::Relaxed),
+                    ),
+                    queue: self.queue_warning.load(Ordering::Relaxed),
+                },
                 show_env: self.show_env,
                 started: self.started,
             },
+            unanswered: Vec::new(),
         }
     }
 
@@ -232,8 +309,17 @@ impl Shared {
 
     /// The snapshot interval last set.
     pub fn set_interval(&self, interval: Duration) {
-        let ns = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
-        self.interval_ns.store(ns, Ordering::Relaxed);
+        self.interval_ns.store(nanos(interval), Ordering::Relaxed);
+    }
+
+    /// Takes a setting of the view's own: the next view made shows it.
+    pub fn tune(&self, tunable: Tunable) {
+        match tunable {
+            Tunable::SlowHandler(limit) => {
+                self.slow_handler_ns.store(nanos(limit), Ordering::Relaxed);
+            }
+            Tunable::QueueWarning(limit) => self.queue_warning.store(limit, Ordering::Relaxed),
+        }
     }
 
     /// Mounts `tree` at `/modules/<name>`, `name` normalised as
@@ -286,6 +372,12 @@ impl Shared {
         self.modules.store(Arc::new(modules));
         gone.len()
     }
+}
+
+/// A duration in nanoseconds, as an atomic keeps it (saturating: past
+/// five centuries).
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A module's directory name, as ProcAlike made it from a package name:

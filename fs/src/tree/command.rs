@@ -13,6 +13,9 @@ pub(crate) const MAX_WRITE: usize = 4096;
 /// The longest snapshot interval `snapshot_interval_ms` takes: a day.
 pub(crate) const MAX_INTERVAL_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// The longest `slow_handler_ms` takes: a day, as for the interval.
+pub(crate) const MAX_SLOW_HANDLER_MS: u64 = MAX_INTERVAL_MS;
+
 /// The signal names a `signal` line may use even if the process has not
 /// met them yet: the OS signals a kernel can watch and POE's own. Any other
 /// name must already be known to the process (some session watches or
@@ -70,6 +73,16 @@ pub(crate) enum Command {
     Snapshot,
     /// A number of milliseconds to `/kernel/sysctl/snapshot_interval_ms`.
     SnapshotInterval(Duration),
+}
+
+/// A write to one of the view's own settings: taken by the view, on its
+/// thread, and no kernel's business.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tunable {
+    /// A number of milliseconds to `/kernel/sysctl/slow_handler_ms`.
+    SlowHandler(Duration),
+    /// A number of queued events to `/kernel/sysctl/queue_warning`.
+    QueueWarning(u32),
 }
 
 impl Command {
@@ -133,6 +146,34 @@ pub(crate) fn snapshot_interval(data: &[u8]) -> Result<Command, WriteError> {
         return Err(invalid(format!("{ms} is not within 1..={MAX_INTERVAL_MS}")));
     }
     Ok(Command::SnapshotInterval(Duration::from_millis(ms)))
+}
+
+/// Parses a write to `/kernel/sysctl/slow_handler_ms`: a decimal number
+/// of milliseconds, 0 (every measured dispatch is slow) to a day.
+pub(crate) fn slow_handler(data: &[u8]) -> Result<Tunable, WriteError> {
+    let ms = decimal(data, MAX_SLOW_HANDLER_MS)?;
+    Ok(Tunable::SlowHandler(Duration::from_millis(ms)))
+}
+
+/// Parses a write to `/kernel/sysctl/queue_warning`: a decimal number of
+/// queued events, 0 to the most a session's count can hold.
+pub(crate) fn queue_warning(data: &[u8]) -> Result<Tunable, WriteError> {
+    let n = decimal(data, u64::from(u32::MAX))?;
+    Ok(Tunable::QueueWarning(
+        u32::try_from(n).expect("within u32 by the bound"),
+    ))
+}
+
+/// One line holding a decimal number from 0 to `max`.
+fn decimal(data: &[u8], max: u64) -> Result<u64, WriteError> {
+    let text = one_line(data)?.trim();
+    let n: u64 = text
+        .parse()
+        .map_err(|_| invalid(format!("{text:?} is not a decimal number")))?;
+    if n > max {
+        return Err(invalid(format!("{n} is not within 0..={max}")));
+    }
+    Ok(n)
 }
 
 /// Parses a write to a session's `ctl`, checked against what the snapshot
@@ -283,6 +324,32 @@ mod tests {
         ] {
             assert!(
                 matches!(snapshot_interval(bad), Err(WriteError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn thresholds_are_decimal_numbers_within_bounds() {
+        assert_eq!(
+            slow_handler(b"250\n"),
+            Ok(Tunable::SlowHandler(Duration::from_millis(250)))
+        );
+        assert_eq!(slow_handler(b"0"), Ok(Tunable::SlowHandler(Duration::ZERO)));
+        assert_eq!(queue_warning(b" 7 \n"), Ok(Tunable::QueueWarning(7)));
+        assert_eq!(
+            queue_warning(b"4294967295\n"),
+            Ok(Tunable::QueueWarning(u32::MAX))
+        );
+        for bad in [&b"-1"[..], b"1.5", b"ten", b"", b"86400001", b"1\n2\n"] {
+            assert!(
+                matches!(slow_handler(bad), Err(WriteError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
+        for bad in [&b"-1"[..], b"4294967296", b"lots", b"\xff"] {
+            assert!(
+                matches!(queue_warning(bad), Err(WriteError::Invalid(_))),
                 "{bad:?}"
             );
         }

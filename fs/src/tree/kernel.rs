@@ -10,17 +10,17 @@ use std::{collections::HashSet, time::SystemTime};
 use roe_engine::{QueuedSnapshot, SessionSnapshot, Snapshot};
 
 use super::{
-    Found, View,
-    command::{self, Command, KERNEL_CTL_HELP, SESSION_CTL_HELP},
-    epoch, line, lines, process, seconds,
+    Applied, Found, View,
+    command::{self, KERNEL_CTL_HELP, SESSION_CTL_HELP},
+    epoch, line, lines, process, seconds, warnings,
 };
 use crate::{
     error::WriteError,
     tree::{Entry, Kind},
 };
 
-/// `/kernel`'s files, then `ctl` and `sysctl/`, then one directory per
-/// kernel.
+/// `/kernel`'s files, then `ctl`, `warnings` and `sysctl/`, then one
+/// directory per kernel.
 const RUNTIME_FILES: [&str; 6] = [
     "id",
     "is_running",
@@ -30,8 +30,9 @@ const RUNTIME_FILES: [&str; 6] = [
     "uptime",
 ];
 
-/// `/kernel/sysctl`'s files.
-const SYSCTL_FILES: [&str; 1] = ["snapshot_interval_ms"];
+/// `/kernel/sysctl`'s files: the kernels' snapshot interval, then the
+/// view's own thresholds for `/kernel/warnings`.
+const SYSCTL_FILES: [&str; 3] = ["snapshot_interval_ms", "slow_handler_ms", "queue_warning"];
 
 /// A kernel's files, then its three directories.
 const KERNEL_FILES: [&str; 16] = [
@@ -134,6 +135,7 @@ pub(super) fn resolve<'v>(view: &'v View, path: &[&str]) -> Option<Found<'v>> {
         [] => {
             let mut entries: Vec<Entry> = files(&RUNTIME_FILES).collect();
             entries.push(Entry::new("ctl", Kind::Writable));
+            entries.push(Entry::new("warnings", Kind::File));
             entries.push(Entry::new("sysctl", Kind::Dir));
             entries.extend((0..view.kernels.len()).map(|n| Entry::new(n.to_string(), Kind::Dir)));
             Some(Found::dir(entries, newest))
@@ -141,24 +143,26 @@ pub(super) fn resolve<'v>(view: &'v View, path: &[&str]) -> Option<Found<'v>> {
         ["ctl"] => Some(Found::writable(view.settings.started, || {
             KERNEL_CTL_HELP.as_bytes().to_vec()
         })),
-        ["sysctl"] => {
-            let kind = if view.settings.interval_writable {
-                Kind::Writable
-            } else {
-                Kind::File
+        ["warnings"] => Some(Found::file(newest, || warnings::render(view))),
+        ["sysctl"] => Some(Found::dir(
+            SYSCTL_FILES
+                .iter()
+                .map(|n| Entry::new(*n, sysctl_kind(view, n)))
+                .collect(),
+            view.settings.started,
+        )),
+        ["sysctl", name] if SYSCTL_FILES.contains(name) => {
+            let settings = &view.settings;
+            let value = match *name {
+                "snapshot_interval_ms" => settings.snapshot_interval.as_millis(),
+                "slow_handler_ms" => settings.thresholds.slow_handler.as_millis(),
+                _ => u128::from(settings.thresholds.queue),
             };
-            Some(Found::dir(
-                SYSCTL_FILES.iter().map(|n| Entry::new(*n, kind)).collect(),
-                view.settings.started,
-            ))
-        }
-        ["sysctl", "snapshot_interval_ms"] => {
-            let ms = view.settings.snapshot_interval.as_millis();
-            let render = move || line(ms);
-            Some(if view.settings.interval_writable {
-                Found::writable(view.settings.started, render)
+            let render = move || line(value);
+            Some(if sysctl_kind(view, name) == Kind::Writable {
+                Found::writable(settings.started, render)
             } else {
-                Found::file(view.settings.started, render)
+                Found::file(settings.started, render)
             })
         }
         [name] if RUNTIME_FILES.contains(name) => {
@@ -169,6 +173,16 @@ pub(super) fn resolve<'v>(view: &'v View, path: &[&str]) -> Option<Found<'v>> {
             let snapshot = view.kernels.get(usize::try_from(number(n)?).ok()?)?;
             resolve_kernel(view, snapshot, rest)
         }
+    }
+}
+
+/// Whether a sysctl file takes writes: all do but a lone kernel's
+/// interval, which is its owner's to set.
+fn sysctl_kind(view: &View, name: &str) -> Kind {
+    if name == "snapshot_interval_ms" && !view.settings.interval_writable {
+        Kind::File
+    } else {
+        Kind::Writable
     }
 }
 
@@ -379,18 +393,20 @@ fn session_file(s: &SessionSnapshot, name: &str) -> Vec<u8> {
     }
 }
 
-pub(super) fn write(view: &View, path: &[&str], data: &[u8]) -> Result<Command, WriteError> {
+pub(super) fn write(view: &View, path: &[&str], data: &[u8]) -> Result<Applied, WriteError> {
     match path {
-        ["ctl"] => command::kernel_ctl(data),
+        ["ctl"] => command::kernel_ctl(data).map(Applied::Command),
         ["sysctl", "snapshot_interval_ms"] if view.settings.interval_writable => {
-            command::snapshot_interval(data)
+            command::snapshot_interval(data).map(Applied::Command)
         }
+        ["sysctl", "slow_handler_ms"] => command::slow_handler(data).map(Applied::Tuned),
+        ["sysctl", "queue_warning"] => command::queue_warning(data).map(Applied::Tuned),
         [n, "sessions", id, "ctl"] => {
             let session = number(n)
                 .and_then(|n| view.kernels.get(usize::try_from(n).ok()?))
                 .and_then(|snapshot| snapshot.session(number(id)?))
                 .ok_or(WriteError::NotFound)?;
-            command::session_ctl(data, session)
+            command::session_ctl(data, session).map(Applied::Command)
         }
         _ if resolve(view, path).is_some() => Err(WriteError::ReadOnly),
         _ => Err(WriteError::NotFound),

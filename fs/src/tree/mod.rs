@@ -16,6 +16,7 @@ mod command;
 mod kernel;
 mod process;
 mod user;
+mod warnings;
 
 use std::{
     collections::BTreeMap,
@@ -28,8 +29,9 @@ use roe_engine::{Detail, Snapshot};
 
 pub(crate) use self::user::is_valid_name;
 pub use self::user::{Dir, Entry, Kind, Tree};
+pub(crate) use self::warnings::Thresholds;
 pub(crate) use self::{
-    command::{Command, STOP_SIGNAL},
+    command::{Command, MAX_SLOW_HANDLER_MS, STOP_SIGNAL, Tunable},
     process::ProcessInfo,
 };
 use crate::error::WriteError;
@@ -47,6 +49,8 @@ pub(crate) struct Settings {
     pub interval_writable: bool,
     /// Whether `/process/env/` shows the environment.
     pub show_env: bool,
+    /// What `/kernel/warnings` warns of, as last set.
+    pub thresholds: Thresholds,
     /// When the view started: the time of the nodes that have no other.
     pub started: SystemTime,
 }
@@ -59,6 +63,10 @@ pub(crate) struct View {
     pub misc: Option<Arc<dyn Tree>>,
     pub process: Arc<ProcessInfo>,
     pub settings: Settings,
+    /// The kernels (by number) that did not answer in time what the path
+    /// asked of every kernel (`/kernel/warnings`): their snapshots are the
+    /// latest they published, without all that was asked.
+    pub unanswered: Vec<usize>,
 }
 
 /// A file's contents, rendered when asked (at open), not when looked up.
@@ -92,6 +100,8 @@ pub(crate) enum Need {
     Exists(u64),
     /// A session in full: its files' contents.
     Session(u64),
+    /// Every session in full: the warnings, which look at each one.
+    All,
 }
 
 impl Need {
@@ -100,6 +110,7 @@ impl Need {
         match self {
             Need::Ids => Detail::ids(),
             Need::Exists(n) | Need::Session(n) => Detail::session(n),
+            Need::All => Detail::all(),
         }
     }
 
@@ -109,7 +120,15 @@ impl Need {
             Need::Ids => snapshot.detail.has_ids(),
             Need::Exists(n) => snapshot.is_alive(n).is_some(),
             Need::Session(n) => snapshot.detail.has_session(n),
+            Need::All => snapshot.detail.all,
         }
+    }
+
+    /// What the node at `path` needs from every kernel, as [`Need::of`]
+    /// says for one: `/kernel/warnings`, read, needs every session of
+    /// every kernel.
+    pub fn everywhere(path: &[&str], contents: bool) -> Option<Need> {
+        (contents && path == ["kernel", "warnings"]).then_some(Need::All)
     }
 
     /// What the node at `path` needs, from which kernel (by number):
@@ -199,6 +218,8 @@ impl<'v> Found<'v> {
 pub(crate) enum Applied {
     /// A kernel has this to apply.
     Command(Command),
+    /// The view has this setting of its own to take.
+    Tuned(Tunable),
     /// A registered tree took it.
     Done,
 }
@@ -262,7 +283,7 @@ impl View {
     /// written, [`WriteError::NotFound`] for a path that names nothing.
     pub fn write(&self, path: &[&str], data: &[u8]) -> Result<Applied, WriteError> {
         match path {
-            ["kernel", rest @ ..] => kernel::write(self, rest, data).map(Applied::Command),
+            ["kernel", rest @ ..] => kernel::write(self, rest, data),
             ["modules", name, rest @ ..] => {
                 let tree = self.modules.get(*name).ok_or(WriteError::NotFound)?;
                 write_tree(tree.as_ref(), rest, data)

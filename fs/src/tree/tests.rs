@@ -102,9 +102,11 @@ fn view(kernels: usize) -> View {
         settings: Settings {
             snapshot_interval: Duration::from_millis(100),
             interval_writable: true,
+            thresholds: Thresholds::default(),
             show_env: false,
             started: at(1_600_000_000),
         },
+        unanswered: Vec::new(),
     }
 }
 
@@ -152,6 +154,7 @@ fn kernel_shows_the_runtime_then_each_kernel() {
             "event_count",
             "uptime",
             "ctl",
+            "warnings",
             "sysctl",
             "0",
             "1"
@@ -291,6 +294,17 @@ fn writes_become_commands_for_the_owning_kernel() {
             Duration::from_millis(20)
         )))
     );
+    // The view's own settings are the view's to take, not a kernel's.
+    assert_eq!(
+        v.write(&["kernel", "sysctl", "slow_handler_ms"], b"20\n"),
+        Ok(Applied::Tuned(Tunable::SlowHandler(Duration::from_millis(
+            20
+        ))))
+    );
+    assert_eq!(
+        v.write(&["kernel", "sysctl", "queue_warning"], b"64\n"),
+        Ok(Applied::Tuned(Tunable::QueueWarning(64)))
+    );
 }
 
 #[test]
@@ -305,10 +319,16 @@ fn bad_and_forbidden_writes_change_nothing() {
         v.write(&["kernel", "ctl"], b"reboot\n"),
         Err(WriteError::Invalid(_))
     ));
-    assert!(matches!(
-        v.write(&["kernel", "sysctl", "snapshot_interval_ms"], b"soon\n"),
-        Err(WriteError::Invalid(_))
-    ));
+    for file in ["snapshot_interval_ms", "slow_handler_ms", "queue_warning"] {
+        assert!(matches!(
+            v.write(&["kernel", "sysctl", file], b"soon\n"),
+            Err(WriteError::Invalid(_))
+        ));
+    }
+    assert_eq!(
+        v.write(&["kernel", "warnings"], b"\n"),
+        Err(WriteError::ReadOnly)
+    );
     assert_eq!(
         v.write(&["kernel", "id"], b"x\n"),
         Err(WriteError::ReadOnly)
@@ -342,6 +362,76 @@ fn a_lone_kernels_interval_is_read_only() {
     assert_eq!(
         v.write(&["kernel", "sysctl", "snapshot_interval_ms"], b"20\n"),
         Err(WriteError::ReadOnly)
+    );
+    // The thresholds are the view's own, on a lone kernel too.
+    assert_eq!(
+        kind(&v, "kernel/sysctl/slow_handler_ms"),
+        Some(Kind::Writable)
+    );
+    assert_eq!(
+        kind(&v, "kernel/sysctl/queue_warning"),
+        Some(Kind::Writable)
+    );
+}
+
+#[test]
+fn sysctl_shows_the_interval_and_the_thresholds() {
+    let mut v = view(1);
+    assert_eq!(
+        names(&v, "kernel/sysctl"),
+        ["snapshot_interval_ms", "slow_handler_ms", "queue_warning"]
+    );
+    assert_eq!(read(&v, "kernel/sysctl/slow_handler_ms"), "100\n");
+    assert_eq!(read(&v, "kernel/sysctl/queue_warning"), "1000\n");
+    v.settings.thresholds = Thresholds {
+        slow_handler: Duration::from_millis(7),
+        queue: 3,
+    };
+    assert_eq!(read(&v, "kernel/sysctl/slow_handler_ms"), "7\n");
+    assert_eq!(read(&v, "kernel/sysctl/queue_warning"), "3\n");
+    assert_eq!(kind(&v, "kernel/sysctl/nope"), None);
+}
+
+#[test]
+fn warnings_name_what_passed_its_threshold() {
+    let mut v = view(2);
+    // Each kernel's worker: 0.9 ms at most, 2 queued; nothing to say.
+    assert_eq!(read(&v, "kernel/warnings"), "");
+    assert_eq!(kind(&v, "kernel/warnings"), Some(Kind::File));
+
+    let mut k0 = kernel(0);
+    k0.sessions[1].events_to = 1001;
+    k0.counters.overflowed = 12;
+    k0.counters.overflow_waiting = 3;
+    let mut k1 = kernel(1);
+    k1.sessions[1].handler_max = Duration::from_micros(250_500);
+    // The kernel's own session is looked at too.
+    k1.sessions[0].handler_max = Duration::from_millis(101);
+    v.kernels = vec![Arc::new(k0), Arc::new(k1)];
+    assert_eq!(
+        read(&v, "kernel/warnings"),
+        "overflow 0 12 3\n\
+         queue 1 1001\n\
+         slow_handler 0@1 0.101000\n\
+         slow_handler 1@1 0.250500\n"
+    );
+
+    // At the threshold is not past it; the thresholds are the settings'.
+    v.settings.thresholds = Thresholds {
+        slow_handler: Duration::from_millis(101),
+        queue: 2000,
+    };
+    assert_eq!(
+        read(&v, "kernel/warnings"),
+        "overflow 0 12 3\nslow_handler 1@1 0.250500\n"
+    );
+
+    // A kernel that did not answer is named, before what its latest
+    // snapshot says.
+    v.unanswered = vec![1];
+    assert_eq!(
+        read(&v, "kernel/warnings"),
+        "overflow 0 12 3\nunanswered 1\nslow_handler 1@1 0.250500\n"
     );
 }
 
@@ -444,6 +534,18 @@ fn each_path_needs_what_its_files_show() {
     assert_eq!(of("kernel/1/sessions/07/aliases", true), None);
     let snapshot = kernel(0);
     assert!(Need::Session(1).is_met(&snapshot) && Need::Ids.is_met(&snapshot));
+    // The warnings need every session of every kernel, once read.
+    assert_eq!(
+        Need::everywhere(&["kernel", "warnings"], true),
+        Some(Need::All)
+    );
+    assert_eq!(Need::everywhere(&["kernel", "warnings"], false), None);
+    assert_eq!(Need::everywhere(&["kernel", "0", "sessions"], true), None);
+    assert_eq!(of("kernel/warnings", true), None);
+    assert!(Need::All.is_met(&snapshot) && Need::All.detail() == Detail::all());
+    let mut some = kernel(0);
+    some.detail = Detail::ids();
+    assert!(!Need::All.is_met(&some));
     assert_eq!(Need::Exists(5).detail(), Detail::session(5));
 }
 
