@@ -305,6 +305,13 @@ fn a_registry_host_that_dies_takes_only_its_own_registrations() {
     // The register command on the dead host learns it lost the connection.
     assert!(!on_doomed.0.wait().unwrap().success());
     find_until(&survivor.addr, &["site", "x"], "b site x\n");
+    // The survivor renews its lease: b outlives two more lease periods.
+    let watched = Instant::now();
+    while watched.elapsed() < Duration::from_secs(5) {
+        let answer = stdout(&registry(&["find", "--at", &survivor.addr, "site", "x"]));
+        assert_eq!(answer, "b site x\n");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     signal(&on_survivor.0, Signal::INT);
     on_survivor.0.wait().unwrap();

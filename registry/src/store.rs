@@ -193,6 +193,11 @@ impl Store {
         self.entries.is_empty()
     }
 
+    /// The most services it holds ([`StoreConfig::max_services`]).
+    pub fn capacity(&self) -> usize {
+        self.max_services
+    }
+
     /// The service named `name`.
     pub fn get(&self, name: &str) -> Option<&Service> {
         self.entry(name).map(|entry| &entry.service)

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -39,12 +39,11 @@ pub(crate) enum Request {
     /// Removes the service `name`, whoever holds it.
     Delete { name: String },
     /// `owner`'s connection has closed: the services in `detach` stay,
-    /// without a lease; those in `delete` go; then its lease ends (with
-    /// whatever else it held).
+    /// without a lease; then its lease ends, and with it every other
+    /// service it held.
     Release {
         owner: OwnerId,
         detach: Vec<(String, Vec<u8>)>,
-        delete: Vec<String>,
     },
 }
 
@@ -75,6 +74,14 @@ pub(crate) enum Change {
 
 /// Replies waiting for the kernel: more than this and the follower waits.
 const MAX_REPLIES: usize = 1024;
+
+/// Requests waiting for the worker past which registrations and updates
+/// are refused (the store is busy) instead of queued without bound.
+const MAX_REQUESTS: usize = 4096;
+
+/// How often a detach that failed is tried, a moment apart, before the
+/// lease is ended anyway.
+const DETACH_TRIES: u32 = 3;
 
 /// The longest a follower waits before reading the prefix again after
 /// its watch broke.
@@ -112,6 +119,8 @@ impl Mailbox {
 pub(crate) struct Backend {
     config: EtcdConfig,
     requests: Option<mpsc::Sender<Request>>,
+    /// Requests sent and not yet done.
+    queued: Arc<AtomicUsize>,
     mailbox: Arc<Mailbox>,
     /// What the kernel watches: readable when replies wait.
     waker: UnixStream,
@@ -144,9 +153,11 @@ impl Backend {
         let (done, worker_done) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let watch_socket = Arc::new(Mutex::new(None));
+        let queued = Arc::new(AtomicUsize::new(0));
         let worker = Worker {
             etcd,
             config: config.clone(),
+            queued: Arc::clone(&queued),
             mailbox: Arc::clone(&mailbox),
             leases: HashMap::new(),
             renewals: VecDeque::new(),
@@ -170,6 +181,7 @@ impl Backend {
             Backend {
                 config,
                 requests: Some(requests),
+                queued,
                 mailbox,
                 waker,
                 stop,
@@ -189,11 +201,27 @@ impl Backend {
         self.waker.try_clone()
     }
 
+    /// Whether so many requests wait that new work should be refused.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) >= MAX_REQUESTS
+    }
+
     /// Sends work to the worker.
-    pub(crate) fn send(&self, request: Request) {
-        if let Some(requests) = &self.requests {
-            // The worker ends only when this side has gone.
-            let _ = requests.send(request);
+    ///
+    /// # Errors
+    ///
+    /// The worker has stopped (it failed): nothing will reach etcd.
+    pub(crate) fn send(&self, request: Request) -> Result<(), Error> {
+        let sent = self
+            .requests
+            .as_ref()
+            .map(|requests| requests.send(request));
+        match sent {
+            Some(Ok(())) => {
+                self.queued.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            _ => Err(Error::Backend("the etcd worker has stopped".into())),
         }
     }
 
@@ -251,6 +279,7 @@ fn decoded(config: &EtcdConfig, key: &[u8], value: &[u8], leased: bool) -> Optio
 struct Worker {
     etcd: Etcd,
     config: EtcdConfig,
+    queued: Arc<AtomicUsize>,
     mailbox: Arc<Mailbox>,
     /// Each connection's lease.
     leases: HashMap<OwnerId, i64>,
@@ -269,10 +298,16 @@ impl Worker {
                     due.saturating_duration_since(Instant::now())
                 });
             match incoming.recv_timeout(wait) {
-                Ok(request) => self.handle(request),
-                Err(mpsc::RecvTimeoutError::Timeout) => self.renew_due(),
+                Ok(request) => {
+                    self.handle(request);
+                    self.queued.fetch_sub(1, Ordering::Relaxed);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
+            // After every request too: a steady stream of them must not
+            // starve the renewals.
+            self.renew_due();
         }
         for (_, lease) in std::mem::take(&mut self.leases) {
             if let Err(error) = self.etcd.revoke(lease) {
@@ -290,9 +325,12 @@ impl Worker {
         match request {
             Request::Create { owner, name, value } => {
                 let key = self.config.key(&name);
-                let created = self
-                    .lease_of(owner)
-                    .and_then(|lease| self.etcd.create(&key, &value, lease));
+                let created = self.lease_of(owner).and_then(|lease| {
+                    // A create retried on a new connection may have been
+                    // made by the first try: the key then holds our value.
+                    Ok(self.etcd.create(&key, &value, lease)?
+                        || self.etcd.get(&key)?.as_deref() == Some(&value))
+                });
                 match created {
                     Ok(true) => {}
                     Ok(false) => self.refuse(owner, Some(name.clone()), Error::Duplicate(name)),
@@ -300,9 +338,21 @@ impl Worker {
                 }
             }
             Request::Put { owner, name, value } => {
-                let lease = self.leases.get(&owner).copied().unwrap_or(0);
-                if let Err(error) = self.etcd.put(&self.config.key(&name), &value, lease) {
-                    self.refuse(owner, Some(name), Error::Backend(error.to_string()));
+                // Only over the service this connection's lease holds: not
+                // one whose creation failed, nor one removed and taken by
+                // another since.
+                let Some(&lease) = self.leases.get(&owner) else {
+                    return;
+                };
+                match self
+                    .etcd
+                    .put_if_held(&self.config.key(&name), &value, lease, lease)
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::debug!(
+                        "registry: etcd: {name:?} is no longer this connection's; its update is dropped"
+                    ),
+                    Err(error) => self.refuse(owner, Some(name), Error::Backend(error.to_string())),
                 }
             }
             Request::Delete { name } => {
@@ -310,28 +360,32 @@ impl Worker {
                     tracing::warn!("registry: etcd: {name:?} was not removed: {error}");
                 }
             }
-            Request::Release {
-                owner,
-                detach,
-                delete,
-            } => self.release(owner, detach, delete),
+            Request::Release { owner, detach } => self.release(owner, detach),
         }
     }
 
-    fn release(&mut self, owner: OwnerId, detach: Vec<(String, Vec<u8>)>, delete: Vec<String>) {
-        let mut outcome = Ok(());
+    fn release(&mut self, owner: OwnerId, detach: Vec<(String, Vec<u8>)>) {
+        let Some(lease) = self.leases.remove(&owner) else {
+            return;
+        };
         for (name, value) in detach {
-            outcome = outcome.and_then(|()| self.etcd.put(&self.config.key(&name), &value, 0));
-        }
-        for name in delete {
-            outcome = outcome.and_then(|()| self.etcd.delete(&self.config.key(&name)));
-        }
-        if let Some(lease) = self.leases.remove(&owner) {
-            outcome = outcome.and(self.etcd.revoke(lease));
+            let key = self.config.key(&name);
+            for attempt in 1..=DETACH_TRIES {
+                // Put again without the lease, if the lease still holds it.
+                match self.etcd.put_if_held(&key, &value, lease, 0) {
+                    Ok(_) => break,
+                    Err(error) if attempt == DETACH_TRIES => {
+                        tracing::warn!(
+                            "registry: etcd: persistent {name:?} could not be kept: {error}"
+                        );
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(100)),
+                }
+            }
         }
         // What failed here is left to the lease, which is no longer renewed.
-        if let Err(error) = outcome {
-            tracing::warn!("registry: etcd: a closed connection's services: {error}");
+        if let Err(error) = self.etcd.revoke(lease) {
+            tracing::warn!("registry: etcd: a closed connection's lease was not ended: {error}");
         }
     }
 

@@ -91,11 +91,15 @@ impl Etcd {
             .ok_or_else(|| invalid("a lease grant without an ID"))
     }
 
-    /// Keeps `lease` alive; whether it still was (a lease that expired
-    /// comes back with no time left).
+    /// Keeps `lease` alive; whether it still was. The gateway answers an
+    /// expired lease with a result whose TTL is left out (zero), and a
+    /// failure (no leader, say) with an `error` member, which is an error
+    /// here, not an expiry.
     pub(crate) fn keep_alive(&mut self, lease: i64) -> io::Result<bool> {
         let answer = self.call("/v3/lease/keepalive", &format!(r#"{{"ID":"{lease}"}}"#))?;
-        let result = answer.get("result").unwrap_or(&answer);
+        let result = answer
+            .get("result")
+            .ok_or_else(|| io::Error::other(format!("etcd did not renew the lease: {answer:?}")))?;
         Ok(result.get("TTL").and_then(Json::as_i64).unwrap_or(0) > 0)
     }
 
@@ -119,10 +123,33 @@ impl Etcd {
         Ok(answer.get("succeeded").and_then(Json::as_bool) == Some(true))
     }
 
-    /// Puts `key`, held by `lease` (0: by none).
-    pub(crate) fn put(&mut self, key: &[u8], value: &[u8], lease: i64) -> io::Result<()> {
-        self.call("/v3/kv/put", &put_body(&base64(key), value, lease))
-            .map(drop)
+    /// Puts `key`, held by `lease` (0: by none), if it is held by `held`
+    /// now: a write for a service this server registered, which must not
+    /// land on a key that has since gone to someone else. Whether it was
+    /// put.
+    pub(crate) fn put_if_held(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        held: i64,
+        lease: i64,
+    ) -> io::Result<bool> {
+        let key = base64(key);
+        let body = format!(
+            r#"{{"compare":[{{"key":"{key}","target":"LEASE","lease":"{held}"}}],"success":[{{"request_put":{}}}]}}"#,
+            put_body(&key, value, lease)
+        );
+        let answer = self.call("/v3/kv/txn", &body)?;
+        Ok(answer.get("succeeded").and_then(Json::as_bool) == Some(true))
+    }
+
+    /// The value of `key`, if it exists.
+    pub(crate) fn get(&mut self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let answer = self.call("/v3/kv/range", &format!(r#"{{"key":"{}"}}"#, base64(key)))?;
+        let kvs = answer.get("kvs").map(Json::as_array).unwrap_or_default();
+        kvs.first()
+            .map(|found| bytes(found.get("value")))
+            .transpose()
     }
 
     pub(crate) fn delete(&mut self, key: &[u8]) -> io::Result<()> {
@@ -203,6 +230,19 @@ pub(crate) struct KvWatch {
     http: Http,
     /// Bytes of the stream not yet a whole message.
     pending: Vec<u8>,
+    /// How much of `pending` holds no newline.
+    scanned: usize,
+}
+
+/// TCP keepalive: probes after 10 s of quiet, every 5 s, 3 missed ones
+/// ending the connection.
+fn keepalive(stream: &std::net::TcpStream) -> io::Result<()> {
+    use rustix::net::sockopt;
+    sockopt::set_socket_keepalive(stream, true)?;
+    sockopt::set_tcp_keepidle(stream, Duration::from_secs(10))?;
+    sockopt::set_tcp_keepintvl(stream, Duration::from_secs(5))?;
+    sockopt::set_tcp_keepcnt(stream, 3)?;
+    Ok(())
 }
 
 impl KvWatch {
@@ -221,10 +261,14 @@ impl KvWatch {
             base64(prefix),
             base64(&prefix_end(prefix))
         );
+        // A host that vanishes without a reset (a partition) is noticed by
+        // TCP keepalive, as the stream may be quiet for ever.
+        keepalive(&http.socket()?)?;
         http.open_stream("/v3/watch", &body)?;
         let mut watch = KvWatch {
             http,
             pending: Vec::new(),
+            scanned: 0,
         };
         // The first message says the watch is made.
         let first = watch.message()?;
@@ -283,7 +327,12 @@ impl KvWatch {
     /// object, ended by a newline.
     fn message(&mut self) -> io::Result<Json> {
         loop {
-            if let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            if let Some(at) = self.pending[self.scanned..]
+                .iter()
+                .position(|&b| b == b'\n')
+            {
+                let end = self.scanned + at;
+                self.scanned = 0;
                 let line: Vec<u8> = self.pending.drain(..=end).collect();
                 let text = std::str::from_utf8(&line)
                     .map_err(|_| invalid("a message that is not UTF-8"))?;
@@ -293,6 +342,7 @@ impl KvWatch {
                 let json = json::parse(text).map_err(invalid)?;
                 return Ok(json.get("result").cloned().unwrap_or(json));
             }
+            self.scanned = self.pending.len();
             if self.pending.len() > super::http::MAX_BODY {
                 return Err(invalid("a watch message larger than 64 MiB"));
             }

@@ -215,6 +215,9 @@ impl Parser<'_> {
                             {
                                 self.at += 2;
                                 let low = self.hex4()?;
+                                if !(0xdc00..0xe000).contains(&low) {
+                                    return self.fail("a lone surrogate");
+                                }
                                 char::from_u32(0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00))
                             } else {
                                 char::from_u32(unit)
@@ -331,6 +334,7 @@ mod tests {
             "\"open",
             "1 2",
             r#""\x""#,
+            r#""\ud800\u0041""#,
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

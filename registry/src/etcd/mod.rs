@@ -157,6 +157,8 @@ pub(crate) struct Stored {
     pub leased: bool,
 }
 
+/// The first line of a value this backend writes (and of its version).
+const HEADER: &str = "roe-registry 1\n";
 /// The word before a stored owner token.
 const TOKEN: &str = "token ";
 /// The word before the registering connection.
@@ -178,42 +180,52 @@ pub(crate) fn server_id() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// What etcd keeps for `service`: its line, then its token and the
-/// connection that holds it on lines of their own.
+/// What etcd keeps for `service`: a header (the connection that holds
+/// it, its token), a blank line, then the service's line. The line comes
+/// last and whole, as a quoted value may hold a newline.
 pub(crate) fn encode(service: &Service, token: Option<&Token>, holder: &str) -> Vec<u8> {
-    let mut value = service.to_string();
+    let mut value = String::from(HEADER);
+    value.push_str(HOLDER);
+    value.push_str(holder);
     value.push('\n');
     if let Some(token) = token {
         value.push_str(TOKEN);
         value.push_str(token.as_str());
         value.push('\n');
     }
-    value.push_str(HOLDER);
-    value.push_str(holder);
     value.push('\n');
+    value.push_str(&service.to_string());
     value.into_bytes()
 }
 
-/// A stored value read back, for the service `name` (the key's).
+/// A stored value read back, for the service `name` (the key's). A value
+/// without the header is a service line alone (written by hand, with
+/// `etcdctl put`).
 pub(crate) fn decode(name: &str, value: &[u8], leased: bool) -> Result<Stored> {
     let corrupt = |why: String| Error::Backend(format!("the value of {name:?} in etcd: {why}"));
-    let mut lines = value.split(|&b| b == b'\n');
-    let service = parse_service(lines.next().unwrap_or_default())
-        .map_err(|error| corrupt(error.to_string()))?;
+    let text = std::str::from_utf8(value).map_err(|_| corrupt("not UTF-8".into()))?;
+    let (mut token, mut holder) = (None, None);
+    let line = match text.strip_prefix(HEADER) {
+        Some(rest) => {
+            let (head, line) = rest
+                .split_once("\n\n")
+                .ok_or_else(|| corrupt("a header without its end".into()))?;
+            for field in head.lines() {
+                if let Some(secret) = field.strip_prefix(TOKEN) {
+                    token = Some(Token::new(secret).map_err(|error| corrupt(error.to_string()))?);
+                } else if let Some(who) = field.strip_prefix(HOLDER) {
+                    holder = Some(who.to_owned());
+                } else {
+                    return Err(corrupt(format!("a header line {field:?}")));
+                }
+            }
+            line
+        }
+        None => text.strip_suffix('\n').unwrap_or(text),
+    };
+    let service = parse_service(line.as_bytes()).map_err(|error| corrupt(error.to_string()))?;
     if service.name() != name {
         return Err(corrupt(format!("it is {:?}", service.name())));
-    }
-    let (mut token, mut holder) = (None, None);
-    for line in lines.filter(|line| !line.is_empty()) {
-        let line =
-            std::str::from_utf8(line).map_err(|_| corrupt("a line that is not UTF-8".into()))?;
-        if let Some(secret) = line.strip_prefix(TOKEN) {
-            token = Some(Token::new(secret).map_err(|error| corrupt(error.to_string()))?);
-        } else if let Some(who) = line.strip_prefix(HOLDER) {
-            holder = Some(who.to_owned());
-        } else {
-            return Err(corrupt(format!("a line {line:?}")));
-        }
     }
     Ok(Stored {
         service,
@@ -246,8 +258,11 @@ mod tests {
             assert!(stored.leased);
         }
         // What a hand-written value (etcdctl put) holds: a line alone.
-        let stored = decode("a", b"a x y", false).unwrap();
-        assert_eq!((stored.token, stored.holder), (None, None));
+        for value in [&b"a x y"[..], b"a x y\n"] {
+            let stored = decode("a", value, false).unwrap();
+            assert_eq!((stored.token, stored.holder), (None, None));
+            assert_eq!(stored.service.to_string(), "a x y");
+        }
         assert_ne!(server_id(), server_id());
     }
 
@@ -257,7 +272,10 @@ mod tests {
             ("a", &b"b\n"[..]),
             ("a", b"a odd\n"),
             ("a", b"a\nsecret\n"),
-            ("a", b"a\ntoken two words\n"),
+            ("a", b"roe-registry 1\nholder h\na"),
+            ("a", b"roe-registry 1\nsecret\n\na"),
+            ("a", b"roe-registry 1\ntoken two words\n\na"),
+            ("a", b"\xff"),
             ("a", b""),
         ] {
             assert!(decode(name, value, false).is_err(), "{value:?}");

@@ -15,11 +15,24 @@ use roe_registry::{EtcdConfig, RegistryServer, ServerError};
 use crate::common::{Lines, PATIENCE, config, find, find_until, register, start, watch};
 use crate::etcd_process::Etcd;
 
+/// The backend, with leases longer than the tests' patience: what goes
+/// within it went because a server let it go, not because its lease ran
+/// out.
 fn backend(etcd: &Etcd) -> EtcdConfig {
     etcd.url()
         .parse::<EtcdConfig>()
         .unwrap()
-        .lease(Duration::from_secs(2))
+        .lease(PATIENCE * 2)
+}
+
+/// Asserts that `query` on `addr` answers `want` for `time`, looking
+/// every 50 ms.
+fn holds_for(addr: &roe_registry::RegistryAddr, query: &str, want: &str, time: Duration) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < time {
+        assert_eq!(find(addr, query), want);
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Reads lines until one is `want` (a refusal comes when etcd answers).
@@ -105,18 +118,15 @@ fn persistent_services_stay_in_etcd_and_any_server_removes_them_with_their_token
     let mut keeper = Lines::connect(a.addr(), roe_registry::Port::New);
     keeper.send("token s3cret\nprinter persist 1 where 'room 2'\n");
     find_until(b.addr(), "persist 1", |answer| !answer.is_empty());
-    // The connection closes: the service stays, past the time its lease
-    // would take to run out had it been left held (2 s), where an error
-    // would remove it at once.
+    // The connection closes: the service stays, put again without its
+    // connection's lease, which is ended at once.
     drop(keeper);
-    let watched = std::time::Instant::now();
-    while watched.elapsed() < Duration::from_secs(3) {
-        assert_eq!(
-            find(b.addr(), "persist 1"),
-            "printer persist 1 where 'room 2'\n"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    holds_for(
+        b.addr(),
+        "persist 1",
+        "printer persist 1 where 'room 2'\n",
+        Duration::from_secs(2),
+    );
 
     // Without the token B refuses; with it B removes it from both.
     let mut stranger = Lines::connect(b.addr(), roe_registry::Port::New);
@@ -166,4 +176,63 @@ fn a_server_with_etcd_keeps_no_state_file() {
         .start()
         .unwrap_err();
     assert!(error.to_string().contains("keeps no state file"), "{error}");
+}
+
+#[test]
+fn registrations_outlive_many_lease_periods_while_their_connection_holds() {
+    let Some(etcd) = Etcd::start() else { return };
+    let short = backend(&etcd).lease(Duration::from_secs(1));
+    let a = start(config().etcd(short.clone()));
+    let b = start(config().etcd(short));
+    let _held = register(a.addr(), "long-lived kind k");
+    find_until(b.addr(), "kind k", |answer| !answer.is_empty());
+    // Renewed every third of a second: four lease periods later it is
+    // still there.
+    holds_for(
+        b.addr(),
+        "kind k",
+        "long-lived kind k\n",
+        Duration::from_secs(4),
+    );
+}
+
+#[test]
+fn a_value_holding_a_newline_is_kept_whole() {
+    let Some(etcd) = Etcd::start() else { return };
+    let a = start(config().etcd(backend(&etcd)));
+    let b = start(config().etcd(backend(&etcd)));
+    let _held = register(a.addr(), "poem lines 'one\ntwo'");
+    let shown = find_until(b.addr(), "lines *", |answer| !answer.is_empty());
+    assert_eq!(shown, "poem lines 'one\ntwo'\n");
+}
+
+#[test]
+fn a_refused_registration_never_writes_over_the_holders_service() {
+    let Some(etcd) = Etcd::start() else { return };
+    let a = start(config().etcd(backend(&etcd)));
+    let b = start(config().etcd(backend(&etcd)));
+    let _holder = register(a.addr(), "x who a");
+    find_until(b.addr(), "who *", |answer| answer == "x who a\n");
+    for round in 0..10 {
+        // Refused as a duplicate, with updates sent after the line before
+        // the refusal could come: none of them may reach the holder's key,
+        // and the refused connection's close must not remove it.
+        let mut twin = register(b.addr(), &format!("x who b{round}"));
+        twin.send("who b\nextra 1\n");
+        expect_line(&mut twin, "error duplicate service name");
+    }
+    holds_for(a.addr(), "who *", "x who a\n", Duration::from_millis(500));
+    assert_eq!(find(b.addr(), "who *"), "x who a\n");
+}
+
+#[test]
+fn the_store_limit_holds_with_a_backend() {
+    let Some(etcd) = Etcd::start() else { return };
+    let small = roe_registry::StoreConfig::default().max_services(2);
+    let a = start(config().etcd(backend(&etcd)).store(small));
+    let _one = register(a.addr(), "one n 1");
+    let _two = register(a.addr(), "two n 2");
+    let mut three = register(a.addr(), "three n 3");
+    expect_line(&mut three, "error too many services");
+    find_until(a.addr(), "n *", |answer| answer.lines().count() == 2);
 }

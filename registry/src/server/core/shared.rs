@@ -42,6 +42,9 @@ pub(in crate::server) struct Shared {
     /// The mirror's services held by a lease: their connection, on some
     /// server, is open.
     leased: HashSet<String>,
+    /// The connection that registered each of the mirror's services, as
+    /// its value says: another holder is another registration.
+    holders: HashMap<String, Option<String>>,
 }
 
 /// A service of this server's connection, as last sent.
@@ -70,6 +73,10 @@ impl Shared {
                 .filter(|stored| stored.leased)
                 .map(|stored| stored.service.name().to_owned())
                 .collect(),
+            holders: services
+                .iter()
+                .map(|stored| (stored.service.name().to_owned(), stored.holder.clone()))
+                .collect(),
         }
     }
 
@@ -96,6 +103,11 @@ impl Shared {
 /// How a value names the connection `owner` of the server `me`.
 fn shared_holder(me: &str, owner: OwnerId) -> String {
     format!("{me}-{owner}")
+}
+
+/// The refusal of a write while too many wait for etcd.
+fn busy() -> Error {
+    Error::Backend("busy: too many writes wait for etcd".into())
 }
 
 /// `error` again, for the connection it refuses (errors hold no clone;
@@ -137,7 +149,15 @@ impl Core {
             return Err(Error::Duplicate(name));
         }
         service.check_size()?;
+        let (capacity, len) = (self.store.capacity(), self.store.len());
         let shared = self.shared_mut();
+        let unseen = shared.ours.values().filter(|ours| !ours.seen).count();
+        if len + unseen >= capacity {
+            return Err(Error::Full(capacity));
+        }
+        if shared.backend.is_busy() {
+            return Err(busy());
+        }
         let ours = Ours {
             owner,
             service,
@@ -148,7 +168,7 @@ impl Core {
             owner,
             name: name.clone(),
             value: shared.value(&ours),
-        });
+        })?;
         shared.leasing.insert(owner);
         shared.ours.insert(name, ours);
         Ok(())
@@ -174,6 +194,9 @@ impl Core {
         if attrs.is_empty() {
             return Ok(());
         }
+        if shared.backend.is_busy() {
+            return Err(busy());
+        }
         let before = ours.service.attr_list().to_vec();
         ours.service.set_all(attrs);
         if let Err(error) = ours.service.check_size() {
@@ -185,8 +208,7 @@ impl Core {
             owner,
             name: name.to_owned(),
             value,
-        });
-        Ok(())
+        })
     }
 
     /// After [`Core::remove`] took the service `name` from the mirror: it
@@ -194,9 +216,12 @@ impl Core {
     pub(super) fn send_remove(&mut self, name: &str) {
         let shared = self.shared_mut();
         shared.ours.remove(name);
-        shared.backend.send(Request::Delete {
+        let sent = shared.backend.send(Request::Delete {
             name: name.to_owned(),
         });
+        if let Err(error) = sent {
+            tracing::error!("registry: {name:?} is not removed from etcd: {error}");
+        }
     }
 
     /// After [`Core::remove_owner`] updated the mirror: the connection's
@@ -215,21 +240,20 @@ impl Core {
             .filter(|(_, ours)| ours.owner == owner)
             .map(|(name, _)| name.clone())
             .collect();
-        let (mut detach, mut delete) = (Vec::new(), Vec::new());
+        let mut detach = Vec::new();
         for name in mine {
             let ours = shared.ours.remove(&name).expect("just listed");
-            // `persist` is read now, as when a registry(4) file closes.
+            // `persist` is read now, as when a registry(4) file closes;
+            // the rest goes with the lease.
             if ours.service.is_persistent() {
                 detach.push((name, shared.value(&ours)));
-            } else {
-                delete.push(name);
             }
         }
-        shared.backend.send(Request::Release {
-            owner,
-            detach,
-            delete,
-        });
+        if let Err(error) = shared.backend.send(Request::Release { owner, detach }) {
+            tracing::error!(
+                "registry: a closed connection's services stay until their lease runs out: {error}"
+            );
+        }
     }
 
     /// The server is stopping: every connection is released as if it had
@@ -267,6 +291,10 @@ impl Core {
 
     fn refused(&mut self, owner: OwnerId, name: Option<String>, error: Error) {
         let shared = self.shared_mut();
+        if !shared.held.contains_key(&owner) {
+            // Closed meanwhile: nobody to tell.
+            return;
+        }
         if let Some(name) = name
             && shared
                 .ours
@@ -309,8 +337,9 @@ impl Core {
         } else {
             shared.leased.remove(&name);
         }
-        let mine =
-            |ours: &Ours| stored.holder.as_deref() == Some(&*shared_holder(&shared.me, ours.owner));
+        let holder = stored.holder.clone();
+        let known = shared.holders.insert(name.clone(), holder.clone());
+        let mine = |ours: &Ours| holder.as_deref() == Some(&*shared_holder(&shared.me, ours.owner));
         let made = match shared.ours.get_mut(&name) {
             // Made by this connection's request, not another's of the same
             // name that etcd reports before it.
@@ -324,14 +353,27 @@ impl Core {
                     .register(owner, stored.service, stored.token)
                     .map(drop)
             }
-            _ => match self.store.get(&name) {
-                Some(current) if *current == stored.service => return,
-                Some(_) => {
-                    let attrs = stored.service.attr_list().to_vec();
-                    self.store.update(&name, Claim::Registry, attrs).map(drop)
+            ours => {
+                // Another holder (seen after a resync, or the name taken
+                // anew elsewhere) is another registration: what this
+                // server had of the old one, its owner and token, goes.
+                let replaced = known.is_some_and(|known| known != holder);
+                if replaced && ours.is_some_and(|ours| ours.seen) {
+                    shared.ours.remove(&name);
                 }
-                None => self.store.restore(stored.service, stored.token).map(drop),
-            },
+                match self.store.get(&name) {
+                    Some(current) if !replaced && *current == stored.service => return,
+                    Some(_) if !replaced => {
+                        let attrs = stored.service.attr_list().to_vec();
+                        self.store.update(&name, Claim::Registry, attrs).map(drop)
+                    }
+                    Some(_) => {
+                        let _ = self.store.remove(&name, Claim::Registry);
+                        self.store.restore(stored.service, stored.token).map(drop)
+                    }
+                    None => self.store.restore(stored.service, stored.token).map(drop),
+                }
+            }
         };
         match made {
             Ok(()) => {
@@ -346,6 +388,7 @@ impl Core {
     fn mirror_delete(&mut self, name: &str) {
         let shared = self.shared_mut();
         shared.leased.remove(name);
+        shared.holders.remove(name);
         // A service of ours removed elsewhere: its connection stays open,
         // and its next update is refused (no such service). One not seen
         // yet is not what was removed.
