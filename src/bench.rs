@@ -12,23 +12,28 @@ use std::ffi::OsString;
 
 use roe::workloads::{self, Measured, cross_kernel, dispatch, ikc, registry, tcp, timers};
 
+use crate::cli::{self, Parsed};
+
 /// What a workload and the command fail with; the message is shown as is.
 pub type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
 
-/// One workload: its name in the output, its count at `--scale 1`, the
-/// least count it can run with, and the function that runs it once.
+/// One workload: its name in the output, what it does (after its count,
+/// in `roe bench --help`), its count at `--scale 1`, the least count it
+/// can run with, and the function that runs it once.
 struct Workload {
     name: &'static str,
+    about: &'static str,
     count: u64,
     min: u64,
     run: fn(u64) -> workloads::Outcome<Measured>,
 }
 
-/// Every workload, in the order a default run prints them. The counts are
-/// the ones `roe help` states.
+/// Every workload, in the order a default run prints them; `roe bench
+/// --help` lists them from here, with their counts.
 const WORKLOADS: [Workload; 16] = [
     Workload {
         name: "w1_pingpong",
+        about: "events between two sessions",
         count: 1_000_000,
         // One round trip: a ping and its pong.
         min: 2,
@@ -36,24 +41,28 @@ const WORKLOADS: [Workload; 16] = [
     },
     Workload {
         name: "w1_pingpong_io",
+        about: "the same beside an idle socket and pipe watched for reading",
         count: 1_000_000,
         min: 2,
         run: dispatch::ping_pong_idle_io,
     },
     Workload {
         name: "w2_selfpost_chain",
+        about: "events, each yielded by the one before",
         count: 1_000_000,
         min: 1,
         run: dispatch::chain,
     },
     Workload {
         name: "w2_selfpost_burst",
+        about: "events yielded by one handler, then drained",
         count: 1_000_000,
         min: 1,
         run: dispatch::burst,
     },
     Workload {
         name: "w3_fanin",
+        about: "events from 4 sessions to one, 64 at a time",
         count: 1_000_000,
         // Every producer posts at least once.
         min: dispatch::PRODUCERS,
@@ -61,12 +70,14 @@ const WORKLOADS: [Workload; 16] = [
     },
     Workload {
         name: "w4_timers",
+        about: "timers within 100 ms, all fired (rate per CPU-second)",
         count: 1_000_000,
         min: 1,
         run: timers::fire_all,
     },
     Workload {
         name: "w4_timers_cancel",
+        about: "the same, every other timer cancelled",
         count: 1_000_000,
         // One timer cancelled and one fired, or it is not this workload.
         min: 2,
@@ -74,13 +85,15 @@ const WORKLOADS: [Workload; 16] = [
     },
     Workload {
         name: "w5_xthread_pingpong",
+        about: "round trips between two pinned kernels",
         count: 200_000,
         min: 1,
-        // Pinned, each kernel on its core, as `roe help` states.
+        // Pinned, each kernel on its core, as `roe bench --help` states.
         run: |n| cross_kernel::ping_pong(n, true),
     },
     Workload {
         name: "w5_xthread_fanin",
+        about: "events from each of 2 kernels to a third",
         // Per producer kernel; the sink receives twice this.
         count: 200_000,
         min: 1,
@@ -88,12 +101,14 @@ const WORKLOADS: [Workload; 16] = [
     },
     Workload {
         name: "w6_tcp_rr",
+        about: "round trips of 64 bytes over loopback TCP",
         count: 100_000,
         min: 1,
         run: |n| tcp::exchange(n, 1),
     },
     Workload {
         name: "w6_tcp_pipelined",
+        about: "messages of 64 bytes, 64 in flight",
         count: 1_000_000,
         // A full window in flight at least once.
         min: tcp::IN_FLIGHT as u64,
@@ -101,12 +116,14 @@ const WORKLOADS: [Workload; 16] = [
     },
     Workload {
         name: "ikc_rr",
+        about: "calls of 64 bytes over IKC (loopback TCP) between two kernels",
         count: 50_000,
         min: 1,
         run: ikc::round_trips,
     },
     Workload {
         name: "ikc_pipelined",
+        about: "posts of 64 bytes over IKC, each acknowledged, 64 in flight",
         count: 200_000,
         // A full window in flight at least once.
         min: tcp::IN_FLIGHT as u64,
@@ -114,23 +131,68 @@ const WORKLOADS: [Workload; 16] = [
     },
     Workload {
         name: "registry_register",
+        about: "registrations, a connection each, 64 in flight (loopback TCP)",
         count: 20_000,
         min: 1,
         run: registry::register,
     },
     Workload {
         name: "registry_find",
+        about: "finds among 1,000 services, a connection each, 64 in flight",
         count: 50_000,
         min: 1,
         run: registry::find,
     },
     Workload {
         name: "registry_fanout",
+        about: "registrations, each timed until 100 watchers have its event line",
         count: 2_000,
         min: 1,
         run: registry::fan_out,
     },
 ];
+
+/// The workloads' names, in order: what `--only` takes, for the
+/// completions.
+pub const NAMES: [&str; WORKLOADS.len()] = {
+    let mut names = [""; WORKLOADS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = WORKLOADS[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// The workloads' section of `roe bench --help`: each name, count at
+/// `--scale 1` and what it does, made from [`WORKLOADS`] so that the help
+/// cannot state other counts than the ones run.
+pub fn workloads_help() -> String {
+    let width = NAMES.iter().map(|name| name.len()).max().unwrap_or(0);
+    let counts: Vec<String> = WORKLOADS.iter().map(|w| thousands(w.count)).collect();
+    let count_width = counts.iter().map(String::len).max().unwrap_or(0);
+    let mut out = String::from("workloads, in order, and their counts at --scale 1:\n");
+    for (workload, count) in WORKLOADS.iter().zip(counts) {
+        out += &format!(
+            "  {:width$}  {count:>count_width$} {}\n",
+            workload.name, workload.about
+        );
+    }
+    out
+}
+
+/// `n` with commas between groups of three digits: 1,000,000.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
 
 /// The largest `--scale`: beyond it a count is a typo, not a benchmark (a
 /// thousand million timers would not fit in memory).
@@ -145,15 +207,15 @@ pub struct Options {
 }
 
 impl Options {
-    /// Reads `roe bench`'s options; `None` when `--help` asks for the usage
-    /// text instead.
+    /// Reads `roe bench`'s options, after the word `bench`.
     ///
     /// # Errors
     ///
-    /// An unknown option or argument, a bad number, a `--scale` that is not
+    /// An unknown option (with the nearest one, if one is close) or
+    /// argument, a bad number, a `--scale` that is not
     /// a positive finite number up to [`MAX_SCALE`], or an `--only` name
     /// that matches no workload.
-    pub fn parse(parser: &mut lexopt::Parser) -> Outcome<Option<Options>> {
+    pub fn parse(parser: &mut lexopt::Parser) -> Outcome<Parsed<Options>> {
         use lexopt::prelude::*;
 
         let mut options = Options {
@@ -169,11 +231,11 @@ impl Options {
                         options.only.push(check_only(name)?.to_owned());
                     }
                 }
-                Long("help") | Short('h') => return Ok(None),
-                other => return Err(other.unexpected().into()),
+                Long("help") | Short('h') => return Ok(Parsed::Help(cli::command(&["bench"]))),
+                other => return Err(cli::unexpected(other, &["bench"])),
             }
         }
-        Ok(Some(options))
+        Ok(Parsed::Run(options))
     }
 
     /// Whether the workload `name` runs.
@@ -247,8 +309,8 @@ pub fn run(options: &Options) -> Outcome<()> {
     Ok(())
 }
 
-/// The output line for workload `name`: the fields `roe help` states, in
-/// that order.
+/// The output line for workload `name`: the fields `roe bench --help`
+/// states, in that order.
 fn line(name: &str, mut measured: Measured) -> String {
     let mut line = format!(
         "workload={name} impl=roe ops={} secs={:.9} ops_per_sec={:.0}",

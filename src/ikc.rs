@@ -29,7 +29,10 @@ use std::{
 use roe::Value;
 use roe_ikc::lite::{LiteClient, LiteConfig};
 
-use crate::json;
+use crate::{
+    cli::{self, Parsed},
+    json,
+};
 
 /// The longest `--timeout`: a day, in seconds.
 const MAX_TIMEOUT_SECS: f64 = 86_400.0;
@@ -65,29 +68,33 @@ pub struct Options {
 }
 
 impl Options {
-    /// Reads `roe ikc`'s arguments, after the word `ikc`; `None` when help
-    /// was asked for.
+    /// Reads `roe ikc`'s arguments, after the word `ikc`.
     ///
     /// # Errors
     ///
-    /// An argument that is missing, unknown, out of range or not JSON.
-    pub fn parse(parser: &mut lexopt::Parser) -> Outcome<Option<Options>> {
+    /// An argument that is missing, unknown (with the nearest request or
+    /// option, if one is close), out of range or not JSON.
+    pub fn parse(parser: &mut lexopt::Parser) -> Outcome<Parsed<Options>> {
         use lexopt::{
             Arg::{Long, Short, Value as Word},
             ValueExt,
         };
 
-        let request = match parser.next()? {
+        let (request, verb) = match parser.next()? {
             Some(Word(word)) => match word.to_str() {
-                Some("post") => Request::Post,
-                Some("call") => Request::Call,
-                Some("ping") => Request::Ping,
-                _ => return Err(format!("ikc: unknown request {word:?}; try `roe help`").into()),
+                Some("post") => (Request::Post, "post"),
+                Some("call") => (Request::Call, "call"),
+                Some("ping") => (Request::Ping, "ping"),
+                _ => {
+                    let why = cli::unknown("request", &word.to_string_lossy(), &["ikc"]);
+                    return Err(format!("ikc: {why}").into());
+                }
             },
-            Some(Long("help") | Short('h')) => return Ok(None),
-            Some(other) => return Err(other.unexpected().into()),
-            None => return Err("ikc: post, call or ping? try `roe help`".into()),
+            Some(Long("help") | Short('h')) => return Ok(Parsed::Help(cli::command(&["ikc"]))),
+            Some(other) => return Err(cli::unexpected(other, &["ikc"])),
+            None => return Err("ikc: post, call or ping? try `roe ikc --help`".into()),
         };
+        let path = ["ikc", verb];
         let mut to = None;
         let mut unix = None;
         let mut timeout = None;
@@ -110,9 +117,9 @@ impl Options {
                 }
                 Long("key") => key = Some(parser.value()?.string()?),
                 Long("key-file") => key_file = Some(PathBuf::from(parser.value()?)),
-                Long("help") | Short('h') => return Ok(None),
+                Long("help") | Short('h') => return Ok(Parsed::Help(cli::command(&path))),
                 Word(word) => positional.push(word),
-                other => return Err(other.unexpected().into()),
+                other => return Err(cli::unexpected(other, &path)),
             }
         }
         let mut config = match (to, unix) {
@@ -151,7 +158,7 @@ impl Options {
         if let Some(extra) = positional.next() {
             return Err(format!("ikc: unexpected argument {extra:?}").into());
         }
-        Ok(Some(Options {
+        Ok(Parsed::Run(Options {
             request,
             config,
             spec,
@@ -273,9 +280,13 @@ mod tests {
         }
     }
 
+    /// The options `args` make, or `None` for help.
     fn parse(args: &[&str]) -> Outcome<Option<Options>> {
         let mut parser = lexopt::Parser::from_args(args);
-        Options::parse(&mut parser)
+        Ok(match Options::parse(&mut parser)? {
+            Parsed::Run(options) => Some(options),
+            Parsed::Help(_) => None,
+        })
     }
 
     #[test]

@@ -29,7 +29,10 @@ use roe_registry::{
     ServerConfig, ServerError, Service, Token, Watch, WatchEvent,
 };
 
-use crate::log::say;
+use crate::{
+    cli::{self, Parsed},
+    log::say,
+};
 
 /// What the command fails with; the message is shown as is.
 pub type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
@@ -125,13 +128,13 @@ fn pairs(words: Vec<String>) -> Outcome<Vec<(String, String)>> {
 }
 
 impl Command {
-    /// Reads `roe registry`'s arguments, after the word `registry`; `None`
-    /// when help was asked for.
+    /// Reads `roe registry`'s arguments, after the word `registry`.
     ///
     /// # Errors
     ///
-    /// An argument that is missing, unknown or malformed.
-    pub fn parse(parser: &mut lexopt::Parser) -> Outcome<Option<Command>> {
+    /// An argument that is missing, unknown (with the nearest command or
+    /// option, if one is close) or malformed.
+    pub fn parse(parser: &mut lexopt::Parser) -> Outcome<Parsed<Command>> {
         use lexopt::{
             Arg::{Long, Short, Value as Word},
             ValueExt,
@@ -139,14 +142,23 @@ impl Command {
 
         let verb = match parser.next()? {
             Some(Word(word)) => word.string()?,
-            Some(Long("help") | Short('h')) => return Ok(None),
-            Some(other) => return Err(other.unexpected().into()),
+            Some(Long("help") | Short('h')) => {
+                return Ok(Parsed::Help(cli::command(&["registry"])));
+            }
+            Some(other) => return Err(cli::unexpected(other, &["registry"])),
             None => {
                 return Err(
-                    "registry: serve, find, watch, register or remove? try `roe help`".into(),
+                    "registry: serve, find, watch, register or remove? try `roe registry --help`"
+                        .into(),
                 );
             }
         };
+        // Known before its options are read, so that an option is never
+        // judged against a mistyped command.
+        if cli::command(&["registry"]).subcommand(&verb).is_none() {
+            return Err(format!("registry: {}", cli::unknown_command(&verb, &["registry"])).into());
+        }
+        let path = ["registry", verb.as_str()];
         let mut at = None;
         let mut listen = None;
         let mut ports = None;
@@ -190,14 +202,14 @@ impl Command {
                     let n: u64 = parser.value()?.parse()?;
                     since = Some(roe_registry::Revision::new(n));
                 }
-                Long("help") | Short('h') => return Ok(None),
+                Long("help") | Short('h') => return Ok(Parsed::Help(cli::command(&path))),
                 Word(word) if verb != "serve" => words.push(word),
-                other => return Err(other.unexpected().into()),
+                other => return Err(cli::unexpected(other, &path)),
             }
         }
         let at = at.unwrap_or_default();
         let words = texts(words)?;
-        Ok(Some(match verb.as_str() {
+        Ok(Parsed::Run(match verb.as_str() {
             "serve" => {
                 let mut addr = listen.unwrap_or_default();
                 if let Some(ports) = ports {
@@ -248,7 +260,9 @@ impl Command {
                 Command::Remove { at, token, name }
             }
             other => {
-                return Err(format!("registry: unknown command {other:?}; try `roe help`").into());
+                return Err(
+                    format!("registry: {}", cli::unknown_command(other, &["registry"])).into(),
+                );
             }
         }))
     }
