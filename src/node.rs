@@ -8,6 +8,8 @@ use roe_registry::{Discovery, Query, RegistryAddr, RegistryServer, ServerConfig}
 
 use crate::log::say;
 
+mod modules;
+
 /// The signals that stop a node cleanly.
 const STOPPING: [&str; 3] = ["INT", "TERM", "HUP"];
 
@@ -90,6 +92,7 @@ struct Node {
 pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
     let heartbeat = options.heartbeat;
     let ikc = Ikc::new(IkcConfig::new(options.ikc_name.clone()))?;
+    let ikc_shown = ikc.clone();
     let listen = options.ikc_listen.clone();
     let registry = options.registry.clone().map(|addr| {
         let config = ServerConfig::default().addr(addr);
@@ -162,16 +165,19 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
         })?;
     // Kernel 0's `init` has run by now: a channel it did not send on is
     // an `init` that failed, whose error the runtime has.
-    match bound_rx.recv() {
-        Ok(Ok(Some(addr))) => say(format_args!("ikc {addr}")),
-        Ok(Ok(None)) => {}
+    let listen = match bound_rx.recv() {
+        Ok(Ok(Some(addr))) => {
+            say(format_args!("ikc {addr}"));
+            vec![addr.to_string()]
+        }
+        Ok(Ok(None)) => Vec::new(),
         Ok(Err(error)) => {
             stop(runtime);
             return Err(format!("cannot serve IKC on {}: {error}", options.ikc_listen).into());
         }
         Err(_) => return Err(stop_failed(runtime)),
-    }
-    match registry_rx.recv() {
+    };
+    let served = match registry_rx.recv() {
         Ok((Some(Err(error)), _)) => {
             stop(runtime);
             return Err(format!("cannot serve the registry: {error}").into());
@@ -180,20 +186,31 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
             stop(runtime);
             return Err(error.into());
         }
-        Ok((Some(Ok(addr)), Ok(()))) => say(format_args!("registry {addr}")),
-        Ok((None, Ok(()))) => {}
+        Ok((Some(Ok(addr)), Ok(()))) => {
+            say(format_args!("registry {addr}"));
+            Some(addr)
+        }
+        Ok((None, Ok(()))) => None,
         Err(_) => return Err(stop_failed(runtime)),
-    }
+    };
     // Dropped after the runtime has ended: the view's session unmounts it
     // as the runtime stops its sessions, and the guard then has nothing left
     // to do.
-    let _view = match mount_view(&options.mount, &runtime) {
+    let view = match mount_view(&options.mount, &runtime) {
         Ok(view) => view,
         Err(error) => {
             stop(runtime);
             return Err(error);
         }
     };
+    // IKC's tables and the registry's services, under the view's
+    // `/modules` (src/node/modules.rs).
+    if view.is_some() {
+        let ikc = modules::IkcTree::new(ikc_shown, listen);
+        if let Err(error) = modules::show(&runtime.handle(), ikc, served) {
+            tracing::warn!(%error, "the node's modules are not shown in its fs view");
+        }
+    }
     let name = runtime
         .handle()
         .snapshot(KernelId(0))

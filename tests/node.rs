@@ -245,7 +245,9 @@ fn ikc_registry_ready(node: &mut Node) -> (String, String, String) {
 }
 
 /// With its fs view: the node mounts it, says where before `ready`, shows
-/// its kernels there, and leaves no mount behind when it stops.
+/// its kernels there, IKC's tables under `/modules/ikc` and its registry's
+/// services under `/modules/registry` (as the registry answers a find),
+/// and leaves no mount behind when it stops.
 #[test]
 fn node_mounts_its_fs_view_and_unmounts_it_when_it_stops() {
     if let Err(why) = roe_fs::can_mount() {
@@ -255,21 +257,130 @@ fn node_mounts_its_fs_view_and_unmounts_it_when_it_stops() {
     let dir = std::env::temp_dir().join(format!("roe-node-fs-{}", std::process::id()));
     let mountpoint = dir.join("view");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut args: Vec<String> = ["node", "--kernels", "2", "--heartbeat", "10"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args: Vec<String> = [
+        "node",
+        "--kernels",
+        "2",
+        "--heartbeat",
+        "10",
+        "--ikc-name",
+        "fs-node",
+        "--join",
+        "proto ikc",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     args.extend(ANY_PORTS[..4].iter().map(|s| s.to_string()));
     args.extend(["--mount".to_string(), mountpoint.display().to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut node = Node::spawn(&args);
     node.mount = Some(mountpoint.clone());
-    let (_, _, fs) = ikc_registry_ready(&mut node);
+    let (ikc, registry, fs) = ikc_registry_ready(&mut node);
     assert_eq!(fs, format!("fs {}", mountpoint.display()));
     let ready = node.line("the ready line");
     assert!(ready.starts_with("ready kernels=2 "), "{ready:?}");
     let kernels = std::fs::read_to_string(mountpoint.join("kernel/kernels")).unwrap();
     assert_eq!(kernels, "2\n");
+
+    // The node's modules, registered just after `ready`.
+    let modules = mountpoint.join("modules");
+    let read = |path: &str| std::fs::read_to_string(modules.join(path));
+    let started = Instant::now();
+    while read("registry/addr").is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10), "no modules");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(read("ikc/name").unwrap(), "fs-node\n");
+    assert_eq!(read("ikc/listen").unwrap(), format!("{ikc}\n"));
+    let id = read("ikc/id").unwrap();
+    assert!(id.trim().contains('-') && id.ends_with('\n'), "{id:?}");
+    let published = read("ikc/published").unwrap();
+    assert!(
+        published.lines().any(|line| {
+            let words: Vec<&str> = line.split(' ').collect();
+            words[0] == "node" && words.contains(&"ping")
+        }),
+        "{published:?}"
+    );
+    assert_eq!(read("registry/addr").unwrap(), format!("{registry}\n"));
+    // Another node joins through its registry: a connection to it shows,
+    // with its name and where it was reached (one dialled the other), and
+    // its names are among the kernels IKC knows.
+    let mut peer = Node::spawn(&[
+        "node",
+        "--kernels",
+        "1",
+        "--heartbeat",
+        "10",
+        "--ikc-name",
+        "fs-peer",
+        "--ikc-listen",
+        "127.0.0.1:0",
+        "--registry",
+        "none",
+        "--no-mount",
+        "--join-registry",
+        &registry,
+        "--join",
+        "proto ikc",
+    ]);
+    let _ = peer.line("the peer's ikc line");
+    let started = Instant::now();
+    let connection = loop {
+        let connections = read("ikc/connections").unwrap();
+        if let Some(line) = connections.lines().find(|l| l.contains("fs-peer")) {
+            break line.to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{connections:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let words: Vec<&str> = connection.split(' ').collect();
+    assert!(
+        words.iter().any(|w| w.starts_with("127.0.0.1:")),
+        "{connection:?}"
+    );
+    let kernels = read("ikc/kernels").unwrap();
+    for word in &words {
+        assert!(kernels.lines().any(|k| k == *word), "{word} in {kernels:?}");
+    }
+    // A service registered on the new port shows, as a find of every
+    // service shows it, at the revision the registry is at.
+    let new_port = registry.split([':', ',']).nth(1).unwrap();
+    let mut service =
+        std::net::TcpStream::connect(format!("127.0.0.1:{new_port}")).expect("the new port");
+    std::io::Write::write_all(&mut service, b"tcp!here!1 proto roe\n").unwrap();
+    let find = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_roe"))
+            .args(["registry", "find", "--at", &registry])
+            .output()
+            .expect("roe registry runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let started = Instant::now();
+    loop {
+        let shown = read("registry/services").unwrap();
+        if shown.lines().any(|line| line == "tcp!here!1 proto roe") {
+            let mut found: Vec<String> = find().lines().map(str::to_owned).collect();
+            found.sort();
+            let mut shown: Vec<String> = shown.lines().map(str::to_owned).collect();
+            shown.sort();
+            assert_eq!(shown, found);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{shown:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let revision: u64 = read("registry/revision").unwrap().trim().parse().unwrap();
+    assert!(revision >= 1, "{revision}");
+    drop(service);
+    let (status, rest) = peer.stop(Signal::TERM);
+    assert!(status.success(), "{rest:?}");
+
     let (status, rest) = node.stop(Signal::TERM);
     assert!(status.success(), "{rest:?}");
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
