@@ -204,6 +204,8 @@ pub struct Options {
     scale: f64,
     /// Runs only workloads whose names contain one of these; all if empty.
     only: Vec<String>,
+    /// Prints each result as a JSON object on its line (`--json`).
+    json: bool,
 }
 
 impl Options {
@@ -221,6 +223,7 @@ impl Options {
         let mut options = Options {
             scale: 1.0,
             only: Vec::new(),
+            json: false,
         };
         while let Some(arg) = parser.next()? {
             match arg {
@@ -231,6 +234,7 @@ impl Options {
                         options.only.push(check_only(name)?.to_owned());
                     }
                 }
+                Long("json") => options.json = true,
                 Long("help") | Short('h') => return Ok(Parsed::Help(cli::command(&["bench"]))),
                 other => return Err(cli::unexpected(other, &["bench"])),
             }
@@ -296,6 +300,7 @@ pub fn run(options: &Options) -> Outcome<()> {
     for workload in WORKLOADS.iter().filter(|w| options.selects(w.name)) {
         ran += 1;
         match (workload.run)(options.count(workload)) {
+            Ok(measured) if options.json => println!("{}", json_line(workload.name, measured)),
             Ok(measured) => println!("{}", line(workload.name, measured)),
             Err(error) => {
                 eprintln!("roe: bench: {}: {error}", workload.name);
@@ -328,5 +333,36 @@ fn line(name: &str, mut measured: Measured) -> String {
     if let Some(cpu) = measured.cpu() {
         line += &format!(" cpu_secs={:.9} rate_basis=cpu", cpu.as_secs_f64());
     }
+    line
+}
+
+/// The `--json` line for workload `name`: the same results as [`line`]'s,
+/// as one JSON object, with the rate as `value` and its `unit`; the
+/// optional fields are there exactly where [`line`] has them, with the
+/// same precision.
+fn json_line(name: &str, mut measured: Measured) -> String {
+    let unit = if measured.cpu().is_some() {
+        "ops/cpu-s"
+    } else {
+        "ops/s"
+    };
+    let mut line = format!(
+        r#"{{"name":{},"impl":"roe","unit":"{unit}","value":{:.0},"ops":{},"secs":{:.9}"#,
+        crate::json::to_string(&roe::Value::from(name)),
+        measured.ops_per_sec(),
+        measured.ops(),
+        measured.elapsed().as_secs_f64()
+    );
+    if let Some(percentiles) = measured.percentiles() {
+        line += &format!(
+            r#","p50_us":{:.2},"p99_us":{:.2}"#,
+            percentiles.p50.as_secs_f64() * 1e6,
+            percentiles.p99.as_secs_f64() * 1e6
+        );
+    }
+    if let Some(cpu) = measured.cpu() {
+        line += &format!(r#","cpu_secs":{:.9},"rate_basis":"cpu""#, cpu.as_secs_f64());
+    }
+    line.push('}');
     line
 }

@@ -152,3 +152,170 @@ fn help_describes_bench() {
         assert!(stdout.contains(word), "help lacks {word}:\n{stdout}");
     }
 }
+
+/// A JSON value as `roe bench --json` writes them: a string or a number.
+#[derive(Debug, PartialEq)]
+enum Json {
+    Str(String),
+    Num(f64),
+}
+
+/// Reads one flat JSON object (strings and numbers only, which is all
+/// `--json` writes), strictly: RFC 8259's number grammar, no escapes but
+/// `\"` and `\\`, nothing after the closing brace. Panics, naming the
+/// line, on anything else.
+fn json_object(line: &str) -> Vec<(String, Json)> {
+    let bad = |why: &str| -> ! { panic!("{why} in {line:?}") };
+    let mut chars = line.chars().peekable();
+    let string = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+        if chars.next() != Some('"') {
+            bad("a string expected");
+        }
+        let mut out = String::new();
+        loop {
+            match chars.next() {
+                Some('"') => return out,
+                Some('\\') => match chars.next() {
+                    Some(c @ ('"' | '\\')) => out.push(c),
+                    _ => bad("an escape --json does not write"),
+                },
+                Some(c) if c >= ' ' => out.push(c),
+                _ => bad("an unterminated string"),
+            }
+        }
+    };
+    if chars.next() != Some('{') {
+        bad("no opening brace");
+    }
+    let mut fields = Vec::new();
+    loop {
+        let key = string(&mut chars);
+        if chars.next() != Some(':') {
+            bad("no colon");
+        }
+        let value = if chars.peek() == Some(&'"') {
+            Json::Str(string(&mut chars))
+        } else {
+            let mut number = String::new();
+            while let Some(&c) = chars.peek() {
+                if !matches!(c, '-' | '+' | '.' | 'e' | 'E' | '0'..='9') {
+                    break;
+                }
+                number.push(c);
+                chars.next();
+            }
+            if !is_json_number(&number) {
+                bad(&format!("{number:?} is not a JSON number"));
+            }
+            Json::Num(number.parse().unwrap())
+        };
+        fields.push((key, value));
+        match chars.next() {
+            Some(',') => {}
+            Some('}') => break,
+            _ => bad("no comma or closing brace"),
+        }
+    }
+    if chars.next().is_some() {
+        bad("text after the object");
+    }
+    fields
+}
+
+/// RFC 8259's `number`: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+fn is_json_number(text: &str) -> bool {
+    let digits = |s: &str| -> usize { s.chars().take_while(char::is_ascii_digit).count() };
+    let rest = text.strip_prefix('-').unwrap_or(text);
+    let int = digits(rest);
+    if int == 0 || (int > 1 && rest.starts_with('0')) {
+        return false;
+    }
+    let mut rest = &rest[int..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let n = digits(fraction);
+        if n == 0 {
+            return false;
+        }
+        rest = &fraction[n..];
+    }
+    if let Some(exponent) = rest.strip_prefix(['e', 'E']) {
+        let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+        let n = digits(exponent);
+        if n == 0 {
+            return false;
+        }
+        rest = &exponent[n..];
+    }
+    rest.is_empty()
+}
+
+#[test]
+fn json_reads_back_strictly() {
+    for good in ["0", "-1", "12.5", "1e9", "0.000001", "3E-2"] {
+        assert!(is_json_number(good), "{good}");
+    }
+    for bad in ["", "-", "01", "1.", ".5", "+1", "1e", "inf", "NaN", "1.2.3"] {
+        assert!(!is_json_number(bad), "{bad}");
+    }
+    assert_eq!(
+        json_object(r#"{"a":"x\"y","b":-2.5e3}"#),
+        [
+            ("a".to_owned(), Json::Str("x\"y".into())),
+            ("b".to_owned(), Json::Num(-2500.0))
+        ]
+    );
+}
+
+/// `--json` gives the line format's results, one object a line: the name,
+/// `impl`, the rate as `value` with its `unit`, `ops` and `secs`, then the
+/// optional fields exactly where the line has them.
+#[test]
+fn json_prints_the_same_results_one_object_a_line() {
+    let picked = [
+        "--scale",
+        "0.01",
+        "--only",
+        "chain,w4_timers_cancel,w6_tcp_rr",
+    ];
+    let json = roe_bench(&[&picked[..], &["--json"]].concat());
+    let lines = roe_bench(&picked);
+    for output in [&json, &lines] {
+        assert!(
+            output.status.success() && output.stderr.is_empty(),
+            "{:?}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let json = String::from_utf8_lossy(&json.stdout);
+    let lines = String::from_utf8_lossy(&lines.stdout);
+    assert_eq!(json.lines().count(), 3, "{json}");
+    for ((object, line), (name, ops, unit)) in json.lines().zip(lines.lines()).zip([
+        ("w2_selfpost_chain", 10_000.0, "ops/s"),
+        ("w4_timers_cancel", 20_000.0, "ops/cpu-s"),
+        ("w6_tcp_rr", 1_000.0, "ops/s"),
+    ]) {
+        let fields = json_object(object);
+        let keys: Vec<&str> = fields.iter().map(|(key, _)| key.as_str()).collect();
+        // The line's keys after ops_per_sec, in its order.
+        let extra: Vec<&str> = line
+            .split(' ')
+            .skip(5)
+            .map(|field| field.split_once('=').unwrap().0)
+            .collect();
+        let mut expected = vec!["name", "impl", "unit", "value", "ops", "secs"];
+        expected.extend(&extra);
+        assert_eq!(keys, expected, "{object}");
+        let get = |key: &str| &fields.iter().find(|(k, _)| k == key).unwrap().1;
+        assert_eq!(get("name"), &Json::Str(name.into()), "{object}");
+        assert_eq!(get("impl"), &Json::Str("roe".into()), "{object}");
+        assert_eq!(get("unit"), &Json::Str(unit.into()), "{object}");
+        assert_eq!(get("ops"), &Json::Num(ops), "{object}");
+        for key in ["value", "secs"].iter().chain(&extra) {
+            match get(key) {
+                Json::Num(n) => assert!(n.is_finite() && *n > 0.0, "{key} in {object}"),
+                Json::Str(basis) => assert_eq!((*key, basis.as_str()), ("rate_basis", "cpu")),
+            }
+        }
+    }
+}

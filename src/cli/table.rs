@@ -149,7 +149,7 @@ line per kernel. The log goes to stderr, filtered by RUST_LOG (default info).",
 const BENCH: Command = Command {
     name: "bench",
     summary: "run the benchmark workloads on roe, one line per result",
-    usage: &["roe bench [--only <a,b,...>] [--scale <f>]"],
+    usage: &["roe bench [--only <a,b,...>] [--scale <f>] [--json]"],
     options: &[
         Opt {
             long: "only",
@@ -162,19 +162,29 @@ const BENCH: Command = Command {
             "<f>",
             "multiply every count by f (above 0, at most 1000; default 1)",
         ),
+        flag(
+            "json",
+            "print each result as one JSON object per line instead of key=value",
+        ),
     ],
     words: Complete::Nothing,
     subcommands: &[],
     about: "\
 Each result is a line `workload=<name> impl=roe ops=<n> secs=<s> ops_per_sec=<x>`,
 plus `p50_us=<x> p99_us=<x>` where round trips (or fan-outs) are timed, and
-`cpu_secs=<x> rate_basis=cpu` where the rate is per CPU-second (W4). A
-workload that fails is reported on stderr and the command exits 1 after
-running the rest.",
+`cpu_secs=<x> rate_basis=cpu` where the rate is per CPU-second (W4).
+
+With --json each result is one JSON object on a line of its own (JSON
+Lines) holding the same results: \"name\", \"impl\", \"unit\", \"value\" (the
+ops_per_sec), \"ops\" and \"secs\", then \"p50_us\" and \"p99_us\", \"cpu_secs\"
+and \"rate_basis\" exactly where the line has them. The unit is \"ops/s\", or
+\"ops/cpu-s\" where the rate is per CPU-second. roe alone is measured: there
+are no peers or ratios. A workload that fails is reported on stderr and the
+command exits 1 after running the rest.",
     more: Some(crate::bench::workloads_help),
     examples: &[
         "roe bench --only w1,w4 --scale 0.1",
-        "roe bench --scale 0.01",
+        "roe bench --scale 0.01 --json",
     ],
 };
 
