@@ -336,9 +336,9 @@ fn line(name: &str, mut measured: Measured) -> String {
     line
 }
 
-/// The `--json` line for workload `name`: the same results as [`line`]'s,
+/// The `--json` line for workload `name`: the same results as [`line()`]'s,
 /// as one JSON object, with the rate as `value` and its `unit`; the
-/// optional fields are there exactly where [`line`] has them, with the
+/// optional fields are there exactly where [`line()`] has them, with the
 /// same precision.
 fn json_line(name: &str, mut measured: Measured) -> String {
     let unit = if measured.cpu().is_some() {
