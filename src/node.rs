@@ -9,6 +9,7 @@ use roe_registry::{Discovery, Query, RegistryAddr, RegistryServer, ServerConfig}
 use crate::log::say;
 
 mod modules;
+mod peers;
 
 /// The signals that stop a node cleanly.
 const STOPPING: [&str; 3] = ["INT", "TERM", "HUP"];
@@ -80,6 +81,8 @@ impl Default for NodeOptions {
 struct Node {
     heartbeat: Duration,
     beats: u64,
+    /// Kernel 0's: the other nodes it is connected to.
+    peers: Option<peers::Peers>,
 }
 
 /// Runs the node: a runtime of pinned kernels, each with IKC's responder
@@ -160,7 +163,8 @@ pub fn run(options: &NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
                 let _ = registry_tx.send((served, report));
                 discovered?;
             }
-            kernel.spawn(node_session(kernel.id(), heartbeat))?;
+            let peers = (kernel.id().0 == 0).then(|| peers::Peers::new(ikc.clone()));
+            kernel.spawn(node_session(kernel.id(), heartbeat, peers))?;
             Ok(())
         })?;
     // Kernel 0's `init` has run by now: a channel it did not send on is
@@ -279,17 +283,26 @@ fn mount_view(
     }
 }
 
-/// Kernel `id`'s node session, aliased `node/<id>` (and `node` on kernel 0).
-fn node_session(id: KernelId, heartbeat: Duration) -> Session<Node> {
+/// Kernel `id`'s node session, aliased `node/<id>` (and, on kernel 0,
+/// `node` and the node's IKC name, under which it probes its peers).
+fn node_session(id: KernelId, heartbeat: Duration, peers: Option<peers::Peers>) -> Session<Node> {
     Session::new(Node {
         heartbeat,
         beats: 0,
+        peers,
     })
     .on("_start", move |cx, _| {
         cx.alias_set(format!("node/{id}"))?;
         if id.0 == 0 {
             cx.alias_set("node")?;
             cx.call("IKC", "publish", ("node", Value::List(vec!["ping".into()])))?;
+            if let Some(name) = cx.heap.peers.as_ref().map(|peers| peers.name().to_owned()) {
+                // Reached by its name from every node it connects to.
+                cx.alias_set(name.as_str())?;
+                let states = peers::PUBLISHED.iter().map(|state| Value::from(*state)).collect();
+                cx.call("IKC", "publish", (name, Value::List(states)))?;
+                cx.post("IKC", "monitor", ("*", peers::monitor()))?;
+            }
             for signal in STOPPING {
                 cx.sig(signal, "stopping", ())?;
             }
@@ -324,13 +337,38 @@ fn node_session(id: KernelId, heartbeat: Duration) -> Session<Node> {
                 ));
             }
         }
+        for line in cx.heap.peers.iter().flat_map(peers::Peers::report) {
+            say(format_args!("{line}"));
+        }
     })
     .on("heartbeat", |cx, _| {
         cx.heap.beats += 1;
+        if let Some(mut peers) = cx.heap.peers.take() {
+            peers.beat(cx);
+            cx.heap.peers = Some(peers);
+        }
         let period = cx.heap.heartbeat;
         cx.delay("heartbeat", period, ())
     })
     .on("ping", |cx, _| {
         Value::from(format!("pong {}", cx.heap.beats))
+    })
+    // A peer's probe: its number back, so its answer says which it was.
+    .on("probe", |_, args| args[0].clone())
+    .on("note", |cx, args| {
+        if let Some(peers) = &mut cx.heap.peers {
+            peers.noted(&args[0]);
+        }
+    })
+    .on(peers::PROBED, |cx, args| {
+        if let Some(peers) = &mut cx.heap.peers {
+            peers.probed(&args);
+        }
+    })
+    // IKC's monitor: (name monitored, kernel name, ...).
+    .on(peers::PEER_GONE, |cx, args| {
+        if let Some(peers) = &mut cx.heap.peers {
+            peers.gone(&args[1]);
+        }
     })
 }
