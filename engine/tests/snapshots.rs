@@ -260,6 +260,61 @@ fn a_kernel_stuck_in_a_handler_does_not_hold_readers() {
     assert_eq!(last.map(|s| s.is_alive(1)), Some(Some(false)));
 }
 
+/// A reader's ask answered while a handler runs (taken in as it returns)
+/// shows the dispatch counted but not its time; the kernel publishes what
+/// the handler did all the same, though nothing happens after it.
+#[test]
+fn what_a_handler_did_is_published_after_an_ask_it_held_up() {
+    let nap = Duration::from_millis(300);
+    let (napping_tx, napping) = mpsc::channel();
+    let napping_tx = std::sync::Mutex::new(napping_tx);
+    let rt = Runtime::builder()
+        .kernels(1)
+        .pin(false)
+        .snapshot_interval(Duration::from_millis(20))
+        .start(move |kernel| {
+            let napping = napping_tx.lock().unwrap().clone();
+            kernel.spawn(
+                Session::new(())
+                    .on("_start", |cx, _| -> roe_engine::Result<()> {
+                        cx.alias_set("napper")?;
+                        let me = cx.session();
+                        cx.refcount_increment(me, "test")?;
+                        Ok(())
+                    })
+                    .on("nap", move |_, _| {
+                        let _ = napping.send(());
+                        thread::sleep(nap);
+                    }),
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let handle = rt.handle();
+    let napper = handle.resolve("napper").unwrap();
+    let reader = handle.snapshots(KernelId(0)).unwrap();
+    handle.post(napper, "nap", ()).unwrap();
+    napping.recv_timeout(PATIENCE).unwrap();
+    reader.ask(&Detail::session(napper.number()), PATIENCE);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let latest = reader.load();
+        if latest
+            .session(napper.number())
+            .is_some_and(|s| s.handler_max >= nap)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the nap never showed: {latest:?}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    handle.shutdown();
+    rt.join().unwrap();
+}
+
 /// A lone kernel, parked on a timer, answers a reader on another thread.
 #[test]
 fn a_lone_kernel_answers_too() {

@@ -177,6 +177,11 @@ impl Core {
         let generation = publisher.generation + 1;
         let started = self.clock.now();
         let seen = self.acct.activity();
+        // A snapshot built during a dispatch (a reader's ask taken in as a
+        // handler posts or returns) counts that dispatch but not what it
+        // did (its handler time, for one), and nothing may happen after it
+        // to change the activity: the next one is due all the same.
+        let mid_dispatch = !self.active().is_kernel();
         let snapshot = self.build(detail, generation);
         let built = self.clock.now();
         let Some(publisher) = &mut self.publisher else {
@@ -186,7 +191,7 @@ impl Core {
         publisher.reader.publish(snapshot);
         let now = self.clock.now();
         publisher.generation = generation;
-        publisher.seen = seen;
+        publisher.seen = if mid_dispatch { u64::MAX } else { seen };
         if budgeted {
             let end = if publisher.unbudgeted { built } else { now };
             let budget = end
