@@ -10,7 +10,7 @@
 
 use std::ffi::OsString;
 
-use roe::workloads::{self, Measured, cross_kernel, dispatch, ikc, registry, tcp, timers};
+use roe::workloads::{self, Measured, cross_kernel, dispatch, fs, ikc, registry, tcp, timers};
 
 use crate::cli::{self, Parsed};
 
@@ -30,7 +30,7 @@ struct Workload {
 
 /// Every workload, in the order a default run prints them; `roe bench
 /// --help` lists them from here, with their counts.
-const WORKLOADS: [Workload; 16] = [
+const WORKLOADS: [Workload; 18] = [
     Workload {
         name: "w1_pingpong",
         about: "events between two sessions",
@@ -149,6 +149,20 @@ const WORKLOADS: [Workload; 16] = [
         count: 2_000,
         min: 1,
         run: registry::fan_out,
+    },
+    Workload {
+        name: "fs_w1_observed",
+        about: "W1 events while a thread reads the fs view in a loop (needs FUSE)",
+        count: 1_000_000,
+        min: 2,
+        run: fs::w1_observed,
+    },
+    Workload {
+        name: "fs_read",
+        about: "reads of the fs view's files, each timed from open to close (needs FUSE)",
+        count: 20_000,
+        min: 1,
+        run: fs::read,
     },
 ];
 

@@ -4,17 +4,20 @@
 
 use std::process::{Command, Output};
 
+/// `roe bench` with `args`, logging warnings only (the fs workloads'
+/// views say at INFO where they mount).
 fn roe_bench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_roe"))
         .arg("bench")
         .args(args)
+        .env("RUST_LOG", "warn")
         .output()
         .expect("the roe binary runs")
 }
 
 /// Every workload, in output order, with its ops at `--scale 0.001` and the
 /// keys its line has after `ops_per_sec`.
-const EXPECTED: [(&str, u64, &[&str]); 16] = [
+const EXPECTED: [(&str, u64, &[&str]); 18] = [
     ("w1_pingpong", 1_000, &[]),
     ("w1_pingpong_io", 1_000, &[]),
     ("w2_selfpost_chain", 1_000, &[]),
@@ -32,6 +35,8 @@ const EXPECTED: [(&str, u64, &[&str]); 16] = [
     ("registry_register", 20, &[]),
     ("registry_find", 50, &[]),
     ("registry_fanout", 2, &["p50_us", "p99_us"]),
+    ("fs_w1_observed", 1_000, &[]),
+    ("fs_read", 20, &["p50_us", "p99_us"]),
 ];
 
 /// Checks one output line against the workload it should report: the keys

@@ -15,7 +15,9 @@
 //! - [`ikc`]: calls and pipelined posts between two processes' worth of
 //!   IKC over loopback TCP;
 //! - [`registry`]: registrations, finds and the event port's fan-out
-//!   against a registry server over loopback TCP.
+//!   against a registry server over loopback TCP;
+//! - [`fs`]: W1 while the fs view is read in a loop, and one read of a
+//!   view's file (these need the view to mount).
 //!
 //! Workloads that cross threads (W5, W6, IKC) want [`settle_wakeups`]
 //! called once first.
@@ -33,6 +35,7 @@
 
 pub mod cross_kernel;
 pub mod dispatch;
+pub mod fs;
 pub mod ikc;
 mod measured;
 pub mod registry;
