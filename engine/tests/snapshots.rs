@@ -130,6 +130,8 @@ fn a_reader_gets_the_sessions_it_asks_for_and_keeps_them_while_leased() {
     let session = snapshot.session(wanted).expect("alive");
     assert_eq!(session.refcount, 1);
     assert_eq!(session.handlers, ["_start"]);
+    // What it is: its heap's type (the idle sessions' heap is `()`).
+    assert_eq!(session.heap_type, "()");
     assert_eq!(snapshot.is_alive(wanted), Some(true));
     assert_eq!(snapshot.is_alive(wanted + 1), None);
     // Leased: the snapshots published at the interval keep it.

@@ -109,6 +109,9 @@ pub(crate) trait Body {
     /// The events it has handlers for, sorted by name (for snapshots).
     fn handler_names(&self) -> Vec<Event>;
 
+    /// Its heap's Rust type (for snapshots).
+    fn heap_type(&self) -> &'static str;
+
     /// Whether it has a handler for `event` (not counting `_default`).
     fn handles(&self, event: Event) -> bool;
 }

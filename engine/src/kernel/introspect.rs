@@ -314,6 +314,7 @@ fn describe(record: &Entry) -> SessionSnapshot {
             .as_ref()
             .map(|b| b.handler_names())
             .unwrap_or_default(),
+        heap_type: record.body.as_ref().map_or("", |b| b.heap_type()),
         events_to: record.events_to,
         events_from: record.events_from,
         timers: 0,

@@ -80,6 +80,10 @@ impl<H: 'static> Body for TypedBody<H> {
         sorted_names(&self.handlers)
     }
 
+    fn heap_type(&self) -> &'static str {
+        std::any::type_name::<H>()
+    }
+
     fn handles(&self, event: Event) -> bool {
         self.handlers.contains_key(&event)
     }
@@ -96,6 +100,10 @@ impl<H: 'static> Body for Parts<'_, H> {
 
     fn handler_names(&self) -> Vec<Event> {
         sorted_names(self.handlers)
+    }
+
+    fn heap_type(&self) -> &'static str {
+        std::any::type_name::<H>()
     }
 
     fn handles(&self, event: Event) -> bool {

@@ -315,6 +315,11 @@ pub struct SessionSnapshot {
     pub children: Vec<SessionId>,
     /// The events it handles, sorted by name.
     pub handlers: Vec<Event>,
+    /// Its heap's Rust type, as `std::any::type_name` spells it (what a
+    /// session is, as POE's `ref($session)` says); empty when the snapshot
+    /// was taken while one of its handlers ran, and for the kernel's own
+    /// session.
+    pub heap_type: &'static str,
     /// Queued items addressed to it (timers included).
     pub events_to: u32,
     /// Queued items it sent to other sessions.

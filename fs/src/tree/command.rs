@@ -273,6 +273,7 @@ mod tests {
             parent: Some(SessionId::kernel_root(KernelId(1))),
             children: Vec::new(),
             handlers: handlers.iter().map(|h| Event::new(h)).collect(),
+            heap_type: "app::Worker",
             events_to: 0,
             events_from: 0,
             timers: 0,

@@ -78,8 +78,9 @@ const QUEUE_FILES: [&str; 7] = [
 ];
 
 /// A session's files, then `ctl`.
-const SESSION_FILES: [&str; 15] = [
+const SESSION_FILES: [&str; 16] = [
     "id",
+    "type",
     "kernel",
     "parent",
     "children",
@@ -375,6 +376,7 @@ fn queue_file(index: usize, item: &QueuedSnapshot, name: &str) -> Vec<u8> {
 fn session_file(s: &SessionSnapshot, name: &str) -> Vec<u8> {
     match name {
         "id" => line(s.id),
+        "type" => line(s.heap_type),
         "kernel" => line(s.id.kernel()),
         "parent" => line(s.parent.map(|p| p.to_string()).unwrap_or_default()),
         "children" => lines(&s.children),

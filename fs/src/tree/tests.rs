@@ -20,6 +20,7 @@ fn session(kernel: u16, number: u64, parent: Option<u64>, handlers: &[&str]) -> 
         parent: parent.map(|p| SessionId::from_number(KernelId(kernel), p)),
         children: Vec::new(),
         handlers: handlers.iter().map(|h| Event::new(h)).collect(),
+        heap_type: "app::Worker",
         events_to: 0,
         events_from: 0,
         timers: 0,
@@ -241,6 +242,7 @@ fn sessions_show_one_value_or_item_per_line() {
     let s = "kernel/1/sessions/1";
     assert_eq!(read(&v, &format!("{s}/id")), "1@1\n");
     assert_eq!(read(&v, &format!("{s}/kernel")), "1\n");
+    assert_eq!(read(&v, &format!("{s}/type")), "app::Worker\n");
     assert_eq!(read(&v, &format!("{s}/parent")), "0@1\n");
     assert_eq!(read(&v, &format!("{s}/aliases")), "worker/1\n");
     assert_eq!(read(&v, &format!("{s}/handlers")), "_start\nping\ntick\n");
