@@ -35,7 +35,7 @@ use std::{
 };
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use roe::{Detail, Event, KernelId, Runtime, RuntimeHandle, Session, workloads};
+use roe::{Detail, KernelId, Runtime, RuntimeHandle, Session, workloads};
 use roe_fs::ProcAlike;
 
 /// Idle sessions beside W1's two.
@@ -77,51 +77,10 @@ fn runtime() -> Runtime {
         .expect("the runtime starts")
 }
 
-/// W1 on kernel 0 of `handle`'s runtime: session A posts `ping` to B,
-/// which posts `pong` back, `n` events in all; timed on the kernel's
-/// thread from spawning the two sessions to the last pong.
+/// W1 on kernel 0 of `handle`'s runtime (`roe bench`'s, as its fs
+/// workloads run it): `n` events, timed on the kernel's thread.
 fn w1(handle: &RuntimeHandle, n: u64) -> Duration {
-    let (tx, rx) = mpsc::channel();
-    handle
-        .spawn_on(KernelId(0), move |kernel| {
-            let started = Instant::now();
-            let (ping, pong) = (Event::new("ping"), Event::new("pong"));
-            let b = kernel
-                .spawn(
-                    Session::new(())
-                        .on("_start", |cx, _| {
-                            let me = cx.session();
-                            cx.refcount_increment(me, "w1")
-                        })
-                        .on(ping, move |cx, args| {
-                            let sender = cx.sender();
-                            cx.post(sender, pong, args)
-                        })
-                        .on("done", |cx, _| {
-                            let me = cx.session();
-                            cx.refcount_decrement(me, "w1")
-                        }),
-                )
-                .expect("B starts");
-            kernel
-                .spawn(
-                    Session::new(0u64)
-                        .on("_start", move |cx, _| cx.post(b, ping, (0,)))
-                        .on(pong, move |cx, args| {
-                            *cx.heap += 2;
-                            if *cx.heap < n {
-                                return cx.post(b, ping, args);
-                            }
-                            let _ = tx.send((*cx.heap, started.elapsed()));
-                            cx.post(b, "done", ())
-                        }),
-                )
-                .expect("A starts");
-        })
-        .expect("kernel 0 runs");
-    let (seen, elapsed) = rx.recv().expect("W1 finishes");
-    assert_eq!(seen, n, "every event handled");
-    elapsed
+    workloads::fs::w1_on(handle, n).expect("W1 handles every event")
 }
 
 /// Sets kernel 0's snapshot interval and waits until it has. Setting it
