@@ -131,15 +131,18 @@ const NODE: Command = leaf(
     "\
 The node prints `ikc <ip>:<port>`, then `registry <ip>:<new>,<find>,<event>`
 (unless --registry none), then `fs <dir>` (with a view), then `ready ...`.
-It publishes the session `node` with the state `ping` as --ikc-name, and
-advertises its IKC server in its registry (or --join-registry's) as a
-`proto ikc` service, which is what --join 'proto ikc' finds. ADDR is HOST or
+Its IKC, named --ikc-name, publishes the session `node` (state `ping`) and a
+session under the node's name (`ping`, `probe`, `note`), and its IKC server is
+advertised in its registry (or --join-registry's) as a `proto ikc` service,
+which is what --join 'proto ikc' finds. On every heartbeat the node probes each
+node it is connected to by that name, and logs when one is first reached and
+when one goes. ADDR is HOST or
 HOST:NEW,FIND,EVENT (an IPv6 host in brackets; HOST alone means the ports
 6701,6702,6703; ports 0: any free ports). Without /dev/fuse and root the
 default mount is skipped with a warning; a --mount that fails is an error.
 
 The node stops cleanly on SIGINT, SIGTERM or SIGHUP; SIGUSR1 prints a status
-line per kernel. The log goes to stderr, filtered by RUST_LOG (default info).",
+line per kernel and one per peer node (round trips p50/p99). The log goes to stderr, filtered by RUST_LOG (default info).",
     &[
         "roe node --kernels 2 --no-mount",
         "roe node --ikc-listen 127.0.0.1:0 --registry 127.0.0.1:0,0,0 --join 'proto ikc'",
