@@ -14,10 +14,7 @@ use std::{
 
 use roe_engine::SessionId;
 
-use crate::{
-    monitor::About,
-    native::{MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError, check_name},
-};
+use crate::native::{MAX_PUBLISHED_SESSIONS, MAX_PUBLISHED_STATES, NameError, check_name};
 
 /// A session's published states, by the name it is reached by.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -640,14 +637,19 @@ impl Directory {
         }
     }
 
-    /// Who the kernel reached through `channel` is, for a monitor's
-    /// report (its published tables are not copied).
-    pub(crate) fn about(&self, channel: SessionId) -> Option<About> {
+    /// `look` at the kernel reached through `channel`, under the lock
+    /// (a monitor's report takes who it is without copying its published
+    /// tables).
+    pub(crate) fn look_at<T>(
+        &self,
+        channel: SessionId,
+        look: impl FnOnce(&Remote) -> T,
+    ) -> Option<T> {
         self.read()
             .remotes
             .iter()
             .find(|r| r.channel == channel)
-            .map(About::from)
+            .map(look)
     }
 
     /// The kernel reached through `channel`.

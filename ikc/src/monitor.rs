@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use roe_engine::{Context, Map, SessionId, Value};
 
-use crate::{directory::Remote, ikc::Ikc};
+use crate::directory::Remote;
 
 /// The operations a monitor may ask for.
 pub(crate) const OPERATIONS: [&str; 7] = [
@@ -42,7 +42,7 @@ pub(crate) struct Monitors {
 }
 
 /// The kernel a report is about: who it is, without what it published
-/// ([`Directory::about`](crate::directory::Directory::about)).
+/// ([`Directory::look_at`](crate::directory::Directory::look_at)).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct About {
     /// Its unique ID (empty when not known yet).
@@ -162,15 +162,15 @@ impl Monitors {
     }
 }
 
-/// Reports `op` about a kernel to the monitors of `ikc` that asked.
+/// Reports `op` about a kernel to those of `monitors` that asked.
 pub(crate) fn report<H: 'static>(
     cx: &mut Context<'_, H>,
-    ikc: &Ikc,
+    monitors: &Monitors,
     op: &str,
     about: &About,
     extra: &[Value],
 ) {
-    ikc.shared.monitors.report(
+    monitors.report(
         &mut |s, state, args| drop(cx.post(s, state, args)),
         op,
         about,

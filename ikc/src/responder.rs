@@ -751,7 +751,7 @@ fn report_error(cx: &mut Context<'_, Responder>, op: &str, message: &str) {
     let about = About::named(ikc.config().name(), 0);
     report(
         cx,
-        &ikc,
+        &ikc.shared.monitors,
         "error",
         &about,
         &[Value::from(op), Value::from(message)],
@@ -762,7 +762,10 @@ fn report_error(cx: &mut Context<'_, Responder>, op: &str, message: &str) {
 /// still known, to the monitors that asked.
 fn report_remote(cx: &mut Context<'_, Responder>, channel: SessionId, op: &str, extra: &[Value]) {
     let ikc = cx.heap.ikc.clone();
-    if let Some(about) = ikc.directory().about(channel) {
-        report(cx, &ikc, op, &about, extra);
+    if let Some(about) = ikc
+        .directory()
+        .look_at(channel, |remote| About::from(remote))
+    {
+        report(cx, &ikc.shared.monitors, op, &about, extra);
     }
 }

@@ -245,8 +245,8 @@ fn down(cx: &mut Context<'_, Channel>, reason: &str) -> Result<()> {
         if let Some(remote) = remote {
             let about = About::from(&remote);
             let closed = [Value::from("close"), Value::Session(me)];
-            monitor::report(cx, &ikc, "channel", &about, &closed);
-            monitor::report(cx, &ikc, "unregister", &about, &[]);
+            monitor::report(cx, &ikc.shared.monitors, "channel", &about, &closed);
+            monitor::report(cx, &ikc.shared.monitors, "unregister", &about, &[]);
         }
     } else {
         report(
@@ -291,7 +291,7 @@ fn about(cx: &Context<'_, Channel>) -> About {
     cx.heap
         .ikc
         .directory()
-        .about(cx.session())
+        .look_at(cx.session(), |remote| About::from(remote))
         .unwrap_or_else(|| About::named(cx.heap.label.clone(), cx.heap.generation))
 }
 
@@ -299,7 +299,7 @@ fn about(cx: &Context<'_, Channel>) -> About {
 fn report(cx: &mut Context<'_, Channel>, op: &str, extra: &[Value]) {
     let about = about(cx);
     let ikc = cx.heap.ikc.clone();
-    monitor::report(cx, &ikc, op, &about, extra);
+    monitor::report(cx, &ikc.shared.monitors, op, &about, extra);
 }
 
 /// Ends the connection for what the peer did (or is): the log says why,
