@@ -14,6 +14,7 @@ mod json;
 mod log;
 mod node;
 mod registry;
+mod suite;
 
 use std::{process::ExitCode, time::Duration};
 

@@ -158,7 +158,7 @@ const BENCH: Command = Command {
             long: "only",
             value: Some("<a,b,...>"),
             help: "run only the workloads whose names contain one of these",
-            complete: Complete::Words(&crate::bench::NAMES),
+            complete: Complete::Words(&crate::suite::NAMES),
         },
         valued(
             "scale",
@@ -184,7 +184,7 @@ and \"rate_basis\" exactly where the line has them. The unit is \"ops/s\", or
 \"ops/cpu-s\" where the rate is per CPU-second. roe alone is measured: there
 are no peers or ratios. A workload that fails is reported on stderr and the
 command exits 1 after running the rest.",
-    more: Some(crate::bench::workloads_help),
+    more: Some(crate::suite::workloads_help),
     examples: &[
         "roe bench --only w1,w4 --scale 0.1",
         "roe bench --scale 0.01 --json",

@@ -255,7 +255,7 @@ fn shell_words(line: &str) -> Vec<String> {
 #[test]
 fn bench_help_lists_every_workload_with_its_count() {
     let text = help::render(command(&["bench"]));
-    for name in crate::bench::NAMES {
+    for name in crate::suite::NAMES {
         assert_eq!(
             text.lines()
                 .filter(|l| l.trim_start().starts_with(&format!("{name} ")))
