@@ -95,7 +95,8 @@ pub use crate::{
     snapshot::{Counters, Detail, QueuedSnapshot, SessionSnapshot, Snapshot, SnapshotReader},
     value::{Args, Local, Map, NotLocal, Str, Value},
     wheel::{
-        Domain, Duplex, FollowTail, FollowTailBuilder, ListenAccept, ListenAcceptBuilder, Listener,
-        ReadWrite, ReadWriteBuilder, Run, RunBuilder, SocketFactory, SocketFactoryBuilder, WheelId,
+        Domain, Duplex, FollowTail, FollowTailBuilder, Keepalive, ListenAccept,
+        ListenAcceptBuilder, Listener, ReadWrite, ReadWriteBuilder, Run, RunBuilder, SocketFactory,
+        SocketFactoryBuilder, WheelId,
     },
 };

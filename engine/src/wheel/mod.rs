@@ -20,6 +20,7 @@
 
 mod accept;
 mod accepting;
+mod keepalive;
 mod readwrite;
 mod run;
 mod socketfactory;
@@ -32,6 +33,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
+pub use self::keepalive::Keepalive;
 pub use self::{
     accept::{ListenAccept, ListenAcceptBuilder, Listener},
     readwrite::{ReadWrite, ReadWriteBuilder},

@@ -6,6 +6,8 @@
 //! if etcd had closed it (etcd closes idle connections).
 
 use std::io::{self, ErrorKind};
+
+use roe_engine::Keepalive;
 use std::time::Duration;
 
 use super::http::Http;
@@ -236,14 +238,11 @@ pub(crate) struct KvWatch {
 
 /// TCP keepalive: probes after 10 s of quiet, every 5 s, 3 missed ones
 /// ending the connection.
-fn keepalive(stream: &std::net::TcpStream) -> io::Result<()> {
-    use rustix::net::sockopt;
-    sockopt::set_socket_keepalive(stream, true)?;
-    sockopt::set_tcp_keepidle(stream, Duration::from_secs(10))?;
-    sockopt::set_tcp_keepintvl(stream, Duration::from_secs(5))?;
-    sockopt::set_tcp_keepcnt(stream, 3)?;
-    Ok(())
-}
+const KEEPALIVE: Keepalive = Keepalive {
+    idle: Duration::from_secs(10),
+    interval: Duration::from_secs(5),
+    probes: 3,
+};
 
 impl KvWatch {
     /// Watches `prefix` at the etcd at `host`, from `start` on. Waits at
@@ -263,7 +262,7 @@ impl KvWatch {
         );
         // A host that vanishes without a reset (a partition) is noticed by
         // TCP keepalive, as the stream may be quiet for ever.
-        keepalive(&http.socket()?)?;
+        KEEPALIVE.apply(&http.socket()?)?;
         http.open_stream("/v3/watch", &body)?;
         let mut watch = KvWatch {
             http,

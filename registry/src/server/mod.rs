@@ -34,7 +34,7 @@ use std::net::{TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
 
-use roe_engine::{Args, Context, Kernel, ListenAccept, Session, SessionId};
+use roe_engine::{Args, Context, Keepalive, Kernel, ListenAccept, Session, SessionId};
 
 use self::config::Limits;
 pub use self::config::ServerConfig;
@@ -372,12 +372,12 @@ fn accept(cx: &mut Context<'_, Server>, port: Port, mut args: Args) -> roe_engin
 /// TCP keepalive: the first probe after `idle`, then one every 10 s, six
 /// missed ones ending the connection.
 fn keepalive(stream: &TcpStream, idle: Duration) -> std::io::Result<()> {
-    use rustix::net::sockopt;
-    sockopt::set_socket_keepalive(stream, true)?;
-    sockopt::set_tcp_keepidle(stream, idle.max(Duration::from_secs(1)))?;
-    sockopt::set_tcp_keepintvl(stream, Duration::from_secs(10))?;
-    sockopt::set_tcp_keepcnt(stream, 6)?;
-    Ok(())
+    Keepalive {
+        idle,
+        interval: Duration::from_secs(10),
+        probes: 6,
+    }
+    .apply(stream)
 }
 
 /// Stops listening, closes every connection (their services are not
