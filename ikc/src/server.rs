@@ -179,6 +179,7 @@ fn server(ikc: Ikc, bound: Bound, path: Option<PathBuf>) -> Session<Server> {
         let stream: Socket = match socket.take_local::<TcpStream>() {
             Ok(tcp) => {
                 let _ = tcp.set_nodelay(true);
+                cx.heap.ikc.keep_alive(&tcp);
                 Socket::Tcp(tcp)
             }
             Err(other) => Socket::Unix(other.into_value().take_local::<UnixStream>()?),

@@ -94,6 +94,7 @@ pub(super) fn handlers(session: Session<Channel>) -> Session<Channel> {
             let stream: Rc<dyn Duplex> = match socket.take_local::<TcpStream>() {
                 Ok(tcp) => {
                     let _ = tcp.set_nodelay(true);
+                    cx.heap.ikc.keep_alive(&tcp);
                     tcp.set_nonblocking(true)?;
                     Rc::new(tcp)
                 }
