@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 
 /// Phrases that point outside the repository.
-const OUTSIDE: [&str; 6] = [
+const OUTSIDE: [&str; 7] = [
     "shared/spec",
     "../shared",
     "design card",
+    "DESIGN.md",
     "STYLE.md",
     "semantics.md",
     "perf/notes",

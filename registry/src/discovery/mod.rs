@@ -1,7 +1,8 @@
 //! [`Discovery`]: IKC kernels finding each other through the registry.
 //!
-//! DESIGN.md puts the registry above IKC ("IKC uses it for discovery") and
-//! has each layer work without the next, so IKC knows nothing of the
+//! roe's layers put the registry above IKC (IKC uses it for discovery) and
+//! have each layer work without the next (docs/architecture.md, "Layers"),
+//! so IKC knows nothing of the
 //! registry and this glue lives here: roe-registry depends on roe-ikc,
 //! never the other way round.
 //!
