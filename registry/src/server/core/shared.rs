@@ -30,11 +30,16 @@ pub(in crate::server) struct Shared {
     backend: Backend,
     /// This server's [`server_id`], in the values it writes.
     me: String,
-    /// This server's connections' services, as last sent to etcd.
+    /// This server's connections' services, as last sent to etcd (changed
+    /// only through `adopt`, `see` and `forget`, which keep `unseen`).
     ours: HashMap<String, Ours>,
+    /// How many of `ours` the mirror has not seen yet.
+    unseen: usize,
     /// Connections that sent the backend something to register (so they
-    /// have a lease to end when they close).
-    leasing: HashSet<OwnerId>,
+    /// have a lease to end when they close), with the names they sent (a
+    /// registry(4) connection registers one), so a close costs what the
+    /// connection registered, not a look at every service.
+    leasing: HashMap<OwnerId, Vec<String>>,
     /// Connections the backend refused, with why, until they close.
     refused: HashMap<OwnerId, Error>,
     /// The new port's open connections, to wake when refused.
@@ -65,7 +70,8 @@ impl Shared {
             backend,
             me: server_id(),
             ours: HashMap::new(),
-            leasing: HashSet::new(),
+            unseen: 0,
+            leasing: HashMap::new(),
             refused: HashMap::new(),
             held: HashMap::new(),
             leased: services
@@ -87,6 +93,36 @@ impl Shared {
     /// Whether a connection somewhere holds the service `name`.
     pub(super) fn is_leased(&self, name: &str) -> bool {
         self.leased.contains(name)
+    }
+
+    /// Keeps `ours` as sent for `name`.
+    fn adopt(&mut self, name: String, ours: Ours) {
+        if !ours.seen {
+            self.unseen += 1;
+        }
+        if let Some(old) = self.ours.insert(name, ours)
+            && !old.seen
+        {
+            self.unseen -= 1;
+        }
+    }
+
+    /// The mirror has `name`, which this server sent.
+    fn see(&mut self, name: &str) {
+        if let Some(ours) = self.ours.get_mut(name)
+            && !std::mem::replace(&mut ours.seen, true)
+        {
+            self.unseen -= 1;
+        }
+    }
+
+    /// Lets go of `name` as this server's.
+    fn forget(&mut self, name: &str) -> Option<Ours> {
+        let ours = self.ours.remove(name)?;
+        if !ours.seen {
+            self.unseen -= 1;
+        }
+        Some(ours)
     }
 
     /// How a value names the connection `owner` of this server.
@@ -151,8 +187,7 @@ impl Core {
         service.check_size()?;
         let (capacity, len) = (self.store.capacity(), self.store.len());
         let shared = self.shared_mut();
-        let unseen = shared.ours.values().filter(|ours| !ours.seen).count();
-        if len + unseen >= capacity {
+        if len + shared.unseen >= capacity {
             return Err(Error::Full(capacity));
         }
         if shared.backend.is_busy() {
@@ -169,8 +204,8 @@ impl Core {
             name: name.clone(),
             value: shared.value(&ours),
         })?;
-        shared.leasing.insert(owner);
-        shared.ours.insert(name, ours);
+        shared.leasing.entry(owner).or_default().push(name.clone());
+        shared.adopt(name, ours);
         Ok(())
     }
 
@@ -215,7 +250,7 @@ impl Core {
     /// goes from etcd.
     pub(super) fn send_remove(&mut self, name: &str) {
         let shared = self.shared_mut();
-        shared.ours.remove(name);
+        shared.forget(name);
         let sent = shared.backend.send(Request::Delete {
             name: name.to_owned(),
         });
@@ -231,18 +266,20 @@ impl Core {
         let shared = self.shared_mut();
         shared.held.remove(&owner);
         shared.refused.remove(&owner);
-        if !shared.leasing.remove(&owner) {
+        let Some(sent) = shared.leasing.remove(&owner) else {
             return;
-        }
-        let mine: Vec<String> = shared
-            .ours
-            .iter()
-            .filter(|(_, ours)| ours.owner == owner)
-            .map(|(name, _)| name.clone())
-            .collect();
+        };
         let mut detach = Vec::new();
-        for name in mine {
-            let ours = shared.ours.remove(&name).expect("just listed");
+        for name in sent {
+            // Still this connection's (not refused, removed, or taken anew).
+            if shared
+                .ours
+                .get(&name)
+                .is_none_or(|ours| ours.owner != owner)
+            {
+                continue;
+            }
+            let ours = shared.forget(&name).expect("just looked at");
             // `persist` is read now, as when a registry(4) file closes;
             // the rest goes with the lease.
             if ours.service.is_persistent() {
@@ -262,7 +299,7 @@ impl Core {
         let Some(shared) = &self.shared else {
             return;
         };
-        let owners: Vec<OwnerId> = shared.leasing.iter().copied().collect();
+        let owners: Vec<OwnerId> = shared.leasing.keys().copied().collect();
         for owner in owners {
             self.send_release(owner);
         }
@@ -301,7 +338,7 @@ impl Core {
                 .get(&name)
                 .is_some_and(|ours| ours.owner == owner && !ours.seen)
         {
-            shared.ours.remove(&name);
+            shared.forget(&name);
         }
         tracing::debug!(connection = %owner, "registry: etcd refused: {error}");
         if let Some(source) = shared.held.get(&owner) {
@@ -339,13 +376,16 @@ impl Core {
         }
         let holder = stored.holder.clone();
         let known = shared.holders.insert(name.clone(), holder.clone());
-        let mine = |ours: &Ours| holder.as_deref() == Some(&*shared_holder(&shared.me, ours.owner));
-        let made = match shared.ours.get_mut(&name) {
-            // Made by this connection's request, not another's of the same
-            // name that etcd reports before it.
-            Some(ours) if !ours.seen && mine(ours) => {
-                ours.seen = true;
-                let owner = ours.owner;
+        // Made by this connection's request, not another's of the same
+        // name that etcd reports before it: this server's, not seen yet,
+        // and the value names its connection.
+        let mine = shared.ours.get(&name).and_then(|ours| {
+            let holds = holder.as_deref() == Some(&*shared_holder(&shared.me, ours.owner));
+            (!ours.seen && holds).then_some(ours.owner)
+        });
+        let made = match mine {
+            Some(owner) => {
+                shared.see(&name);
                 if self.store.get(&name).is_some() {
                     let _ = self.store.remove(&name, Claim::Registry);
                 }
@@ -353,13 +393,13 @@ impl Core {
                     .register(owner, stored.service, stored.token)
                     .map(drop)
             }
-            ours => {
+            None => {
                 // Another holder (seen after a resync, or the name taken
                 // anew elsewhere) is another registration: what this
                 // server had of the old one, its owner and token, goes.
                 let replaced = known.is_some_and(|known| known != holder);
-                if replaced && ours.is_some_and(|ours| ours.seen) {
-                    shared.ours.remove(&name);
+                if replaced && shared.ours.get(&name).is_some_and(|ours| ours.seen) {
+                    shared.forget(&name);
                 }
                 match self.store.get(&name) {
                     Some(current) if !replaced && *current == stored.service => return,
@@ -393,7 +433,7 @@ impl Core {
         // and its next update is refused (no such service). One not seen
         // yet is not what was removed.
         if shared.ours.get(name).is_some_and(|ours| ours.seen) {
-            shared.ours.remove(name);
+            shared.forget(name);
         }
         if self.store.remove(name, Claim::Registry).is_ok() {
             self.lines.remove(name);
