@@ -12,7 +12,9 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
-use roe_engine::{Args, Context, Failure, Filter, FilterError, ReadWrite, SocketFactory, Value};
+use roe_engine::{
+    Args, Context, Failure, Filter, FilterError, Keepalive, ReadWrite, SocketFactory, Value,
+};
 
 use super::RegistryClient;
 use super::error::ClientError;
@@ -32,7 +34,11 @@ pub(crate) const IO_ERROR: &str = "roe-registry:client-io-error";
 /// registration, a watch) after this much silence; then one every 10 s,
 /// six missed ones ending the connection, so a registry that vanished
 /// without closing is noticed within a few minutes.
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVE: Keepalive = Keepalive {
+    idle: Duration::from_secs(60),
+    interval: Duration::from_secs(10),
+    probes: 6,
+};
 
 /// The registry's lines as a [`Filter`]: split at newlines outside quotes,
 /// as the protocol splits them, each at most [`MAX_LINE`] bytes.
@@ -155,22 +161,13 @@ pub(crate) fn open<H: 'static>(
     let stream: TcpStream = args.take(0).take_local()?;
     let _ = stream.set_nodelay(true);
     if lasting {
-        let _ = keepalive(&stream);
+        let _ = KEEPALIVE.apply(&stream);
     }
     ReadWrite::builder(stream, LineFilter::default())
         .input(INPUT)
         .error(IO_ERROR)
         .write_timeout(client.timeout)
         .start(cx)
-}
-
-fn keepalive(stream: &TcpStream) -> std::io::Result<()> {
-    use rustix::net::sockopt;
-    sockopt::set_socket_keepalive(stream, true)?;
-    sockopt::set_tcp_keepidle(stream, KEEPALIVE_IDLE)?;
-    sockopt::set_tcp_keepintvl(stream, Duration::from_secs(10))?;
-    sockopt::set_tcp_keepcnt(stream, 6)?;
-    Ok(())
 }
 
 /// Sends `line` (without its newline) on `wheel`; `false` when the
