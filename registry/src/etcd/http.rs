@@ -253,9 +253,19 @@ impl Http {
         let len = usize::from_str_radix(size, 16)
             .map_err(|_| invalid(format!("a chunk size of {size:?}")))?;
         if len == 0 {
-            // Trailers, then the blank line.
-            while !self.line(MAX_HEAD)?.is_empty() {}
-            return Ok(None);
+            // Trailers, then the blank line: at most a head's worth, so a
+            // peer that sends trailers without end is an error, not a loop.
+            let mut trailers = 0;
+            loop {
+                let line = self.line(MAX_HEAD)?;
+                if line.is_empty() {
+                    return Ok(None);
+                }
+                trailers += line.len() + 2;
+                if trailers > MAX_HEAD {
+                    return Err(invalid("trailers larger than 16 KiB"));
+                }
+            }
         }
         let chunk = self.take(len)?;
         if self.take(2)? != b"\r\n" {
@@ -349,5 +359,23 @@ mod tests {
                 String::from_utf8_lossy(answer)
             );
         }
+    }
+
+    #[test]
+    fn endless_trailers_are_an_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let server = thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            let mut got = vec![0; 4096];
+            let _ = peer.read(&mut got);
+            let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+            peer.write_all(head).unwrap();
+            // Until the client hangs up.
+            while peer.write_all(b"x-more: trailer\r\n").is_ok() {}
+        });
+        let error = client(&host).post("/", "{}").unwrap_err().to_string();
+        assert!(error.contains("trailers larger"), "{error}");
+        server.join().unwrap();
     }
 }
